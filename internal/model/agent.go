@@ -1,0 +1,55 @@
+package model
+
+import "time"
+
+// Agent is a process that runs tasks. It dials a server and keeps a WebSocket
+// open; this is the server's record of it.
+type Agent struct {
+	ID       string            `json:"id"`
+	Name     string            `json:"name"`
+	Labels   map[string]string `json:"labels"`
+	Capacity int               `json:"capacity"`
+	Status   AgentStatus       `json:"status"`
+	// ServerID is the server holding the agent's connection.
+	ServerID        string    `json:"server_id"`
+	Version         string    `json:"version"`
+	Load            float64   `json:"load"`
+	Running         int       `json:"running"`
+	LastHeartbeatAt time.Time `json:"last_heartbeat_at"`
+	ConnectedAt     time.Time `json:"connected_at"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
+}
+
+// Server is one hetuflow server process registered in the store.
+type Server struct {
+	ID string `json:"id"`
+	// Address is where other servers and users reach it (never 0.0.0.0).
+	Address         string       `json:"address"`
+	Status          ServerStatus `json:"status"`
+	Version         string       `json:"version"`
+	StartedAt       time.Time    `json:"started_at"`
+	LastHeartbeatAt time.Time    `json:"last_heartbeat_at"`
+	CreatedAt       time.Time    `json:"created_at"`
+}
+
+// APIToken is a stored credential. Only its hash is kept.
+type APIToken struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Kind      TokenKind  `json:"kind"`
+	Hash      []byte     `json:"-"`
+	ExpiresAt *time.Time `json:"expires_at"`
+	CreatedAt time.Time  `json:"created_at"`
+	LastUsed  *time.Time `json:"last_used_at"`
+}
+
+// TokenKind says what a token may do.
+type TokenKind string
+
+// Token kinds. Admin tokens reach the whole API; agent tokens only open the
+// agent socket.
+const (
+	TokenAdmin TokenKind = "admin"
+	TokenAgent TokenKind = "agent"
+)

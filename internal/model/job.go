@@ -1,0 +1,223 @@
+package model
+
+import (
+	"regexp"
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// DefaultNamespace is the namespace of anything created without one.
+const DefaultNamespace = "default"
+
+// Job is what to run: a command or script, its environment and limits, its
+// retry policy and which agents may run it. Schedules say when.
+type Job struct {
+	ID          uuid.UUID `json:"id"`
+	Namespace   string    `json:"namespace"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	Status      JobStatus `json:"status"`
+	Config      JobConfig `json:"config"`
+	CreatedAt   time.Time `json:"created_at"`
+	CreatedBy   string    `json:"created_by"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	UpdatedBy   string    `json:"updated_by"`
+}
+
+// JobConfig is the task template of a [Job]. Each planned task keeps a copy
+// (a snapshot), so editing a job never changes runs that are already planned.
+type JobConfig struct {
+	// Command is run directly, without a shell, with Args. Exactly one of
+	// Command and Script is set.
+	Command string   `json:"command,omitempty" doc:"Program to run without a shell (exactly one of command and script)."`
+	Args    []string `json:"args,omitempty" doc:"Arguments for command."`
+	// Script is passed to Interpreter (default sh).
+	Script      string `json:"script,omitempty" doc:"Script text, run by interpreter."`
+	Interpreter string `json:"interpreter,omitempty" doc:"Interpreter for script: sh (default), bash, python3 or node."`
+	// WorkDir is the working directory; empty means a fresh directory per run
+	// under the agent's data directory.
+	WorkDir string            `json:"workdir,omitempty" doc:"Working directory on the agent; empty means a fresh directory per run."`
+	Env     map[string]string `json:"env,omitempty" doc:"Environment variables added to the agent's environment."`
+	// Timeout ends a run that lasts longer, killing its process group. Zero
+	// means no limit.
+	Timeout Duration `json:"timeout,omitempty" doc:"Run timeout, e.g. \"30s\"; empty or \"0s\" means none."`
+	// KillGrace is how long a process group has between SIGTERM and SIGKILL
+	// on timeout or cancel. Zero means 10s.
+	KillGrace Duration    `json:"kill_grace,omitempty" doc:"Time between SIGTERM and SIGKILL; default 10s."`
+	Retry     RetryPolicy `json:"retry,omitzero" doc:"What to do when a run fails."`
+	// Labels select agents: every key must be present on the agent with the
+	// same value. An agent without labels matches only an empty selector.
+	Labels map[string]string `json:"labels,omitempty" doc:"Agent labels this job needs, all of them, with equal values."`
+	// OutputLimit caps the bytes kept per stream per run; the rest is dropped
+	// and counted. Zero means 10 MiB.
+	OutputLimit int64 `json:"output_limit,omitempty" doc:"Bytes of output kept per stream per run; default 10 MiB."`
+}
+
+// RetryPolicy says how often and when a failed run is tried again. Every
+// attempt is a new task instance.
+type RetryPolicy struct {
+	// MaxAttempts counts the first run; zero or one means no retry.
+	MaxAttempts int `json:"max_attempts,omitempty" doc:"Total attempts including the first; 0 or 1 means no retry."`
+	// Delay is the pause before each retry. Zero means 1s.
+	Delay Duration `json:"delay,omitempty" doc:"Pause before each retry; default 1s."`
+}
+
+// Defaults for JobConfig fields whose zero value means "the default".
+const (
+	DefaultKillGrace   = 10 * time.Second
+	DefaultOutputLimit = 10 << 20
+	DefaultRetryDelay  = time.Second
+	MaxRetryAttempts   = 100
+)
+
+// Interpreters maps the interpreter names a script may use to the argv
+// prefix that runs an inline script.
+var interpreters = map[string][]string{
+	"sh":      {"sh", "-c"},
+	"bash":    {"bash", "-c"},
+	"python3": {"python3", "-c"},
+	"node":    {"node", "-e"},
+}
+
+// InterpreterArgv returns the argv prefix for running an inline script with
+// the named interpreter, and false for an unknown name. An empty name is sh.
+func InterpreterArgv(name string) ([]string, bool) {
+	if name == "" {
+		name = "sh"
+	}
+	a, ok := interpreters[name]
+	return a, ok
+}
+
+// EffectiveKillGrace returns KillGrace or its default.
+func (c *JobConfig) EffectiveKillGrace() time.Duration {
+	if c.KillGrace <= 0 {
+		return DefaultKillGrace
+	}
+	return c.KillGrace.D()
+}
+
+// EffectiveOutputLimit returns OutputLimit or its default.
+func (c *JobConfig) EffectiveOutputLimit() int64 {
+	if c.OutputLimit <= 0 {
+		return DefaultOutputLimit
+	}
+	return c.OutputLimit
+}
+
+// Attempts returns the total number of attempts allowed, at least 1.
+func (p RetryPolicy) Attempts() int {
+	if p.MaxAttempts < 1 {
+		return 1
+	}
+	return p.MaxAttempts
+}
+
+// RetryDelay returns the pause before retry attempt n (n ≥ 2).
+func (p RetryPolicy) RetryDelay(int) time.Duration {
+	if p.Delay <= 0 {
+		return DefaultRetryDelay
+	}
+	return p.Delay.D()
+}
+
+var (
+	envNameRe   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	labelKeyRe  = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._/-]{0,126}[A-Za-z0-9])?$`)
+	nameRe      = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]{0,126}[A-Za-z0-9])?$`)
+	namespaceRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+)
+
+// ValidateName checks a job or schedule name: 1–128 letters, digits, '.', '_'
+// or '-', starting and ending with a letter or digit.
+func ValidateName(field, name string) error {
+	if !nameRe.MatchString(name) {
+		return Errorf(field, "must be 1-128 letters, digits, '.', '_' or '-', starting and ending with a letter or digit")
+	}
+	return nil
+}
+
+// ValidateNamespace checks a namespace id: lower-case DNS label rules.
+func ValidateNamespace(field, ns string) error {
+	if !namespaceRe.MatchString(ns) {
+		return Errorf(field, "must be 1-63 lower-case letters, digits or '-', starting and ending with a letter or digit")
+	}
+	return nil
+}
+
+// ValidateLabels checks label keys and values.
+func ValidateLabels(field string, labels map[string]string) error {
+	for _, k := range sortedKeys(labels) {
+		if !labelKeyRe.MatchString(k) {
+			return Errorf(field+"."+k, "label key must be 1-128 letters, digits, '.', '_', '/' or '-'")
+		}
+		if len(labels[k]) > 256 {
+			return Errorf(field+"."+k, "label value is longer than 256 bytes")
+		}
+	}
+	return nil
+}
+
+// Validate checks c and returns a *FieldError naming the first bad field
+// (relative to the config, e.g. "timeout").
+func (c *JobConfig) Validate() error {
+	switch {
+	case c.Command == "" && c.Script == "":
+		return Errorf("command", "one of command and script is required")
+	case c.Command != "" && c.Script != "":
+		return Errorf("script", "command and script cannot both be set")
+	case c.Command == "" && len(c.Args) > 0:
+		return Errorf("args", "args need a command")
+	}
+	if c.Script == "" && c.Interpreter != "" {
+		return Errorf("interpreter", "interpreter needs a script")
+	}
+	if _, ok := InterpreterArgv(c.Interpreter); !ok {
+		return Errorf("interpreter", "unknown interpreter %q (use sh, bash, python3 or node)", c.Interpreter)
+	}
+	for _, k := range sortedKeys(c.Env) {
+		if !envNameRe.MatchString(k) {
+			return Errorf("env."+k, "not a valid environment variable name")
+		}
+	}
+	if c.Timeout < 0 {
+		return Errorf("timeout", "must not be negative")
+	}
+	if c.KillGrace < 0 {
+		return Errorf("kill_grace", "must not be negative")
+	}
+	if c.OutputLimit < 0 {
+		return Errorf("output_limit", "must not be negative")
+	}
+	if c.Retry.MaxAttempts < 0 || c.Retry.MaxAttempts > MaxRetryAttempts {
+		return Errorf("retry.max_attempts", "must be between 0 and %d", MaxRetryAttempts)
+	}
+	if c.Retry.Delay < 0 {
+		return Errorf("retry.delay", "must not be negative")
+	}
+	return ValidateLabels("labels", c.Labels)
+}
+
+// MatchLabels reports whether an agent with the given labels may run a job
+// that needs want. Every wanted key must be present with the same value, so
+// an agent without labels matches only an empty selector.
+func MatchLabels(want, have map[string]string) bool {
+	for k, v := range want {
+		hv, ok := have[k]
+		if !ok || hv != v {
+			return false
+		}
+	}
+	return true
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

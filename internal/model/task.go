@@ -1,0 +1,86 @@
+package model
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Task is one planned run of a job: a fire of a schedule, or a manual run.
+// Each attempt at running it is a [TaskInstance].
+type Task struct {
+	ID         uuid.UUID  `json:"id"`
+	JobID      uuid.UUID  `json:"job_id"`
+	ScheduleID *uuid.UUID `json:"schedule_id"`
+	Namespace  string     `json:"namespace"`
+	// ScheduledAt is the planned fire instant; with ScheduleID it is unique.
+	ScheduledAt time.Time `json:"scheduled_at"`
+	// RunAt is when the next attempt may start: ScheduledAt for the first,
+	// later for retries.
+	RunAt      time.Time         `json:"run_at"`
+	Priority   int               `json:"priority"`
+	Parameters map[string]string `json:"parameters"`
+	// Config is the job's config when the task was planned.
+	Config JobConfig `json:"config"`
+	// Attempt is the number of the current or last attempt (0 before the
+	// first dispatch).
+	Attempt    int        `json:"attempt"`
+	Status     TaskStatus `json:"status"`
+	Reason     string     `json:"reason,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+	FinishedAt *time.Time `json:"finished_at"`
+}
+
+// TaskInstance is one attempt at a task on one agent.
+type TaskInstance struct {
+	ID        uuid.UUID      `json:"id"`
+	TaskID    uuid.UUID      `json:"task_id"`
+	JobID     uuid.UUID      `json:"job_id"`
+	Namespace string         `json:"namespace"`
+	Attempt   int            `json:"attempt"`
+	AgentID   string         `json:"agent_id"`
+	ServerID  string         `json:"server_id"`
+	Status    InstanceStatus `json:"status"`
+	// PlannedAt is the instant the agent was told to start it.
+	PlannedAt time.Time `json:"planned_at"`
+	// LeaseExpiresAt is when a dispatched but not yet running instance is
+	// given up and the task dispatched again.
+	LeaseExpiresAt *time.Time     `json:"lease_expires_at"`
+	DispatchedAt   *time.Time     `json:"dispatched_at"`
+	AckedAt        *time.Time     `json:"acked_at"`
+	StartedAt      *time.Time     `json:"started_at"`
+	FinishedAt     *time.Time     `json:"finished_at"`
+	ExitCode       *int           `json:"exit_code"`
+	Error          string         `json:"error,omitempty"`
+	Usage          *ResourceUsage `json:"usage"`
+	CreatedAt      time.Time      `json:"created_at"`
+	UpdatedAt      time.Time      `json:"updated_at"`
+}
+
+// ResourceUsage is what a finished run consumed.
+type ResourceUsage struct {
+	UserCPUMillis   int64 `json:"user_cpu_ms"`
+	SystemCPUMillis int64 `json:"system_cpu_ms"`
+	MaxRSSBytes     int64 `json:"max_rss_bytes"`
+	StdoutBytes     int64 `json:"stdout_bytes"`
+	StderrBytes     int64 `json:"stderr_bytes"`
+	DroppedBytes    int64 `json:"dropped_bytes"`
+}
+
+// LogStream names one output stream of a run.
+type LogStream string
+
+// Log streams.
+const (
+	Stdout LogStream = "stdout"
+	Stderr LogStream = "stderr"
+)
+
+// TaskLog is the metadata of a run's stored output; the bytes live in files.
+type TaskLog struct {
+	InstanceID  uuid.UUID `json:"instance_id"`
+	StdoutBytes int64     `json:"stdout_bytes"`
+	StderrBytes int64     `json:"stderr_bytes"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}

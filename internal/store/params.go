@@ -1,0 +1,478 @@
+package store
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hetuflow/hetuflow/internal/model"
+)
+
+// APITokenCountParams are the inputs of Executor.APITokenCount.
+type APITokenCountParams struct {
+	Kind model.TokenKind
+}
+
+// APITokenGetByHashParams are the inputs of Executor.APITokenGetByHash.
+type APITokenGetByHashParams struct {
+	Hash []byte
+}
+
+// APITokenInsertParams are the inputs of Executor.APITokenInsert.
+type APITokenInsertParams struct {
+	ID        string
+	ExpiresAt *time.Time
+	Hash      []byte
+	Kind      model.TokenKind
+	Name      string
+	Now       *time.Time
+}
+
+// AgentCountParams are the inputs of Executor.AgentCount.
+type AgentCountParams struct {
+	Filter Filter
+}
+
+// AgentGetByIDParams are the inputs of Executor.AgentGetByID.
+type AgentGetByIDParams struct {
+	ID string
+}
+
+// AgentHeartbeatParams are the inputs of Executor.AgentHeartbeat.
+type AgentHeartbeatParams struct {
+	ID       string
+	Load     float64
+	Now      *time.Time
+	Running  int
+	ServerID string
+}
+
+// AgentListParams are the inputs of Executor.AgentList.
+type AgentListParams struct {
+	Filter  Filter
+	Limit   int
+	Offset  int
+	OrderBy []Order
+}
+
+// AgentListStaleParams are the inputs of Executor.AgentListStale.
+type AgentListStaleParams struct {
+	HeartbeatBefore time.Time
+	Limit           int
+}
+
+// AgentSetStatusIfParams are the inputs of Executor.AgentSetStatusIf.
+type AgentSetStatusIfParams struct {
+	ID string
+	// HeartbeatBefore, when set, applies the change only if the agent's last
+	// heartbeat is older, so a sweep never marks a fresh agent offline.
+	HeartbeatBefore *time.Time
+	Now             *time.Time
+	// ServerID, when set, applies the change only if that server holds the
+	// agent.
+	ServerID string
+	Status   model.AgentStatus
+}
+
+// AgentUpsertParams are the inputs of Executor.AgentUpsert.
+type AgentUpsertParams struct {
+	ID       string
+	Capacity int
+	Labels   map[string]string
+	Name     string
+	Now      *time.Time
+	ServerID string
+	Version  string
+}
+
+// JobCountParams are the inputs of Executor.JobCount.
+type JobCountParams struct {
+	Filter     Filter
+	Namespaces []string
+}
+
+// JobDeleteParams are the inputs of Executor.JobDelete.
+type JobDeleteParams struct {
+	ID         uuid.UUID
+	Namespaces []string
+}
+
+// JobGetByIDParams are the inputs of Executor.JobGetByID.
+type JobGetByIDParams struct {
+	ID         uuid.UUID
+	Namespaces []string
+}
+
+// JobInsertParams are the inputs of Executor.JobInsert.
+type JobInsertParams struct {
+	ID          uuid.UUID
+	Config      model.JobConfig
+	CreatedBy   string
+	Description string
+	Name        string
+	Namespace   string
+	Now         *time.Time
+	Status      model.JobStatus
+}
+
+// JobListParams are the inputs of Executor.JobList.
+type JobListParams struct {
+	Filter     Filter
+	Limit      int
+	Namespaces []string
+	Offset     int
+	OrderBy    []Order
+}
+
+// JobUpdateParams are the inputs of Executor.JobUpdate.
+type JobUpdateParams struct {
+	ID                  uuid.UUID
+	Config              model.JobConfig
+	ConfigDoUpdate      bool
+	Description         string
+	DescriptionDoUpdate bool
+	Name                string
+	NameDoUpdate        bool
+	Namespaces          []string
+	Now                 *time.Time
+	Status              model.JobStatus
+	StatusDoUpdate      bool
+	UpdatedBy           string
+}
+
+// ScheduleAdvanceCursorManyParams are the inputs of
+// Executor.ScheduleAdvanceCursorMany.
+type ScheduleAdvanceCursorManyParams struct {
+	Items []*ScheduleCursorAdvance
+	Now   *time.Time
+}
+
+// ScheduleCursorAdvance moves one schedule's cursor.
+type ScheduleCursorAdvance struct {
+	ID             uuid.UUID
+	ExpectRevision int64
+	// FiredCountDelta is added to the schedule's fired count.
+	FiredCountDelta int64
+	// NextFireAt is the new cursor; nil means no further fire.
+	NextFireAt *time.Time
+	// Status, when not zero, replaces the schedule's status (Expired).
+	Status model.ScheduleStatus
+}
+
+// ScheduleCountParams are the inputs of Executor.ScheduleCount.
+type ScheduleCountParams struct {
+	Filter     Filter
+	Namespaces []string
+}
+
+// ScheduleDeleteParams are the inputs of Executor.ScheduleDelete.
+type ScheduleDeleteParams struct {
+	ID         uuid.UUID
+	Namespaces []string
+}
+
+// ScheduleGetByIDParams are the inputs of Executor.ScheduleGetByID.
+type ScheduleGetByIDParams struct {
+	ID         uuid.UUID
+	Namespaces []string
+}
+
+// ScheduleInsertParams are the inputs of Executor.ScheduleInsert.
+type ScheduleInsertParams struct {
+	ID         uuid.UUID
+	Cron       string
+	EndTime    *time.Time
+	Interval   time.Duration
+	JobID      uuid.UUID
+	Kind       model.ScheduleKind
+	MaxCount   int64
+	Name       string
+	Namespace  string
+	NextFireAt *time.Time
+	Now        *time.Time
+	StartTime  *time.Time
+	Status     model.ScheduleStatus
+	TimeZone   string
+}
+
+// ScheduleListParams are the inputs of Executor.ScheduleList.
+type ScheduleListParams struct {
+	Filter     Filter
+	Limit      int
+	Namespaces []string
+	Offset     int
+	OrderBy    []Order
+}
+
+// ScheduleListDueParams are the inputs of Executor.ScheduleListDue.
+type ScheduleListDueParams struct {
+	Horizon time.Time
+	Limit   int
+}
+
+// ScheduleSetErrorIfParams are the inputs of Executor.ScheduleSetErrorIf.
+type ScheduleSetErrorIfParams struct {
+	ID             uuid.UUID
+	ExpectRevision int64
+	LastError      string
+	Now            *time.Time
+}
+
+// ScheduleUpdateParams are the inputs of Executor.ScheduleUpdate. A change to
+// the timing fields must come with a recomputed NextFireAt.
+type ScheduleUpdateParams struct {
+	ID                 uuid.UUID
+	Cron               string
+	CronDoUpdate       bool
+	EndTime            *time.Time
+	EndTimeDoUpdate    bool
+	Interval           time.Duration
+	IntervalDoUpdate   bool
+	MaxCount           int64
+	MaxCountDoUpdate   bool
+	Name               string
+	NameDoUpdate       bool
+	Namespaces         []string
+	NextFireAt         *time.Time
+	NextFireAtDoUpdate bool
+	Now                *time.Time
+	StartTime          *time.Time
+	StartTimeDoUpdate  bool
+	Status             model.ScheduleStatus
+	StatusDoUpdate     bool
+	TimeZone           string
+	TimeZoneDoUpdate   bool
+}
+
+// ServerCountParams are the inputs of Executor.ServerCount.
+type ServerCountParams struct {
+	Filter Filter
+}
+
+// ServerGetByIDParams are the inputs of Executor.ServerGetByID.
+type ServerGetByIDParams struct {
+	ID string
+}
+
+// ServerHeartbeatParams are the inputs of Executor.ServerHeartbeat.
+type ServerHeartbeatParams struct {
+	ID  string
+	Now *time.Time
+}
+
+// ServerListParams are the inputs of Executor.ServerList.
+type ServerListParams struct {
+	Filter  Filter
+	Limit   int
+	Offset  int
+	OrderBy []Order
+}
+
+// ServerUpsertParams are the inputs of Executor.ServerUpsert.
+type ServerUpsertParams struct {
+	ID      string
+	Address string
+	Now     *time.Time
+	Version string
+}
+
+// TaskClaimDueParams are the inputs of Executor.TaskClaimDue.
+type TaskClaimDueParams struct {
+	Horizon time.Time
+	Limit   int
+}
+
+// TaskCountParams are the inputs of Executor.TaskCount.
+type TaskCountParams struct {
+	Filter     Filter
+	Namespaces []string
+}
+
+// TaskFinishManyParams are the inputs of Executor.TaskFinishMany.
+type TaskFinishManyParams struct {
+	Items []*TaskFinish
+	Now   *time.Time
+}
+
+// TaskFinish moves one task that is Doing at Attempt.
+type TaskFinish struct {
+	ID      uuid.UUID
+	Attempt int
+	Reason  string
+	// RunAt is the next attempt's start, for WaitingRetry.
+	RunAt  *time.Time
+	Status model.TaskStatus
+}
+
+// TaskGetByIDParams are the inputs of Executor.TaskGetByID.
+type TaskGetByIDParams struct {
+	ID         uuid.UUID
+	Namespaces []string
+}
+
+// TaskInsertManyParams are the inputs of Executor.TaskInsertMany.
+type TaskInsertManyParams struct {
+	Now   *time.Time
+	Tasks []*TaskInsert
+}
+
+// TaskInsert is one task to insert.
+type TaskInsert struct {
+	ID          uuid.UUID
+	Config      model.JobConfig
+	JobID       uuid.UUID
+	Namespace   string
+	Parameters  map[string]string
+	Priority    int
+	Reason      string
+	RunAt       time.Time
+	ScheduleID  *uuid.UUID
+	ScheduledAt time.Time
+	// Status is Pending, or Skipped for a fire recorded but not run.
+	Status model.TaskStatus
+}
+
+// TaskListParams are the inputs of Executor.TaskList.
+type TaskListParams struct {
+	Filter     Filter
+	Limit      int
+	Namespaces []string
+	Offset     int
+	OrderBy    []Order
+}
+
+// TaskSetStateIfParams are the inputs of Executor.TaskSetStateIf.
+type TaskSetStateIfParams struct {
+	ID           uuid.UUID
+	FromStatuses []model.TaskStatus
+	Namespaces   []string
+	Now          *time.Time
+	Reason       string
+	Status       model.TaskStatus
+}
+
+// TaskStartAttemptManyParams are the inputs of Executor.TaskStartAttemptMany.
+type TaskStartAttemptManyParams struct {
+	IDs []uuid.UUID
+	Now *time.Time
+}
+
+// TaskInstanceAckManyParams are the inputs of Executor.TaskInstanceAckMany.
+type TaskInstanceAckManyParams struct {
+	AgentID        string
+	IDs            []uuid.UUID
+	LeaseExpiresAt time.Time
+	Now            *time.Time
+}
+
+// TaskInstanceCountParams are the inputs of Executor.TaskInstanceCount.
+type TaskInstanceCountParams struct {
+	Filter     Filter
+	Namespaces []string
+}
+
+// TaskInstanceFinishManyParams are the inputs of
+// Executor.TaskInstanceFinishMany.
+type TaskInstanceFinishManyParams struct {
+	Items []*TaskInstanceFinish
+	Now   *time.Time
+}
+
+// TaskInstanceFinish ends one live instance.
+type TaskInstanceFinish struct {
+	ID uuid.UUID
+	// AgentID, when set, applies the change only if that agent holds the
+	// instance.
+	AgentID  string
+	Error    string
+	ExitCode *int
+	// FinishedAt is when the run ended; nil means Now.
+	FinishedAt *time.Time
+	// StartedAt is set when the instance was never reported Running.
+	StartedAt *time.Time
+	Status    model.InstanceStatus
+	Usage     *model.ResourceUsage
+}
+
+// TaskInstanceGetByIDParams are the inputs of Executor.TaskInstanceGetByID.
+type TaskInstanceGetByIDParams struct {
+	ID         uuid.UUID
+	Namespaces []string
+}
+
+// TaskInstanceInsertManyParams are the inputs of
+// Executor.TaskInstanceInsertMany.
+type TaskInstanceInsertManyParams struct {
+	Instances []*TaskInstanceInsert
+	Now       *time.Time
+}
+
+// TaskInstanceInsert is one instance to insert.
+type TaskInstanceInsert struct {
+	ID             uuid.UUID
+	AgentID        string
+	Attempt        int
+	DispatchedAt   *time.Time
+	JobID          uuid.UUID
+	LeaseExpiresAt *time.Time
+	Namespace      string
+	PlannedAt      time.Time
+	ServerID       string
+	Status         model.InstanceStatus
+	TaskID         uuid.UUID
+}
+
+// TaskInstanceListParams are the inputs of Executor.TaskInstanceList.
+type TaskInstanceListParams struct {
+	Filter     Filter
+	Limit      int
+	Namespaces []string
+	Offset     int
+	OrderBy    []Order
+}
+
+// TaskInstanceListLeaseExpiredParams are the inputs of
+// Executor.TaskInstanceListLeaseExpired.
+type TaskInstanceListLeaseExpiredParams struct {
+	Limit int
+	Now   *time.Time
+}
+
+// TaskInstanceListLiveByAgentParams are the inputs of
+// Executor.TaskInstanceListLiveByAgent.
+type TaskInstanceListLiveByAgentParams struct {
+	AgentID string
+}
+
+// TaskInstanceStartManyParams are the inputs of
+// Executor.TaskInstanceStartMany.
+type TaskInstanceStartManyParams struct {
+	Items []*TaskInstanceStart
+	Now   *time.Time
+}
+
+// TaskInstanceStart marks one instance Running.
+type TaskInstanceStart struct {
+	ID        uuid.UUID
+	AgentID   string
+	StartedAt time.Time
+}
+
+// TaskLogGetByInstanceIDParams are the inputs of
+// Executor.TaskLogGetByInstanceID.
+type TaskLogGetByInstanceIDParams struct {
+	InstanceID uuid.UUID
+}
+
+// TaskLogUpsertManyParams are the inputs of Executor.TaskLogUpsertMany.
+type TaskLogUpsertManyParams struct {
+	Items []*TaskLogUpsert
+	Now   *time.Time
+}
+
+// TaskLogUpsert sets the stored output sizes of one instance.
+type TaskLogUpsert struct {
+	InstanceID  uuid.UUID
+	StdoutBytes int64
+	StderrBytes int64
+}

@@ -1,0 +1,207 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hetuflow/hetuflow/internal/model"
+)
+
+// Store is a database pool. It runs queries directly as an [Executor] and
+// starts transactions. It is safe for concurrent use.
+type Store interface {
+	Executor
+	// Begin starts a transaction. The caller must end it with Commit or
+	// Rollback. On SQLite it takes the single write lock at once.
+	Begin(ctx context.Context) (Tx, error)
+	// Close releases the pool. Later calls return ErrClosed.
+	Close()
+	// Dialect names the database: "postgres" or "sqlite".
+	Dialect() string
+	// MigrateStatus lists the embedded migrations and whether each is applied.
+	MigrateStatus(ctx context.Context) ([]*MigrationStatus, error)
+	// MigrateUp applies every pending embedded migration.
+	MigrateUp(ctx context.Context) error
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+}
+
+// Tx is a transaction. Rollback after Commit is a no-op, so it can be
+// deferred.
+type Tx interface {
+	Executor
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
+// MigrationStatus is one embedded migration and whether it is applied.
+type MigrationStatus struct {
+	Version int64
+	Name    string
+	Applied bool
+}
+
+// InTx runs fn in a transaction on s, committing if fn returns nil and rolling
+// back otherwise.
+func InTx(ctx context.Context, s Store, fn func(ex Executor) error) (err error) {
+	tx, err := s.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			if rbErr := tx.Rollback(context.WithoutCancel(ctx)); rbErr != nil {
+				err = errors.Join(err, fmt.Errorf("rollback: %w", rbErr))
+			}
+		}
+	}()
+	if err = fn(tx); err != nil {
+		return err
+	}
+	if err = tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Executor runs every query. Methods are in alphabetical order so an
+// entity's methods sit together.
+type Executor interface {
+	// APITokenCount counts tokens of a kind.
+	APITokenCount(ctx context.Context, params *APITokenCountParams) (int, error)
+	// APITokenGetByHash returns the token with the given hash, or ErrNotFound.
+	APITokenGetByHash(ctx context.Context, params *APITokenGetByHashParams) (*model.APIToken, error)
+	// APITokenInsert stores a token.
+	APITokenInsert(ctx context.Context, params *APITokenInsertParams) (*model.APIToken, error)
+
+	// AgentCount counts agents matching a filter.
+	AgentCount(ctx context.Context, params *AgentCountParams) (int, error)
+	// AgentGetByID returns an agent or ErrNotFound.
+	AgentGetByID(ctx context.Context, params *AgentGetByIDParams) (*model.Agent, error)
+	// AgentHeartbeat records a heartbeat from an agent held by ServerID. It
+	// returns 0 when another server holds the agent now.
+	AgentHeartbeat(ctx context.Context, params *AgentHeartbeatParams) (int, error)
+	// AgentList lists agents matching a filter, one page.
+	AgentList(ctx context.Context, params *AgentListParams) ([]*model.Agent, error)
+	// AgentListStale lists Online or Draining agents whose last heartbeat is
+	// older than HeartbeatBefore.
+	AgentListStale(ctx context.Context, params *AgentListStaleParams) ([]*model.Agent, error)
+	// AgentSetStatusIf sets an agent's status if it is held by ServerID (any
+	// server when ServerID is empty) and its heartbeat is not newer than
+	// HeartbeatBefore (when set). It returns the number of rows changed.
+	AgentSetStatusIf(ctx context.Context, params *AgentSetStatusIfParams) (int, error)
+	// AgentUpsert records an agent that has just connected: its labels,
+	// capacity and version, Online, held by ServerID.
+	AgentUpsert(ctx context.Context, params *AgentUpsertParams) (*model.Agent, error)
+
+	// JobCount counts jobs matching a filter.
+	JobCount(ctx context.Context, params *JobCountParams) (int, error)
+	// JobDelete deletes a job with its schedules, tasks and instances and
+	// returns it, or ErrNotFound.
+	JobDelete(ctx context.Context, params *JobDeleteParams) (*model.Job, error)
+	// JobGetByID returns a job or ErrNotFound.
+	JobGetByID(ctx context.Context, params *JobGetByIDParams) (*model.Job, error)
+	// JobInsert stores a new job; a duplicate name in the namespace is
+	// ErrConflict.
+	JobInsert(ctx context.Context, params *JobInsertParams) (*model.Job, error)
+	// JobList lists jobs matching a filter, one page.
+	JobList(ctx context.Context, params *JobListParams) ([]*model.Job, error)
+	// JobUpdate changes the fields marked DoUpdate and returns the job, or
+	// ErrNotFound.
+	JobUpdate(ctx context.Context, params *JobUpdateParams) (*model.Job, error)
+
+	// ScheduleAdvanceCursorMany moves each schedule's cursor if its revision
+	// still equals ExpectRevision, and returns the schedules it moved. The
+	// generator inserts tasks only for those, in the same transaction.
+	ScheduleAdvanceCursorMany(ctx context.Context, params *ScheduleAdvanceCursorManyParams) ([]*model.Schedule, error)
+	// ScheduleCount counts schedules matching a filter.
+	ScheduleCount(ctx context.Context, params *ScheduleCountParams) (int, error)
+	// ScheduleDelete deletes a schedule and returns it, or ErrNotFound.
+	// Tasks it planned stay, with their schedule id.
+	ScheduleDelete(ctx context.Context, params *ScheduleDeleteParams) (*model.Schedule, error)
+	// ScheduleGetByID returns a schedule or ErrNotFound.
+	ScheduleGetByID(ctx context.Context, params *ScheduleGetByIDParams) (*model.Schedule, error)
+	// ScheduleInsert stores a new schedule.
+	ScheduleInsert(ctx context.Context, params *ScheduleInsertParams) (*model.Schedule, error)
+	// ScheduleList lists schedules matching a filter, one page.
+	ScheduleList(ctx context.Context, params *ScheduleListParams) ([]*model.Schedule, error)
+	// ScheduleListDue lists Enabled schedules of Enabled jobs whose cursor is
+	// at or before Horizon, earliest first.
+	ScheduleListDue(ctx context.Context, params *ScheduleListDueParams) ([]*model.Schedule, error)
+	// ScheduleSetErrorIf records why a schedule could not be planned, if its
+	// revision still equals ExpectRevision. It does not change the revision.
+	ScheduleSetErrorIf(ctx context.Context, params *ScheduleSetErrorIfParams) (int, error)
+	// ScheduleUpdate changes the fields marked DoUpdate, bumps the revision,
+	// and returns the schedule, or ErrNotFound.
+	ScheduleUpdate(ctx context.Context, params *ScheduleUpdateParams) (*model.Schedule, error)
+
+	// ServerGetByID returns a server or ErrNotFound.
+	ServerGetByID(ctx context.Context, params *ServerGetByIDParams) (*model.Server, error)
+	// ServerHeartbeat records that a server is alive.
+	ServerHeartbeat(ctx context.Context, params *ServerHeartbeatParams) (int, error)
+	// ServerList lists servers matching a filter, one page.
+	ServerList(ctx context.Context, params *ServerListParams) ([]*model.Server, error)
+	// ServerCount counts servers matching a filter.
+	ServerCount(ctx context.Context, params *ServerCountParams) (int, error)
+	// ServerUpsert registers a starting server, Active.
+	ServerUpsert(ctx context.Context, params *ServerUpsertParams) (*model.Server, error)
+
+	// TaskClaimDue returns up to Limit tasks that are Pending or WaitingRetry
+	// with RunAt at or before Horizon, highest priority then earliest first.
+	// On PostgreSQL the rows are locked FOR UPDATE SKIP LOCKED, so it must run
+	// in a transaction and concurrent claimers never see the same task.
+	TaskClaimDue(ctx context.Context, params *TaskClaimDueParams) ([]*model.Task, error)
+	// TaskCount counts tasks matching a filter.
+	TaskCount(ctx context.Context, params *TaskCountParams) (int, error)
+	// TaskFinishMany moves tasks that are Doing at the given attempt to a new
+	// status: a final one (setting FinishedAt), WaitingRetry (with RunAt) or
+	// Pending (a requeue: the attempt number is given back). It returns the
+	// number of tasks changed; items whose guard fails are skipped.
+	TaskFinishMany(ctx context.Context, params *TaskFinishManyParams) (int, error)
+	// TaskGetByID returns a task or ErrNotFound.
+	TaskGetByID(ctx context.Context, params *TaskGetByIDParams) (*model.Task, error)
+	// TaskInsertMany inserts tasks, skipping any whose (schedule_id,
+	// scheduled_at) already exists, and returns those inserted.
+	TaskInsertMany(ctx context.Context, params *TaskInsertManyParams) ([]*model.Task, error)
+	// TaskList lists tasks matching a filter, one page.
+	TaskList(ctx context.Context, params *TaskListParams) ([]*model.Task, error)
+	// TaskSetStateIf moves one task from one of FromStatuses to Status (with
+	// Reason), and returns it, or ErrNotFound when the guard fails. Final
+	// statuses set FinishedAt.
+	TaskSetStateIf(ctx context.Context, params *TaskSetStateIfParams) (*model.Task, error)
+	// TaskStartAttemptMany moves Pending or WaitingRetry tasks to Doing and
+	// increments their attempt. It returns the number changed.
+	TaskStartAttemptMany(ctx context.Context, params *TaskStartAttemptManyParams) (int, error)
+
+	// TaskInstanceAckMany moves Dispatched instances held by AgentID to Acked
+	// and extends their lease.
+	TaskInstanceAckMany(ctx context.Context, params *TaskInstanceAckManyParams) (int, error)
+	// TaskInstanceCount counts instances matching a filter.
+	TaskInstanceCount(ctx context.Context, params *TaskInstanceCountParams) (int, error)
+	// TaskInstanceFinishMany moves live instances to a final status. An item
+	// with AgentID applies only if that agent holds the instance. It returns
+	// the instances it finished; the others were stale or already final.
+	TaskInstanceFinishMany(ctx context.Context, params *TaskInstanceFinishManyParams) ([]*model.TaskInstance, error)
+	// TaskInstanceGetByID returns an instance or ErrNotFound.
+	TaskInstanceGetByID(ctx context.Context, params *TaskInstanceGetByIDParams) (*model.TaskInstance, error)
+	// TaskInstanceInsertMany inserts instances.
+	TaskInstanceInsertMany(ctx context.Context, params *TaskInstanceInsertManyParams) (int, error)
+	// TaskInstanceList lists instances matching a filter, one page.
+	TaskInstanceList(ctx context.Context, params *TaskInstanceListParams) ([]*model.TaskInstance, error)
+	// TaskInstanceListLeaseExpired lists Dispatched or Acked instances whose
+	// lease ended before Now.
+	TaskInstanceListLeaseExpired(ctx context.Context, params *TaskInstanceListLeaseExpiredParams) ([]*model.TaskInstance, error)
+	// TaskInstanceListLiveByAgent lists the Dispatched, Acked and Running
+	// instances held by an agent.
+	TaskInstanceListLiveByAgent(ctx context.Context, params *TaskInstanceListLiveByAgentParams) ([]*model.TaskInstance, error)
+	// TaskInstanceStartMany moves Dispatched or Acked instances held by their
+	// agent to Running. It returns the number changed.
+	TaskInstanceStartMany(ctx context.Context, params *TaskInstanceStartManyParams) (int, error)
+
+	// TaskLogGetByInstanceID returns the log metadata of an instance, or
+	// ErrNotFound when it produced no output yet.
+	TaskLogGetByInstanceID(ctx context.Context, params *TaskLogGetByInstanceIDParams) (*model.TaskLog, error)
+	// TaskLogUpsertMany records the stored output sizes of instances.
+	TaskLogUpsertMany(ctx context.Context, params *TaskLogUpsertManyParams) (int, error)
+}
