@@ -74,6 +74,9 @@ func (b *Base) StartInit(ctx context.Context) (svcCtx context.Context, shouldSta
 	}
 	stopped = func() {
 		stopOnce.Do(func() {
+			// A run that stops before it signalled started still closes
+			// Started, so waiters wake and the next Start gets a fresh one.
+			started()
 			close(stoppedCh)
 			b.mu.Lock()
 			// A later Start may run again once this run has fully stopped.

@@ -288,6 +288,14 @@ type TaskCountParams struct {
 	Namespaces []string
 }
 
+// TaskDeletePendingParams are the inputs of Executor.TaskDeletePending. At
+// least one of JobID and ScheduleID must be set.
+type TaskDeletePendingParams struct {
+	JobID          *uuid.UUID
+	ScheduleID     *uuid.UUID
+	ScheduledAfter time.Time
+}
+
 // TaskFinishManyParams are the inputs of Executor.TaskFinishMany.
 type TaskFinishManyParams struct {
 	Items []*TaskFinish
@@ -359,10 +367,12 @@ type TaskStartAttemptManyParams struct {
 
 // TaskInstanceAckManyParams are the inputs of Executor.TaskInstanceAckMany.
 type TaskInstanceAckManyParams struct {
-	AgentID        string
-	IDs            []uuid.UUID
-	LeaseExpiresAt time.Time
-	Now            *time.Time
+	AgentID string
+	IDs     []uuid.UUID
+	// LeaseGrace sets each lease to the later of the instance's PlannedAt and
+	// Now, plus LeaseGrace: a held instance must start by then.
+	LeaseGrace time.Duration
+	Now        *time.Time
 }
 
 // TaskInstanceCountParams are the inputs of Executor.TaskInstanceCount.

@@ -127,12 +127,13 @@ type Executor interface {
 	// ScheduleList lists schedules matching a filter, one page.
 	ScheduleList(ctx context.Context, params *ScheduleListParams) ([]*model.Schedule, error)
 	// ScheduleListDue lists Enabled schedules of Enabled jobs whose cursor is
-	// at or before Horizon, earliest first.
+	// at or before Horizon and that have no LastError, earliest first.
 	ScheduleListDue(ctx context.Context, params *ScheduleListDueParams) ([]*model.Schedule, error)
 	// ScheduleSetErrorIf records why a schedule could not be planned, if its
 	// revision still equals ExpectRevision. It does not change the revision.
 	ScheduleSetErrorIf(ctx context.Context, params *ScheduleSetErrorIfParams) (int, error)
 	// ScheduleUpdate changes the fields marked DoUpdate, bumps the revision,
+	// clears LastError (an edit re-arms a schedule the generator gave up on),
 	// and returns the schedule, or ErrNotFound.
 	ScheduleUpdate(ctx context.Context, params *ScheduleUpdateParams) (*model.Schedule, error)
 
@@ -154,6 +155,11 @@ type Executor interface {
 	TaskClaimDue(ctx context.Context, params *TaskClaimDueParams) ([]*model.Task, error)
 	// TaskCount counts tasks matching a filter.
 	TaskCount(ctx context.Context, params *TaskCountParams) (int, error)
+	// TaskDeletePending deletes tasks planned by schedules (of JobID, or
+	// ScheduleID) at or after ScheduledAfter that are Pending and were never
+	// dispatched, and returns how many. Schedule edits and disabling use it
+	// so that only the new plan runs.
+	TaskDeletePending(ctx context.Context, params *TaskDeletePendingParams) (int, error)
 	// TaskFinishMany moves tasks that are Doing at the given attempt to a new
 	// status: a final one (setting FinishedAt), WaitingRetry (with RunAt) or
 	// Pending (a requeue: the attempt number is given back). It returns the
@@ -175,7 +181,7 @@ type Executor interface {
 	TaskStartAttemptMany(ctx context.Context, params *TaskStartAttemptManyParams) (int, error)
 
 	// TaskInstanceAckMany moves Dispatched instances held by AgentID to Acked
-	// and extends their lease.
+	// and sets their lease to max(PlannedAt, Now) + LeaseGrace.
 	TaskInstanceAckMany(ctx context.Context, params *TaskInstanceAckManyParams) (int, error)
 	// TaskInstanceCount counts instances matching a filter.
 	TaskInstanceCount(ctx context.Context, params *TaskInstanceCountParams) (int, error)

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hetuflow/hetuflow/internal/server"
+	"github.com/hetuflow/hetuflow/internal/server/auth"
+)
+
+func newDevCmd(g *globalFlags) *cobra.Command {
+	f := &serverFlags{}
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run a server with an embedded SQLite database and an in-process agent",
+		Long: "Run a server with an embedded SQLite database (in --data-dir) and an agent in the same process,\n" +
+			"listening on 127.0.0.1:9500. Nothing to install. Prints the admin token and a ready-to-paste curl.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(g)
+			if err != nil {
+				return err
+			}
+			cfg.Server.Listen = "127.0.0.1:9500"
+			f.apply(cfg)
+			if f.database == "" && !strings.HasPrefix(cfg.Database.URL, "postgres") {
+				cfg.Database.URL = ""
+			}
+			cfg.Agent.DataDir = filepath.Join(cfg.Server.DataDir, "agent")
+			// Dev mode keeps its tokens in the data directory so it can print
+			// them at every start; a real server shows them once.
+			admin, err := devToken(cfg.Server.DataDir, "dev-admin-token")
+			if err != nil {
+				return err
+			}
+			agentTok, err := devToken(cfg.Server.DataDir, "dev-agent-token")
+			if err != nil {
+				return err
+			}
+			cfg.Server.BootstrapAdminToken, cfg.Server.BootstrapAgentToken = admin, agentTok
+			cfg.Agent.Token = agentTok
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			logger := newLogger(cfg.Log, os.Stderr)
+			out := cmd.OutOrStdout()
+			return runServer(cmd.Context(), cfg, migrateFlag(cfg, f.noMigrate), logger, out, func(ctx context.Context, app *server.App) (func(context.Context) error, error) {
+				cfg.Agent.Servers = []string{"ws://" + app.Addr()}
+				a, err := newAgent(cfg)
+				if err != nil {
+					return nil, err
+				}
+				if err := a.Start(ctx); err != nil {
+					return nil, err
+				}
+				printDev(out, app.Addr(), admin)
+				return a.Shutdown, nil
+			})
+		},
+	}
+	f.register(cmd, "127.0.0.1:9500")
+	return cmd
+}
+
+// devToken returns the token kept in dataDir/name, creating it.
+func devToken(dataDir, name string) (string, error) {
+	path := filepath.Join(dataDir, name)
+	b, err := os.ReadFile(path)
+	if err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read %s: %w", name, err)
+	}
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return "", fmt.Errorf("create data dir: %w", err)
+	}
+	tok := auth.Generate()
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write %s: %w", name, err)
+	}
+	return tok, nil
+}
+
+func printDev(out io.Writer, addr, token string) {
+	base := "http://" + addr
+	fmt.Fprintf(out, `
+hetuflow dev is running: %[1]s  (SQLite and an agent in this process; Ctrl-C stops)
+
+  admin token: %[2]s
+  API docs:    %[1]s/docs
+
+Try it:
+  export HETUFLOW_TOKEN=%[2]s
+  curl -s -H "Authorization: Bearer $HETUFLOW_TOKEN" %[1]s/api/v1/jobs \
+    -d '{"name":"hello","config":{"command":"echo","args":["hello from hetuflow"]}}'
+
+`, base, token)
+}

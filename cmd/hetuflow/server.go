@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hetuflow/hetuflow/internal/config"
+	"github.com/hetuflow/hetuflow/internal/server"
+)
+
+// serverFlags override config keys for the server.
+type serverFlags struct {
+	listen    string
+	dataDir   string
+	database  string
+	noMigrate bool
+}
+
+func (f *serverFlags) register(cmd *cobra.Command, listenDefault string) {
+	cmd.Flags().StringVar(&f.listen, "listen", "", "address for the API, UI and agent socket (default "+listenDefault+")")
+	cmd.Flags().StringVar(&f.dataDir, "data-dir", "", "directory for the SQLite database, logs and ids (default ./data)")
+	cmd.Flags().StringVar(&f.database, "database", "", "postgres://… for PostgreSQL, or sqlite:PATH (default SQLite in the data dir)")
+	cmd.Flags().BoolVar(&f.noMigrate, "no-migrate", false, "do not apply database migrations at start")
+}
+
+func (f *serverFlags) apply(cfg *config.Config) {
+	if f.listen != "" {
+		cfg.Server.Listen = f.listen
+	}
+	if f.dataDir != "" {
+		cfg.Server.DataDir = f.dataDir
+	}
+	if f.database != "" {
+		cfg.Database.URL = f.database
+	}
+}
+
+func newServerCmd(g *globalFlags) *cobra.Command {
+	f := &serverFlags{}
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run a server (SQLite for one node, PostgreSQL for one or many)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(g)
+			if err != nil {
+				return err
+			}
+			f.apply(cfg)
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			logger := newLogger(cfg.Log, os.Stderr)
+			return runServer(cmd.Context(), cfg, migrateFlag(cfg, f.noMigrate), logger, cmd.OutOrStdout(), nil)
+		},
+	}
+	f.register(cmd, "0.0.0.0:9500")
+	return cmd
+}
+
+// runServer runs a server until ctx ends. started, if set, runs once the
+// server serves (dev mode starts its agent there).
+func runServer(ctx context.Context, cfg *config.Config, migrate bool, logger *slog.Logger, out io.Writer, started func(context.Context, *server.App) (stop func(context.Context) error, err error)) error {
+	st, err := openStore(ctx, cfg, migrate, logger)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	app, err := server.New(server.Options{Config: cfg, Store: st, Logger: logger, Version: buildVersion()})
+	if err != nil {
+		return err
+	}
+	if err := app.Start(ctx); err != nil {
+		return err
+	}
+	stopExtra := func(context.Context) error { return nil }
+	if started != nil {
+		if stopExtra, err = started(ctx, app); err != nil {
+			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Server.ShutdownTimeout.D())
+			defer cancel()
+			_ = app.Stop(stopCtx)
+			return err
+		}
+	} else if c := app.Credentials(); c.AdminToken != "" || c.AgentToken != "" {
+		printFirstStart(out, app, c)
+	}
+	<-ctx.Done()
+	logger.Info("shutting down")
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Server.ShutdownTimeout.D())
+	defer cancel()
+	if err := stopExtra(stopCtx); err != nil {
+		logger.Warn("stop agent", "error", err)
+	}
+	if err := app.Stop(stopCtx); err != nil {
+		return fmt.Errorf("stop server: %w", err)
+	}
+	return nil
+}
+
+func printFirstStart(out io.Writer, app *server.App, c server.Credentials) {
+	fmt.Fprintf(out, "\nhetuflow server %s listening on %s\n", app.ServerID(), app.Addr())
+	fmt.Fprintln(out, "First start: these tokens are shown once. Store them now.")
+	if c.AdminToken != "" {
+		fmt.Fprintf(out, "  admin token (API): %s\n", c.AdminToken)
+	}
+	if c.AgentToken != "" {
+		fmt.Fprintf(out, "  agent token:       %s\n", c.AgentToken)
+		fmt.Fprintf(out, "  start an agent:    hetuflow agent --server ws://%s --token %s\n", app.Addr(), c.AgentToken)
+	}
+	fmt.Fprintln(out)
+}

@@ -1,0 +1,488 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hetuflow/hetuflow/internal/lifecycle"
+	"github.com/hetuflow/hetuflow/internal/model"
+	"github.com/hetuflow/hetuflow/internal/protocol"
+	"github.com/hetuflow/hetuflow/internal/testsignal"
+)
+
+// WSPath is the path of the agent socket on a server; a server URL given
+// without a path gets it.
+const WSPath = "/api/v1/agents/ws"
+
+// Defaults for Config fields whose zero value means "the default".
+const (
+	DefaultReconnectMin  = 200 * time.Millisecond
+	DefaultReconnectMax  = 10 * time.Second
+	DefaultShutdownGrace = 30 * time.Second
+)
+
+// Config configures an [Agent]. Fields whose zero value means a default say
+// so.
+type Config struct {
+	// ID names the agent; required. The server checks it against the token.
+	ID string
+	// Name is shown in the UI. Empty means the host name.
+	Name string
+	// Servers are ws:// or wss:// URLs, dialled in turn: each failed or ended
+	// connection moves on to the next. A URL without a path gets [WSPath].
+	// At least one is required.
+	Servers []string
+	// Token is sent as "Authorization: Bearer <token>" on the upgrade
+	// request, with the header "Hetuflow-Agent-Id: <ID>".
+	Token string
+	// Labels are matched against jobs' label selectors by the server.
+	Labels map[string]string
+	// Capacity is the number of instances the agent holds or runs at once,
+	// as reported to the server in free slots. Zero means four per CPU. The
+	// agent trusts the server to respect it and never refuses a dispatch for
+	// lack of room.
+	Capacity int
+	// DataDir holds the per-run work directories (DataDir/runs/<instance>).
+	// Empty means <os.TempDir()>/hetuflow-agent/<ID>.
+	DataDir string
+	// Version is the hetuflow version, sent in hello.
+	Version string
+	// ReconnectMin and ReconnectMax bound the reconnect backoff: the wait
+	// before attempt n is uniform in [0, min(ReconnectMax, ReconnectMin·2ⁿ)]
+	// (full jitter). Zero means 200ms and 10s.
+	ReconnectMin time.Duration
+	ReconnectMax time.Duration
+	// ShutdownGrace is how long [Agent.Shutdown] lets running instances
+	// finish before killing them. Zero means 30s.
+	ShutdownGrace time.Duration
+	// HTTPClient dials the socket. Nil means http.DefaultClient.
+	HTTPClient *http.Client
+}
+
+// TestSignals lets tests wait for the agent's events. Each is a no-op until
+// Init is called, which must happen before Start.
+type TestSignals struct {
+	// Connected carries the server id once a welcome has been applied.
+	Connected testsignal.Signal[string]
+	// Disconnected carries the reason a connection that had been welcomed
+	// ended.
+	Disconnected testsignal.Signal[error]
+	// Dispatched carries the id of each instance put into the timer heap.
+	Dispatched testsignal.Signal[uuid.UUID]
+	// Started carries the id of each instance whose process started.
+	Started testsignal.Signal[uuid.UUID]
+	// Done carries every result the agent produced, including those of
+	// instances that never started.
+	Done testsignal.Signal[*protocol.TaskDone]
+}
+
+// Init enables every signal.
+func (s *TestSignals) Init() {
+	s.Connected.Init()
+	s.Disconnected.Init()
+	s.Dispatched.Init()
+	s.Started.Init()
+	s.Done.Init()
+}
+
+// Status is a snapshot of an agent's state, for tests and the UI.
+type Status struct {
+	Connected bool
+	// ServerID is the server of the current connection, empty when not
+	// connected.
+	ServerID string
+	// ClockOffset is the estimate of server − agent time.
+	ClockOffset time.Duration
+	// Held counts instances waiting in the timer heap; Running those whose
+	// process is starting or running.
+	Held    int
+	Running int
+	// OutboxLen counts messages not yet acknowledged by a server.
+	OutboxLen int
+	// Draining is set while the agent takes no new work: after the server's
+	// drain (until the next connection) or during Shutdown.
+	Draining bool
+}
+
+// Agent dials a server, receives dispatched task instances, fires each at
+// its planned instant, runs the process, streams its output and reports the
+// result. It is a [lifecycle.Service]; its methods are safe for concurrent
+// use. The outbox, the sequence counters and RunID live as long as the
+// Agent value, so a Stop followed by Start resends what was not
+// acknowledged.
+type Agent struct {
+	lifecycle.Base
+
+	// TestSignals is for tests; see [TestSignals].
+	TestSignals TestSignals
+
+	cfg   Config
+	urls  []string
+	log   *slog.Logger
+	runID string // names this value's agent→server sequence counter
+
+	out    *outbox
+	clock  *clock
+	timers *timers
+
+	// serverSeq is the highest server sequence applied from the server run
+	// serverRunID: the watermark acked in every frame.
+	serverSeq atomic.Uint64
+	// hbNow asks the writer for a heartbeat at once; buffered(1).
+	hbNow chan struct{}
+	// changed is broadcast when a run ends or the outbox shrinks.
+	changed broadcaster
+	// runs owns the run goroutines.
+	runs sync.WaitGroup
+
+	mu           sync.Mutex
+	svcCtx       context.Context // the current run's lifetime; nil when stopped
+	running      map[uuid.UUID]*run
+	recent       recentSet // finished or refused instances, to ignore repeats
+	draining     bool
+	shuttingDown bool
+	graceful     bool // close the socket with a close handshake at stop
+	connected    bool
+	serverID     string
+	serverRunID  string
+	hbInterval   time.Duration
+	idleTimeout  time.Duration
+}
+
+// New validates cfg, fills its defaults and returns an agent ready to
+// Start. An invalid field is reported as a *model.FieldError naming it.
+func New(cfg Config, logger *slog.Logger) (*Agent, error) {
+	if logger == nil {
+		panic("agent: New needs a logger")
+	}
+	if cfg.ID == "" {
+		return nil, model.Errorf("id", "is required")
+	}
+	if len(cfg.Servers) == 0 {
+		return nil, model.Errorf("servers", "at least one server URL is required")
+	}
+	urls := make([]string, len(cfg.Servers))
+	for i, s := range cfg.Servers {
+		u, err := normalizeURL(s)
+		if err != nil {
+			return nil, model.Errorf(fmt.Sprintf("servers[%d]", i), "%v", err)
+		}
+		urls[i] = u
+	}
+	if err := model.ValidateLabels("labels", cfg.Labels); err != nil {
+		return nil, err
+	}
+	switch {
+	case cfg.Capacity < 0:
+		return nil, model.Errorf("capacity", "must not be negative")
+	case cfg.ReconnectMin < 0:
+		return nil, model.Errorf("reconnect_min", "must not be negative")
+	case cfg.ReconnectMax < 0:
+		return nil, model.Errorf("reconnect_max", "must not be negative")
+	case cfg.ShutdownGrace < 0:
+		return nil, model.Errorf("shutdown_grace", "must not be negative")
+	}
+	if cfg.Name == "" {
+		cfg.Name, _ = os.Hostname()
+	}
+	if cfg.Capacity == 0 {
+		cfg.Capacity = 4 * runtime.NumCPU()
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = filepath.Join(os.TempDir(), "hetuflow-agent", cfg.ID)
+	}
+	if cfg.ReconnectMin == 0 {
+		cfg.ReconnectMin = DefaultReconnectMin
+	}
+	if cfg.ReconnectMax == 0 {
+		cfg.ReconnectMax = DefaultReconnectMax
+	}
+	if cfg.ReconnectMax < cfg.ReconnectMin {
+		return nil, model.Errorf("reconnect_max", "must not be below reconnect_min")
+	}
+	if cfg.ShutdownGrace == 0 {
+		cfg.ShutdownGrace = DefaultShutdownGrace
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = http.DefaultClient
+	}
+	a := &Agent{
+		cfg:     cfg,
+		urls:    urls,
+		log:     logger.With("agent_id", cfg.ID),
+		runID:   uuid.NewString(),
+		out:     newOutbox(outboxMaxMessages, outboxMaxBytes),
+		clock:   &clock{},
+		hbNow:   make(chan struct{}, 1),
+		running: map[uuid.UUID]*run{},
+	}
+	a.timers = newTimers(&a.mu, a.clock.Offset, a.fireLocked)
+	return a, nil
+}
+
+func normalizeURL(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", fmt.Errorf("not a URL: %v", err)
+	}
+	if u.Scheme != "ws" && u.Scheme != "wss" {
+		return "", errors.New("must start with ws:// or wss://")
+	}
+	if u.Host == "" {
+		return "", errors.New("has no host")
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path = WSPath
+	}
+	return u.String(), nil
+}
+
+// Start creates the data directory, then connects in the background and
+// keeps reconnecting until the agent is stopped or ctx is cancelled. It
+// returns an error only if the data directory cannot be created.
+func (a *Agent) Start(ctx context.Context) error {
+	ctx, shouldStart, started, stopped := a.StartInit(ctx)
+	if !shouldStart {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Join(a.cfg.DataDir, "runs"), 0o750); err != nil {
+		started()
+		stopped()
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	a.mu.Lock()
+	a.svcCtx = ctx
+	a.draining, a.shuttingDown, a.graceful = false, false, false
+	a.mu.Unlock()
+
+	// started runs before any goroutine that could call stopped: Base may
+	// hand this run's Started channel to the next run once stopped ran, and
+	// a late started would then close it twice.
+	started()
+	var loops sync.WaitGroup
+	loops.Add(2)
+	go func() {
+		defer loops.Done()
+		a.timers.run(ctx)
+	}()
+	go func() {
+		defer loops.Done()
+		a.connectLoop(ctx)
+	}()
+	go func() {
+		defer stopped() // deferred first, so it runs last
+		loops.Wait()
+		// The timer loop has returned, so no run starts after this point.
+		a.runs.Wait()
+		a.mu.Lock()
+		// Held instances are given up silently: the server sees them missing
+		// from the next hello, or the agent missing altogether.
+		a.timers.removeAll()
+		a.svcCtx = nil
+		a.mu.Unlock()
+		a.log.DebugContext(ctx, "agent stopped")
+	}()
+	return nil
+}
+
+// Shutdown stops the agent gracefully. It tells the server it is draining,
+// takes no new work, reports held instances Cancelled ("agent shutting
+// down"), lets running instances finish for up to ShutdownGrace or until ctx
+// ends, kills those still running, waits for the server to acknowledge every
+// report, and closes the socket. The acknowledgement wait is bounded by ctx,
+// or by ShutdownGrace when ctx has no deadline. Shutdown returns ctx.Err() if
+// ctx ended first, an error wrapping context.DeadlineExceeded if reports
+// remained unacknowledged, and nil otherwise; the agent is stopped in every
+// case. It returns nil at once if the agent is not running.
+func (a *Agent) Shutdown(ctx context.Context) error {
+	a.mu.Lock()
+	svcCtx := a.svcCtx
+	if svcCtx == nil {
+		a.mu.Unlock()
+		return nil
+	}
+	// 1. Take no new work and tell the server.
+	a.draining, a.shuttingDown, a.graceful = true, true, true
+	held := a.timers.removeAll()
+	for _, d := range held {
+		a.recent.add(d.InstanceID)
+	}
+	a.mu.Unlock()
+	a.log.InfoContext(ctx, "agent shutting down", "num_held", len(held))
+	for _, d := range held {
+		a.reportNotStarted(ctx, d, a.clock.Offset(), model.InstanceCancelled, errShuttingDown)
+	}
+	a.requestHeartbeat()
+
+	// 2. Let running instances finish within the grace period.
+	graceCtx, cancel := context.WithTimeout(ctx, a.cfg.ShutdownGrace)
+	err := a.waitUntil(graceCtx, svcCtx, a.noneRunning)
+	cancel()
+
+	// 3. Kill what is still running and wait for its results.
+	if err != nil {
+		a.mu.Lock()
+		runs := make([]*run, 0, len(a.running))
+		for _, r := range a.running {
+			runs = append(runs, r)
+		}
+		a.mu.Unlock()
+		if len(runs) > 0 {
+			a.log.WarnContext(ctx, "killing instances still running", "num_instances", len(runs))
+		}
+		for _, r := range runs {
+			r.terminate(model.InstanceCancelled, errShuttingDown, true)
+		}
+		// Killed runs end within the pipe drain bound; svcCtx bounds the rest.
+		_ = a.waitUntil(context.WithoutCancel(ctx), svcCtx, a.noneRunning)
+	}
+
+	// 4. Flush the outbox: wait until the server acknowledged every report.
+	flushCtx := ctx
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		flushCtx, cancel = context.WithTimeout(ctx, a.cfg.ShutdownGrace)
+		defer cancel()
+	}
+	flushErr := a.waitUntil(flushCtx, svcCtx, func() bool { return a.out.len() == 0 })
+
+	// 5. Close the socket and stop every goroutine.
+	a.Stop()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if flushErr != nil {
+		return fmt.Errorf("flush outbox: %d reports unacknowledged: %w", a.out.len(), context.DeadlineExceeded)
+	}
+	return nil
+}
+
+// Stop stops the agent hard: it kills every running process group with
+// SIGKILL (their results, Cancelled "agent stopped", stay in the outbox),
+// forgets held instances, closes the socket, and returns once every goroutine
+// has returned. It is idempotent and safe before Start. Use [Agent.Shutdown]
+// to let work finish first.
+func (a *Agent) Stop() { a.Base.Stop() }
+
+// errShuttingDown is the reason given for instances ended by Shutdown.
+const errShuttingDown = "agent shutting down"
+
+func (a *Agent) noneRunning() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.running) == 0
+}
+
+// waitUntil waits until cond holds, re-checking whenever a run ends or the
+// outbox shrinks. It returns ctx's error if ctx ends first, and nil if the
+// service stops (there is nothing left to wait for then).
+func (a *Agent) waitUntil(ctx, svcCtx context.Context, cond func() bool) error {
+	for {
+		ch := a.changed.C()
+		if cond() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-svcCtx.Done():
+			return nil
+		case <-ch:
+		}
+	}
+}
+
+// Status returns a snapshot of the agent's state.
+func (a *Agent) Status() Status {
+	a.mu.Lock()
+	s := Status{
+		Connected: a.connected,
+		ServerID:  a.serverID,
+		Held:      a.timers.len(),
+		Running:   len(a.running),
+		Draining:  a.draining,
+	}
+	a.mu.Unlock()
+	s.ClockOffset = a.clock.Offset()
+	s.OutboxLen = a.out.len()
+	return s
+}
+
+// requestHeartbeat asks the writer for a heartbeat now; it never blocks.
+func (a *Agent) requestHeartbeat() {
+	select {
+	case a.hbNow <- struct{}{}:
+	default:
+	}
+}
+
+// broadcaster wakes every waiter when something changed.
+type broadcaster struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// C returns a channel closed at the next Broadcast.
+func (b *broadcaster) C() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch == nil {
+		b.ch = make(chan struct{})
+	}
+	return b.ch
+}
+
+// Broadcast wakes the waiters.
+func (b *broadcaster) Broadcast() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch != nil {
+		close(b.ch)
+		b.ch = nil
+	}
+}
+
+// recentSize bounds how many finished instance ids are remembered.
+const recentSize = 4096
+
+// recentSet remembers the last recentSize instances that finished or were
+// refused, so a repeated dispatch of one of them is ignored.
+type recentSet struct {
+	ids  []uuid.UUID
+	next int
+	set  map[uuid.UUID]struct{}
+}
+
+func (s *recentSet) add(id uuid.UUID) {
+	if s.set == nil {
+		s.set = make(map[uuid.UUID]struct{}, recentSize)
+	}
+	if _, ok := s.set[id]; ok {
+		return
+	}
+	if len(s.ids) < recentSize {
+		s.ids = append(s.ids, id)
+	} else {
+		delete(s.set, s.ids[s.next])
+		s.ids[s.next] = id
+		s.next = (s.next + 1) % recentSize
+	}
+	s.set[id] = struct{}{}
+}
+
+func (s *recentSet) has(id uuid.UUID) bool {
+	_, ok := s.set[id]
+	return ok
+}

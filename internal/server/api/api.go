@@ -1,0 +1,157 @@
+// Package api serves the HTTP API v1 (DESIGN.md §10) with huma on a
+// net/http ServeMux, and its OpenAPI 3.1 document at /api/v1/openapi.json.
+//
+// Handlers are methods on [API], a small struct of dependencies; routes are
+// registered in routes.go. Every route but health needs the admin bearer
+// token. Errors are RFC 9457 problem documents that name the failing field in
+// errors[].location (for example "body.config.timeout"); bad input never
+// writes anything.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/google/uuid"
+
+	"github.com/hetuflow/hetuflow/internal/model"
+	"github.com/hetuflow/hetuflow/internal/server/tasklog"
+	"github.com/hetuflow/hetuflow/internal/store"
+)
+
+// Prefix is the path prefix of every API route.
+const Prefix = "/api/v1"
+
+// MaxBodyBytes bounds request bodies.
+const MaxBodyBytes = 1 << 20
+
+// Authenticator checks the admin bearer token.
+type Authenticator interface {
+	AuthenticateAdmin(ctx context.Context, token string) error
+}
+
+// Scheduler is what the API asks of the running scheduler.
+type Scheduler interface {
+	// WakeGenerator asks for a planning pass after schedules changed.
+	WakeGenerator()
+	// WakeDispatcher asks for a dispatch pass after tasks were added.
+	WakeDispatcher()
+	// CancelInstance tells the agent holding an instance to stop it.
+	CancelInstance(agentID string, id uuid.UUID, reason string)
+}
+
+// Deps are the API's dependencies.
+type Deps struct {
+	Store     store.Store
+	Logs      *tasklog.Store
+	Auth      Authenticator
+	Scheduler Scheduler
+	ServerID  string
+	Version   string
+	Logger    *slog.Logger
+}
+
+// API holds the dependencies of the handlers.
+type API struct {
+	deps Deps
+	mux  *http.ServeMux
+	huma huma.API
+}
+
+// New builds the API and registers every route.
+func New(deps Deps) *API {
+	if deps.Store == nil || deps.Logs == nil || deps.Auth == nil || deps.Scheduler == nil || deps.Logger == nil {
+		panic("api: New needs a store, a log store, an authenticator, a scheduler and a logger")
+	}
+	cfg := huma.DefaultConfig("hetuflow API", deps.Version)
+	// No $schema links in bodies and no third-party docs renderer.
+	cfg.CreateHooks = nil
+	cfg.SchemasPath = ""
+	cfg.DocsPath = ""
+	cfg.OpenAPIPath = Prefix + "/openapi"
+	cfg.Info.Description = "The hetuflow scheduler API. Every route except health needs `Authorization: Bearer <admin token>`."
+	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {Type: "http", Scheme: "bearer", Description: "The admin token printed at first start."},
+	}
+	cfg.Security = []map[string][]string{{"bearer": {}}}
+	cfg.Components.Schemas.RegisterTypeAlias(reflect.TypeFor[model.Duration](), reflect.TypeFor[string]())
+	a := &API{deps: deps, mux: http.NewServeMux()}
+	a.huma = humago.New(a.mux, cfg)
+	a.routes()
+	return a
+}
+
+// OpenAPI returns the API's OpenAPI document.
+func (a *API) OpenAPI() *huma.OpenAPI { return a.huma.OpenAPI() }
+
+// Handler returns the API's handler, which checks the admin token on every
+// route except health and the OpenAPI document.
+func (a *API) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !public(r.URL.Path) {
+			token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok {
+				writeProblem(w, http.StatusUnauthorized, "authorization required: send Authorization: Bearer <admin token>")
+				return
+			}
+			if err := a.deps.Auth.AuthenticateAdmin(r.Context(), token); err != nil {
+				writeProblem(w, http.StatusUnauthorized, "invalid or expired token")
+				return
+			}
+		}
+		// The API speaks only JSON; curl -d labels bodies as a form, so a
+		// missing or form content type is read as JSON instead of a 415.
+		if ct := r.Header.Get("Content-Type"); ct == "" || strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+			if r.ContentLength != 0 {
+				r.Header.Set("Content-Type", "application/json")
+			}
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		a.mux.ServeHTTP(w, r)
+	})
+}
+
+func public(path string) bool {
+	switch path {
+	case Prefix + "/health", Prefix + "/openapi.json", Prefix + "/openapi.yaml", Prefix + "/openapi-3.0.json", Prefix + "/openapi-3.0.yaml":
+		return true
+	}
+	return false
+}
+
+func writeProblem(w http.ResponseWriter, status int, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="hetuflow"`)
+	}
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(&huma.ErrorModel{Title: http.StatusText(status), Status: status, Detail: detail})
+}
+
+// storeError turns a store or validation error into an HTTP error.
+func storeError(err error, what string) error {
+	var fe *model.FieldError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &fe):
+		return fieldError("body."+fe.Field, fe.Reason)
+	case errors.Is(err, store.ErrNotFound):
+		return huma.Error404NotFound(what + " not found")
+	case errors.Is(err, store.ErrConflict):
+		return huma.Error409Conflict(what + " conflicts with an existing one")
+	}
+	return huma.Error500InternalServerError("internal error: " + err.Error())
+}
+
+// fieldError returns a 422 naming the field at location.
+func fieldError(location, reason string) error {
+	return huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{Location: location, Message: reason})
+}

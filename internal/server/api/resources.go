@@ -1,0 +1,93 @@
+package api
+
+import (
+	"context"
+
+	"github.com/hetuflow/hetuflow/internal/model"
+	"github.com/hetuflow/hetuflow/internal/store"
+)
+
+// AgentOutput is an agent response.
+type AgentOutput struct {
+	Body *model.Agent
+}
+
+// StringIDInput is the path parameter of agents and servers, whose ids are
+// free-form.
+type StringIDInput struct {
+	ID string `path:"id" maxLength:"128"`
+}
+
+func (a *API) getAgent(ctx context.Context, in *StringIDInput) (*AgentOutput, error) {
+	ag, err := a.deps.Store.AgentGetByID(ctx, &store.AgentGetByIDParams{ID: in.ID})
+	if err != nil {
+		return nil, storeError(err, "agent "+in.ID)
+	}
+	return &AgentOutput{Body: ag}, nil
+}
+
+func (a *API) queryAgents(ctx context.Context, in *QueryInput) (*QueryOutput[*model.Agent], error) {
+	q, err := parseQuery(store.AgentResource(), in.Body)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := a.deps.Store.AgentList(ctx, &store.AgentListParams{Filter: q.filter, Limit: q.limit, Offset: q.offset, OrderBy: q.order})
+	if err != nil {
+		return nil, storeError(err, "agents")
+	}
+	total, err := a.deps.Store.AgentCount(ctx, &store.AgentCountParams{Filter: q.filter})
+	if err != nil {
+		return nil, storeError(err, "agents")
+	}
+	return pageOf(q, rows, total), nil
+}
+
+// ServerOutput is a server response.
+type ServerOutput struct {
+	Body *model.Server
+}
+
+func (a *API) getServer(ctx context.Context, in *StringIDInput) (*ServerOutput, error) {
+	s, err := a.deps.Store.ServerGetByID(ctx, &store.ServerGetByIDParams{ID: in.ID})
+	if err != nil {
+		return nil, storeError(err, "server "+in.ID)
+	}
+	return &ServerOutput{Body: s}, nil
+}
+
+func (a *API) queryServers(ctx context.Context, in *QueryInput) (*QueryOutput[*model.Server], error) {
+	q, err := parseQuery(store.ServerResource(), in.Body)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := a.deps.Store.ServerList(ctx, &store.ServerListParams{Filter: q.filter, Limit: q.limit, Offset: q.offset, OrderBy: q.order})
+	if err != nil {
+		return nil, storeError(err, "servers")
+	}
+	total, err := a.deps.Store.ServerCount(ctx, &store.ServerCountParams{Filter: q.filter})
+	if err != nil {
+		return nil, storeError(err, "servers")
+	}
+	return pageOf(q, rows, total), nil
+}
+
+// Health is the health response.
+type Health struct {
+	Status   string `json:"status" enum:"ok,degraded" doc:"ok when the database answers."`
+	Version  string `json:"version"`
+	ServerID string `json:"server_id"`
+	Database string `json:"database" doc:"ok, or why the database check failed."`
+}
+
+// HealthOutput wraps Health.
+type HealthOutput struct {
+	Body Health
+}
+
+func (a *API) health(ctx context.Context, _ *struct{}) (*HealthOutput, error) {
+	h := Health{Status: "ok", Version: a.deps.Version, ServerID: a.deps.ServerID, Database: "ok"}
+	if err := a.deps.Store.Ping(ctx); err != nil {
+		h.Status, h.Database = "degraded", err.Error()
+	}
+	return &HealthOutput{Body: h}, nil
+}

@@ -1,0 +1,56 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/hetuflow/hetuflow/internal/model"
+)
+
+// routes registers every operation. Keep it the one place that lists them.
+func (a *API) routes() {
+	h := a.huma
+	reg := func(method, path, id, summary, tag string, status int) huma.Operation {
+		op := huma.Operation{OperationID: id, Method: method, Path: Prefix + path, Summary: summary, Tags: []string{tag}, MaxBodyBytes: MaxBodyBytes}
+		if status != 0 {
+			op.DefaultStatus = status
+		}
+		return op
+	}
+
+	health := reg(http.MethodGet, "/health", "health", "Liveness and database check", "system", 0)
+	health.Security = []map[string][]string{}
+	huma.Register(h, health, a.health)
+
+	huma.Register(h, reg(http.MethodPost, "/jobs", "create-job", "Create a job", "jobs", http.StatusCreated), a.createJob)
+	huma.Register(h, reg(http.MethodGet, "/jobs/{id}", "get-job", "Get a job", "jobs", 0), a.getJob)
+	huma.Register(h, reg(http.MethodPut, "/jobs/{id}", "replace-job", "Replace a job's name, description, status and config", "jobs", 0), a.replaceJob)
+	huma.Register(h, reg(http.MethodDelete, "/jobs/{id}", "delete-job", "Delete a job with its schedules and history", "jobs", http.StatusNoContent), a.deleteJob)
+	huma.Register(h, reg(http.MethodPost, "/jobs/{id}/enable", "enable-job", "Enable a job", "jobs", 0), a.setJobStatus(model.JobEnabled))
+	huma.Register(h, reg(http.MethodPost, "/jobs/{id}/disable", "disable-job", "Disable a job", "jobs", 0), a.setJobStatus(model.JobDisabled))
+	huma.Register(h, reg(http.MethodPost, "/jobs/{id}/run", "run-job", "Run a job now, with parameters", "jobs", http.StatusCreated), a.runJob)
+	huma.Register(h, reg(http.MethodPost, "/jobs/query", "query-jobs", "Query jobs", "jobs", 0), a.queryJobs)
+
+	huma.Register(h, reg(http.MethodPost, "/schedules", "create-schedule", "Create a schedule", "schedules", http.StatusCreated), a.createSchedule)
+	huma.Register(h, reg(http.MethodGet, "/schedules/{id}", "get-schedule", "Get a schedule", "schedules", 0), a.getSchedule)
+	huma.Register(h, reg(http.MethodPut, "/schedules/{id}", "replace-schedule", "Replace a schedule", "schedules", 0), a.replaceSchedule)
+	huma.Register(h, reg(http.MethodDelete, "/schedules/{id}", "delete-schedule", "Delete a schedule; its past tasks stay", "schedules", http.StatusNoContent), a.deleteSchedule)
+	huma.Register(h, reg(http.MethodPost, "/schedules/{id}/enable", "enable-schedule", "Enable a schedule, planning from now", "schedules", 0), a.setScheduleStatus(model.ScheduleEnabled))
+	huma.Register(h, reg(http.MethodPost, "/schedules/{id}/disable", "disable-schedule", "Disable a schedule", "schedules", 0), a.setScheduleStatus(model.ScheduleDisabled))
+	huma.Register(h, reg(http.MethodPost, "/schedules/{id}/run", "run-schedule", "Run a schedule's job now, with parameters", "schedules", http.StatusCreated), a.runSchedule)
+	huma.Register(h, reg(http.MethodPost, "/schedules/query", "query-schedules", "Query schedules", "schedules", 0), a.querySchedules)
+
+	huma.Register(h, reg(http.MethodGet, "/tasks/{id}", "get-task", "Get a task", "tasks", 0), a.getTask)
+	huma.Register(h, reg(http.MethodPost, "/tasks/{id}/cancel", "cancel-task", "Cancel a task that has not finished", "tasks", 0), a.cancelTask)
+	huma.Register(h, reg(http.MethodPost, "/tasks/query", "query-tasks", "Query tasks", "tasks", 0), a.queryTasks)
+
+	huma.Register(h, reg(http.MethodGet, "/task-instances/{id}", "get-task-instance", "Get a task instance", "task-instances", 0), a.getInstance)
+	huma.Register(h, reg(http.MethodGet, "/task-instances/{id}/log", "get-task-instance-log", "Read a task instance's output", "task-instances", 0), a.getInstanceLog)
+	huma.Register(h, reg(http.MethodPost, "/task-instances/query", "query-task-instances", "Query task instances", "task-instances", 0), a.queryInstances)
+
+	huma.Register(h, reg(http.MethodGet, "/agents/{id}", "get-agent", "Get an agent", "agents", 0), a.getAgent)
+	huma.Register(h, reg(http.MethodPost, "/agents/query", "query-agents", "Query agents", "agents", 0), a.queryAgents)
+	huma.Register(h, reg(http.MethodGet, "/servers/{id}", "get-server", "Get a server", "servers", 0), a.getServer)
+	huma.Register(h, reg(http.MethodPost, "/servers/query", "query-servers", "Query servers", "servers", 0), a.queryServers)
+}

@@ -1,0 +1,275 @@
+package api
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hetuflow/hetuflow/internal/cron"
+	"github.com/hetuflow/hetuflow/internal/model"
+	"github.com/hetuflow/hetuflow/internal/store"
+)
+
+// ScheduleBody is what a user writes to create or replace a schedule.
+type ScheduleBody struct {
+	JobID     string               `json:"job_id" doc:"The job to run. Cannot change after creation." format:"uuid"`
+	Name      string               `json:"name,omitempty" doc:"Optional name."`
+	Kind      model.ScheduleKind   `json:"kind" enum:"1,2,6" doc:"1 cron, 2 interval (fixed rate anchored at start_time or creation), 6 once (at start_time)."`
+	Cron      string               `json:"cron,omitempty" doc:"For kind 1: 5 fields (minute first) or 6 (second first)." example:"*/10 * * * * *"`
+	TimeZone  string               `json:"time_zone,omitempty" doc:"IANA time zone the cron expression is read in; default UTC." example:"Europe/London"`
+	Interval  model.Duration       `json:"interval,omitempty" doc:"For kind 2: the period, e.g. \"30s\"."`
+	StartTime *time.Time           `json:"start_time,omitempty" doc:"No fire before this instant; for kind 6, the instant."`
+	EndTime   *time.Time           `json:"end_time,omitempty" doc:"No fire after this instant."`
+	MaxCount  int64                `json:"max_count,omitempty" minimum:"0" doc:"Stop after this many fires; 0 means no limit."`
+	Status    model.ScheduleStatus `json:"status,omitempty" enum:"1,99,100" doc:"1 created, 99 disabled, 100 enabled (default)."`
+}
+
+// ScheduleOutput is a schedule response.
+type ScheduleOutput struct {
+	Body *model.Schedule
+}
+
+// ScheduleCreateOutput is the response to a created schedule.
+type ScheduleCreateOutput struct {
+	Location string `header:"Location"`
+	Body     *model.Schedule
+}
+
+// check validates b as a schedule of job created at createdAt and returns
+// its first fire at or after now, or a field error.
+func (b *ScheduleBody) check(job *model.Job, createdAt, now time.Time) (*time.Time, error) {
+	if b.Status == 0 {
+		b.Status = model.ScheduleEnabled
+	}
+	if b.Name != "" {
+		if err := model.ValidateName("name", b.Name); err != nil {
+			return nil, err
+		}
+	}
+	if b.EndTime != nil && b.StartTime != nil && b.EndTime.Before(*b.StartTime) {
+		return nil, model.Errorf("end_time", "is before start_time")
+	}
+	s := b.model(job, createdAt)
+	spec, err := cron.ForSchedule(s)
+	if err != nil {
+		return nil, err
+	}
+	next, ok := cron.First(spec, now)
+	if !ok {
+		if b.Kind == model.ScheduleOnce {
+			return nil, model.Errorf("start_time", "is in the past")
+		}
+		return nil, model.Errorf("end_time", "leaves no fire after now")
+	}
+	n := next.UTC()
+	return &n, nil
+}
+
+func (b *ScheduleBody) model(job *model.Job, createdAt time.Time) *model.Schedule {
+	return &model.Schedule{
+		JobID: job.ID, Namespace: job.Namespace, Name: b.Name, Kind: b.Kind, Cron: b.Cron, TimeZone: b.TimeZone,
+		Interval: b.Interval, StartTime: utcPtr(b.StartTime), EndTime: utcPtr(b.EndTime), MaxCount: b.MaxCount,
+		Status: b.Status, CreatedAt: createdAt,
+	}
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func (a *API) scheduleJob(ctx context.Context, jobID string) (*model.Job, error) {
+	id, err := uuid.Parse(jobID)
+	if err != nil {
+		return nil, fieldError("body.job_id", "not a UUID")
+	}
+	job, err := a.deps.Store.JobGetByID(ctx, &store.JobGetByIDParams{ID: id})
+	if err != nil {
+		return nil, fieldError("body.job_id", "no job with this id")
+	}
+	return job, nil
+}
+
+func (a *API) createSchedule(ctx context.Context, in *struct{ Body ScheduleBody }) (*ScheduleCreateOutput, error) {
+	job, err := a.scheduleJob(ctx, in.Body.JobID)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	next, err := in.Body.check(job, now, now)
+	if err != nil {
+		return nil, storeError(err, "schedule")
+	}
+	b := in.Body
+	s, err := a.deps.Store.ScheduleInsert(ctx, &store.ScheduleInsertParams{
+		ID: uuid.Must(uuid.NewV7()), Cron: b.Cron, EndTime: utcPtr(b.EndTime), Interval: b.Interval.D(), JobID: job.ID,
+		Kind: b.Kind, MaxCount: b.MaxCount, Name: b.Name, Namespace: job.Namespace, NextFireAt: next, Now: &now,
+		StartTime: utcPtr(b.StartTime), Status: b.Status, TimeZone: b.TimeZone,
+	})
+	if err != nil {
+		return nil, storeError(err, "schedule")
+	}
+	a.deps.Scheduler.WakeGenerator()
+	return &ScheduleCreateOutput{Location: Prefix + "/schedules/" + s.ID.String(), Body: s}, nil
+}
+
+func (a *API) getSchedule(ctx context.Context, in *IDInput) (*ScheduleOutput, error) {
+	id, err := parseID(in.ID)
+	if err != nil {
+		return nil, err
+	}
+	s, err := a.deps.Store.ScheduleGetByID(ctx, &store.ScheduleGetByIDParams{ID: id})
+	if err != nil {
+		return nil, storeError(err, "schedule "+in.ID)
+	}
+	return &ScheduleOutput{Body: s}, nil
+}
+
+// replaceSchedule changes a schedule. Tasks it planned ahead that were not
+// yet dispatched are dropped and planning restarts from now, so the change
+// takes effect within the dispatch horizon.
+func (a *API) replaceSchedule(ctx context.Context, in *struct {
+	IDInput
+	Body ScheduleBody
+}) (*ScheduleOutput, error) {
+	id, err := parseID(in.ID)
+	if err != nil {
+		return nil, err
+	}
+	old, err := a.deps.Store.ScheduleGetByID(ctx, &store.ScheduleGetByIDParams{ID: id})
+	if err != nil {
+		return nil, storeError(err, "schedule "+in.ID)
+	}
+	if in.Body.JobID != "" && in.Body.JobID != old.JobID.String() {
+		return nil, fieldError("body.job_id", "cannot change; create a schedule for the other job instead")
+	}
+	job, err := a.scheduleJob(ctx, old.JobID.String())
+	if err != nil {
+		return nil, err
+	}
+	if in.Body.Status == 0 {
+		in.Body.Status = old.Status
+	}
+	now := time.Now()
+	next, err := in.Body.check(job, old.CreatedAt, now)
+	if err != nil {
+		return nil, storeError(err, "schedule")
+	}
+	b := in.Body
+	var s *model.Schedule
+	err = store.InTx(ctx, a.deps.Store, func(ex store.Executor) error {
+		if _, err := ex.TaskDeletePending(ctx, &store.TaskDeletePendingParams{ScheduleID: &id, ScheduledAfter: now}); err != nil {
+			return err
+		}
+		s, err = ex.ScheduleUpdate(ctx, &store.ScheduleUpdateParams{
+			ID: id, Cron: b.Cron, CronDoUpdate: true, EndTime: utcPtr(b.EndTime), EndTimeDoUpdate: true,
+			Interval: b.Interval.D(), IntervalDoUpdate: true, MaxCount: b.MaxCount, MaxCountDoUpdate: true,
+			Name: b.Name, NameDoUpdate: true, NextFireAt: next, NextFireAtDoUpdate: true,
+			StartTime: utcPtr(b.StartTime), StartTimeDoUpdate: true, Status: b.Status, StatusDoUpdate: true,
+			TimeZone: b.TimeZone, TimeZoneDoUpdate: true,
+		})
+		return err
+	})
+	if err != nil {
+		return nil, storeError(err, "schedule "+in.ID)
+	}
+	a.deps.Scheduler.WakeGenerator()
+	return &ScheduleOutput{Body: s}, nil
+}
+
+func (a *API) setScheduleStatus(status model.ScheduleStatus) func(context.Context, *IDInput) (*ScheduleOutput, error) {
+	return func(ctx context.Context, in *IDInput) (*ScheduleOutput, error) {
+		id, err := parseID(in.ID)
+		if err != nil {
+			return nil, err
+		}
+		now := time.Now()
+		var s *model.Schedule
+		err = store.InTx(ctx, a.deps.Store, func(ex store.Executor) error {
+			s, err = ex.ScheduleUpdate(ctx, &store.ScheduleUpdateParams{ID: id, Status: status, StatusDoUpdate: true})
+			if err != nil {
+				return err
+			}
+			if status == model.ScheduleEnabled {
+				// Restart from now: the time it was disabled is not missed.
+				if err := restartSchedule(ctx, ex, s, now); err != nil {
+					return err
+				}
+				s, err = ex.ScheduleGetByID(ctx, &store.ScheduleGetByIDParams{ID: id})
+				return err
+			}
+			_, err = ex.TaskDeletePending(ctx, &store.TaskDeletePendingParams{ScheduleID: &id, ScheduledAfter: now})
+			return err
+		})
+		if err != nil {
+			return nil, storeError(err, "schedule "+in.ID)
+		}
+		a.deps.Scheduler.WakeGenerator()
+		return &ScheduleOutput{Body: s}, nil
+	}
+}
+
+func (a *API) deleteSchedule(ctx context.Context, in *IDInput) (*struct{}, error) {
+	id, err := parseID(in.ID)
+	if err != nil {
+		return nil, err
+	}
+	err = store.InTx(ctx, a.deps.Store, func(ex store.Executor) error {
+		if _, err := ex.TaskDeletePending(ctx, &store.TaskDeletePendingParams{ScheduleID: &id, ScheduledAfter: time.Now()}); err != nil {
+			return err
+		}
+		_, err := ex.ScheduleDelete(ctx, &store.ScheduleDeleteParams{ID: id})
+		return err
+	})
+	if err != nil {
+		return nil, storeError(err, "schedule "+in.ID)
+	}
+	return nil, nil
+}
+
+func (a *API) runSchedule(ctx context.Context, in *struct {
+	IDInput
+	Body *RunBody
+}) (*TaskCreateOutput, error) {
+	id, err := parseID(in.ID)
+	if err != nil {
+		return nil, err
+	}
+	s, err := a.deps.Store.ScheduleGetByID(ctx, &store.ScheduleGetByIDParams{ID: id})
+	if err != nil {
+		return nil, storeError(err, "schedule "+in.ID)
+	}
+	job, err := a.deps.Store.JobGetByID(ctx, &store.JobGetByIDParams{ID: s.JobID})
+	if err != nil {
+		return nil, storeError(err, "job "+s.JobID.String())
+	}
+	body := in.Body
+	if body == nil {
+		body = &RunBody{}
+	}
+	t, err := a.insertRun(ctx, job, &s.ID, body, "run now")
+	if err != nil {
+		return nil, err
+	}
+	return &TaskCreateOutput{Location: Prefix + "/tasks/" + t.ID.String(), Body: t}, nil
+}
+
+func (a *API) querySchedules(ctx context.Context, in *QueryInput) (*QueryOutput[*model.Schedule], error) {
+	q, err := parseQuery(store.ScheduleResource(), in.Body)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := a.deps.Store.ScheduleList(ctx, &store.ScheduleListParams{Filter: q.filter, Limit: q.limit, Offset: q.offset, OrderBy: q.order})
+	if err != nil {
+		return nil, storeError(err, "schedules")
+	}
+	total, err := a.deps.Store.ScheduleCount(ctx, &store.ScheduleCountParams{Filter: q.filter})
+	if err != nil {
+		return nil, storeError(err, "schedules")
+	}
+	return pageOf(q, rows, total), nil
+}

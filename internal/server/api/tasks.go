@@ -1,0 +1,187 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/hetuflow/hetuflow/internal/model"
+	"github.com/hetuflow/hetuflow/internal/server/sched"
+	"github.com/hetuflow/hetuflow/internal/store"
+)
+
+// TaskOutput is a task response.
+type TaskOutput struct {
+	Body *model.Task
+}
+
+func (a *API) getTask(ctx context.Context, in *IDInput) (*TaskOutput, error) {
+	id, err := parseID(in.ID)
+	if err != nil {
+		return nil, err
+	}
+	t, err := a.deps.Store.TaskGetByID(ctx, &store.TaskGetByIDParams{ID: id})
+	if err != nil {
+		return nil, storeError(err, "task "+in.ID)
+	}
+	return &TaskOutput{Body: t}, nil
+}
+
+func (a *API) queryTasks(ctx context.Context, in *QueryInput) (*QueryOutput[*model.Task], error) {
+	q, err := parseQuery(store.TaskResource(), in.Body)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := a.deps.Store.TaskList(ctx, &store.TaskListParams{Filter: q.filter, Limit: q.limit, Offset: q.offset, OrderBy: q.order})
+	if err != nil {
+		return nil, storeError(err, "tasks")
+	}
+	total, err := a.deps.Store.TaskCount(ctx, &store.TaskCountParams{Filter: q.filter})
+	if err != nil {
+		return nil, storeError(err, "tasks")
+	}
+	return pageOf(q, rows, total), nil
+}
+
+// CancelBody says why a task is cancelled.
+type CancelBody struct {
+	Reason string `json:"reason,omitempty" maxLength:"500" doc:"Recorded on the task and the instance."`
+}
+
+// cancelTask cancels a task that has not finished. A waiting task is
+// cancelled at once; a running one is recorded Cancelled and its agent is told
+// to stop the process group (SIGTERM, then SIGKILL after the job's grace).
+func (a *API) cancelTask(ctx context.Context, in *struct {
+	IDInput
+	Body *CancelBody
+}) (*TaskOutput, error) {
+	id, err := parseID(in.ID)
+	if err != nil {
+		return nil, err
+	}
+	reason := "cancelled by admin"
+	if in.Body != nil && in.Body.Reason != "" {
+		reason = "cancelled by admin: " + in.Body.Reason
+	}
+	now := time.Now()
+	var (
+		t    *model.Task
+		live []*model.TaskInstance
+	)
+	err = store.InTx(ctx, a.deps.Store, func(ex store.Executor) error {
+		t, err = ex.TaskGetByID(ctx, &store.TaskGetByIDParams{ID: id})
+		if err != nil {
+			return err
+		}
+		switch {
+		case t.Status.Final():
+			return huma.Error409Conflict(fmt.Sprintf("task is already %s", t.Status))
+		case t.Status != model.TaskDoing:
+			t, err = ex.TaskSetStateIf(ctx, &store.TaskSetStateIfParams{ID: id, FromStatuses: []model.TaskStatus{model.TaskPending, model.TaskWaitingRetry}, Status: model.TaskCancelled, Reason: reason})
+			return err
+		}
+		live, err = ex.TaskInstanceList(ctx, &store.TaskInstanceListParams{Filter: store.Filter{
+			{Field: "task_id", Op: store.OpEq, Value: id},
+			{Field: "status", Op: store.OpIn, Value: []any{int64(model.InstanceDispatched), int64(model.InstanceAcked), int64(model.InstanceRunning)}},
+		}, Limit: 10})
+		if err != nil {
+			return err
+		}
+		items := make([]*store.TaskInstanceFinish, len(live))
+		for i, in := range live {
+			items[i] = &store.TaskInstanceFinish{ID: in.ID, Status: model.InstanceCancelled, Error: reason}
+		}
+		if _, err := sched.FinishInstances(ctx, ex, items, now); err != nil {
+			return err
+		}
+		t, err = ex.TaskGetByID(ctx, &store.TaskGetByIDParams{ID: id})
+		return err
+	})
+	if err != nil {
+		if _, ok := err.(huma.StatusError); ok {
+			return nil, err
+		}
+		return nil, storeError(err, "task "+in.ID)
+	}
+	for _, in := range live {
+		a.deps.Scheduler.CancelInstance(in.AgentID, in.ID, reason)
+	}
+	return &TaskOutput{Body: t}, nil
+}
+
+// InstanceOutput is a task instance response.
+type InstanceOutput struct {
+	Body *model.TaskInstance
+}
+
+func (a *API) getInstance(ctx context.Context, in *IDInput) (*InstanceOutput, error) {
+	id, err := parseID(in.ID)
+	if err != nil {
+		return nil, err
+	}
+	ti, err := a.deps.Store.TaskInstanceGetByID(ctx, &store.TaskInstanceGetByIDParams{ID: id})
+	if err != nil {
+		return nil, storeError(err, "task instance "+in.ID)
+	}
+	return &InstanceOutput{Body: ti}, nil
+}
+
+func (a *API) queryInstances(ctx context.Context, in *QueryInput) (*QueryOutput[*model.TaskInstance], error) {
+	q, err := parseQuery(store.TaskInstanceResource(), in.Body)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := a.deps.Store.TaskInstanceList(ctx, &store.TaskInstanceListParams{Filter: q.filter, Limit: q.limit, Offset: q.offset, OrderBy: q.order})
+	if err != nil {
+		return nil, storeError(err, "task instances")
+	}
+	total, err := a.deps.Store.TaskInstanceCount(ctx, &store.TaskInstanceCountParams{Filter: q.filter})
+	if err != nil {
+		return nil, storeError(err, "task instances")
+	}
+	return pageOf(q, rows, total), nil
+}
+
+// LogInput selects an instance's output stream.
+type LogInput struct {
+	IDInput
+	Stream string `query:"stream" enum:"stdout,stderr" default:"stdout" doc:"Which stream."`
+}
+
+// LogOutput is raw output bytes.
+type LogOutput struct {
+	ContentType string `header:"Content-Type"`
+	Size        int64  `header:"X-Hetuflow-Log-Size" doc:"Bytes stored so far."`
+	Body        []byte
+}
+
+// maxLogResponse bounds one log response; the per-run cap keeps streams
+// smaller, so this only guards against a misconfigured cap.
+const maxLogResponse = 64 << 20
+
+func (a *API) getInstanceLog(ctx context.Context, in *LogInput) (*LogOutput, error) {
+	id, err := parseID(in.ID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.deps.Store.TaskInstanceGetByID(ctx, &store.TaskInstanceGetByIDParams{ID: id}); err != nil {
+		return nil, storeError(err, "task instance "+in.ID)
+	}
+	stream := model.LogStream(in.Stream)
+	if stream == "" {
+		stream = model.Stdout
+	}
+	r, size, err := a.deps.Logs.Open(id, stream)
+	if err != nil {
+		return nil, huma.Error500InternalServerError("read log: " + err.Error())
+	}
+	defer r.Close()
+	b, err := io.ReadAll(io.LimitReader(r, maxLogResponse))
+	if err != nil {
+		return nil, huma.Error500InternalServerError("read log: " + err.Error())
+	}
+	return &LogOutput{ContentType: "text/plain; charset=utf-8", Size: size, Body: b}, nil
+}

@@ -1,0 +1,235 @@
+// Package server is the Application container: it builds the scheduler's
+// services, starts them in a written order, and stops them in reverse.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hetuflow/hetuflow/internal/config"
+	"github.com/hetuflow/hetuflow/internal/lifecycle"
+	"github.com/hetuflow/hetuflow/internal/model"
+	"github.com/hetuflow/hetuflow/internal/server/api"
+	"github.com/hetuflow/hetuflow/internal/server/auth"
+	"github.com/hetuflow/hetuflow/internal/server/gateway"
+	"github.com/hetuflow/hetuflow/internal/server/sched"
+	"github.com/hetuflow/hetuflow/internal/server/tasklog"
+	"github.com/hetuflow/hetuflow/internal/store"
+)
+
+// Options are what an App needs from its caller.
+type Options struct {
+	Config *config.Config
+	// Store is open and migrated; the caller closes it after Stop.
+	Store   store.Store
+	Logger  *slog.Logger
+	Version string
+	// Listener, if set, is used instead of listening on Config.Server.Listen
+	// (tests pass 127.0.0.1:0).
+	Listener net.Listener
+}
+
+// Credentials are tokens created at this start, in plain text. They are
+// empty when the tokens already existed: they are stored hashed and cannot be
+// shown again.
+type Credentials struct {
+	AdminToken string
+	AgentToken string
+}
+
+// App is one running server.
+type App struct {
+	opts     Options
+	log      *slog.Logger
+	serverID string
+	address  string
+
+	tokens      *auth.Tokens
+	logs        *tasklog.Store
+	results     *sched.Results
+	gateway     *gateway.Gateway
+	dispatcher  *sched.Dispatcher
+	generator   *sched.Generator
+	housekeeper *sched.Housekeeper
+	heartbeat   *serverHeartbeat
+	api         *api.API
+
+	listener net.Listener
+	http     *http.Server
+	serveErr chan error
+	services []lifecycle.Service
+	creds    Credentials
+}
+
+// New builds an App. It creates the data directory and the server id file,
+// but starts nothing.
+func New(opts Options) (*App, error) {
+	if opts.Config == nil || opts.Store == nil || opts.Logger == nil {
+		panic("server: New needs a config, a store and a logger")
+	}
+	cfg := opts.Config
+	serverID := cfg.Server.ID
+	if serverID == "" {
+		id, err := config.LoadOrCreateID(cfg.Server.DataDir, "server-id")
+		if err != nil {
+			return nil, fmt.Errorf("server id: %w", err)
+		}
+		serverID = id
+	}
+	logs, err := tasklog.New(filepath.Join(cfg.Server.DataDir, "logs"))
+	if err != nil {
+		return nil, err
+	}
+	a := &App{opts: opts, log: opts.Logger.With("server_id", serverID), serverID: serverID, logs: logs, tokens: auth.NewTokens(opts.Store)}
+	sc := cfg.Scheduler
+	a.results = sched.NewResults(sched.ResultsConfig{ServerID: serverID, AckTimeout: sc.AckTimeout.D()}, opts.Store, logs, a.WakeDispatcher, a.log.With("svc", "sched.results"))
+	a.gateway = gateway.New(gateway.Config{ServerID: serverID, HeartbeatInterval: sc.HeartbeatInterval.D(), HeartbeatTTL: sc.HeartbeatTTL.D()},
+		opts.Store, a.tokens, a.results, a.WakeDispatcher, a.log.With("svc", "gateway"))
+	a.dispatcher = sched.NewDispatcher(sched.DispatcherConfig{ServerID: serverID, Horizon: sc.DispatchHorizon.D(), Interval: sc.DispatchInterval.D(), Batch: sc.DispatchBatch, AckTimeout: sc.AckTimeout.D()},
+		opts.Store, a.gateway, a.log.With("svc", "sched.dispatcher"))
+	a.generator = sched.NewGenerator(sched.GeneratorConfig{Window: sc.GenerateWindow.D(), Interval: sc.GenerateInterval.D(), Horizon: sc.DispatchHorizon.D()},
+		opts.Store, a.WakeDispatcher, a.log.With("svc", "sched.generator"))
+	a.housekeeper = sched.NewHousekeeper(sched.HousekeeperConfig{Interval: sc.HousekeepingInterval.D(), HeartbeatTTL: sc.HeartbeatTTL.D()},
+		opts.Store, a.gateway, a.WakeDispatcher, a.log.With("svc", "sched.housekeeper"))
+	a.heartbeat = &serverHeartbeat{store: opts.Store, id: serverID, interval: sc.HeartbeatInterval.D(), log: a.log.With("svc", "server.heartbeat")}
+	a.api = api.New(api.Deps{Store: opts.Store, Logs: logs, Auth: a.tokens, Scheduler: a, ServerID: serverID, Version: opts.Version, Logger: a.log.With("svc", "api")})
+	return a, nil
+}
+
+// ServerID returns the server's id.
+func (a *App) ServerID() string { return a.serverID }
+
+// Addr returns the address the server listens on, once started.
+func (a *App) Addr() string {
+	if a.listener == nil {
+		return ""
+	}
+	return a.listener.Addr().String()
+}
+
+// Credentials returns the tokens created at this start, if any.
+func (a *App) Credentials() Credentials { return a.creds }
+
+// API returns the HTTP API, for its OpenAPI document.
+func (a *App) API() *api.API { return a.api }
+
+// Start registers the server, creates tokens on first start, starts the
+// services and serves HTTP. It returns setup errors (database unreachable,
+// address in use); on error everything already started is stopped.
+func (a *App) Start(ctx context.Context) error {
+	cfg := a.opts.Config
+	if err := a.opts.Store.Ping(ctx); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	ln := a.opts.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", cfg.Server.Listen); err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+	}
+	a.listener = ln
+	a.address = advertised(cfg.Server.AdvertisedAddress, ln.Addr().String())
+	if _, err := a.opts.Store.ServerUpsert(ctx, &store.ServerUpsertParams{ID: a.serverID, Address: a.address, Version: a.opts.Version}); err != nil {
+		ln.Close()
+		return fmt.Errorf("register server: %w", err)
+	}
+	admin, _, err := auth.Bootstrap(ctx, a.opts.Store, model.TokenAdmin, cfg.Server.BootstrapAdminToken)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	agent, _, err := auth.Bootstrap(ctx, a.opts.Store, model.TokenAgent, cfg.Server.BootstrapAgentToken)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	a.creds = Credentials{AdminToken: admin, AgentToken: agent}
+
+	// Start order: the writer first so reports have somewhere to go, then the
+	// gateway that produces them, then the loops that create work.
+	a.services = []lifecycle.Service{a.results, a.gateway, a.dispatcher, a.generator, a.housekeeper, a.heartbeat}
+	if err := lifecycle.StartAll(ctx, a.services...); err != nil {
+		ln.Close()
+		return err
+	}
+	a.http = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
+	a.serveErr = make(chan error, 1)
+	go func() { a.serveErr <- a.http.Serve(ln) }()
+	a.log.InfoContext(ctx, "server started", "address", ln.Addr().String(), "advertised", a.address, "database", a.opts.Store.Dialect())
+	return nil
+}
+
+// Stop shuts down in order: stop creating work (generator, housekeeper,
+// dispatcher), close agent sessions, let the results writer apply what it
+// holds, then stop serving HTTP. It returns ctx.Err() if ctx ends first.
+func (a *App) Stop(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// Producers of work first, so nothing new is dispatched.
+		a.generator.Stop()
+		a.housekeeper.Stop()
+		a.dispatcher.Stop()
+		// Agents reconnect elsewhere (or to this server when it is back);
+		// what they already sent is still applied by the writer below.
+		a.gateway.Stop()
+		a.results.Stop()
+		a.heartbeat.Stop()
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if a.http != nil {
+		if herr := a.http.Shutdown(ctx); herr != nil && err == nil {
+			err = herr
+		}
+		if serr := <-a.serveErr; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+			err = serr
+		}
+	}
+	return err
+}
+
+// WakeGenerator asks for a planning pass.
+func (a *App) WakeGenerator() { a.generator.Wake() }
+
+// WakeDispatcher asks for a dispatch pass.
+func (a *App) WakeDispatcher() { a.dispatcher.Wake() }
+
+// CancelInstance tells the agent holding an instance to stop it.
+func (a *App) CancelInstance(agentID string, id uuid.UUID, reason string) {
+	a.gateway.Cancel(agentID, id, reason)
+}
+
+// advertised returns the configured address, or the listen address with
+// this machine's host name when its host is unspecified.
+func advertised(configured, listen string) string {
+	if configured != "" {
+		return configured
+	}
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		if h, err := os.Hostname(); err == nil && h != "" {
+			host = h
+		} else {
+			host = "localhost"
+		}
+	}
+	return net.JoinHostPort(host, port)
+}

@@ -1,0 +1,289 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/google/uuid"
+
+	"github.com/hetuflow/hetuflow/internal/lifecycle"
+	"github.com/hetuflow/hetuflow/internal/protocol"
+	"github.com/hetuflow/hetuflow/internal/server/balance"
+	"github.com/hetuflow/hetuflow/internal/server/sched"
+	"github.com/hetuflow/hetuflow/internal/store"
+	"github.com/hetuflow/hetuflow/internal/testsignal"
+)
+
+// AgentIDHeader carries the agent's id on the upgrade request.
+const AgentIDHeader = "Hetuflow-Agent-Id"
+
+// Limits on misbehaving agents.
+const (
+	MaxBadFrames   = 20
+	BadFrameWindow = 10 * time.Second
+	helloTimeout   = 10 * time.Second
+	sendQueueSize  = 1024
+	writeTimeout   = 10 * time.Second
+)
+
+// Authenticator checks an agent's credential on the upgrade request.
+type Authenticator interface {
+	// AuthenticateAgent returns nil if token may open an agent socket.
+	AuthenticateAgent(ctx context.Context, token string) error
+}
+
+// Reporter takes agent reports; sched.Results implements it.
+type Reporter interface {
+	Submit(ctx context.Context, rep *sched.Report) error
+	Flush(ctx context.Context) error
+}
+
+// Config configures a [Gateway].
+type Config struct {
+	ServerID          string
+	HeartbeatInterval time.Duration
+	HeartbeatTTL      time.Duration
+}
+
+// TestSignals lets tests wait for session events.
+type TestSignals struct {
+	Connected    testsignal.Signal[string] // agent id, after welcome
+	Reconciled   testsignal.Signal[string] // agent id, after reconcile
+	Disconnected testsignal.Signal[string] // agent id
+	Refused      testsignal.Signal[string] // refusal code
+}
+
+// Init enables the signals.
+func (s *TestSignals) Init() {
+	s.Connected.Init()
+	s.Reconciled.Init()
+	s.Disconnected.Init()
+	s.Refused.Init()
+}
+
+// Gateway serves the agent socket and implements sched.AgentPool.
+type Gateway struct {
+	lifecycle.Base
+	cfg     Config
+	store   store.Store
+	auth    Authenticator
+	results Reporter
+	onWork  func()
+	log     *slog.Logger
+
+	mu       sync.Mutex
+	ctx      context.Context // lifetime of sessions; nil when stopped
+	sessions map[string]*session
+	agents   map[string]*agentState
+	wg       sync.WaitGroup
+
+	TestSignals TestSignals
+}
+
+// agentState survives an agent's reconnects to this server process.
+type agentState struct {
+	mu       sync.Mutex
+	runID    string // the agent's sequence run
+	received uint64 // highest agent seq taken from the socket
+	applied  uint64 // highest agent seq whose report is durable
+	changed  chan struct{}
+}
+
+func (st *agentState) setApplied(seq uint64) {
+	st.mu.Lock()
+	if seq > st.applied {
+		st.applied = seq
+		close(st.changed)
+		st.changed = make(chan struct{})
+	}
+	st.mu.Unlock()
+}
+
+func (st *agentState) appliedSeq() (uint64, <-chan struct{}) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.applied, st.changed
+}
+
+// New returns a Gateway. onWork is called when capacity appears (an agent
+// connects or frees a slot), to wake the dispatcher.
+func New(cfg Config, st store.Store, auth Authenticator, results Reporter, onWork func(), logger *slog.Logger) *Gateway {
+	if st == nil || auth == nil || results == nil || logger == nil {
+		panic("gateway: New needs a store, an authenticator, a reporter and a logger")
+	}
+	if cfg.HeartbeatInterval <= 0 || cfg.HeartbeatTTL <= 0 || cfg.ServerID == "" {
+		panic(fmt.Sprintf("gateway: bad config %+v", cfg))
+	}
+	if onWork == nil {
+		onWork = func() {}
+	}
+	return &Gateway{cfg: cfg, store: st, auth: auth, results: results, onWork: onWork, log: logger,
+		sessions: map[string]*session{}, agents: map[string]*agentState{}}
+}
+
+// Start makes the gateway accept sessions until ctx ends or Stop is called.
+func (g *Gateway) Start(ctx context.Context) error {
+	ctx, shouldStart, started, stopped := g.StartInit(ctx)
+	if !shouldStart {
+		return nil
+	}
+	g.mu.Lock()
+	g.ctx = ctx
+	g.mu.Unlock()
+	go func() {
+		started()
+		defer stopped()
+		<-ctx.Done()
+		g.mu.Lock()
+		g.ctx = nil
+		for _, s := range g.sessions {
+			s.close(websocket.StatusGoingAway, "server stopping; reconnect")
+		}
+		g.mu.Unlock()
+		g.wg.Wait()
+	}()
+	return nil
+}
+
+// ServeHTTP upgrades an authenticated request to an agent session and runs
+// it until it ends. Without a valid token it answers 401 and reads nothing.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || token == "" {
+		http.Error(w, "agent token required: Authorization: Bearer <token>", http.StatusUnauthorized)
+		return
+	}
+	if err := g.auth.AuthenticateAgent(r.Context(), token); err != nil {
+		http.Error(w, "invalid agent token", http.StatusUnauthorized)
+		return
+	}
+	agentID := r.Header.Get(AgentIDHeader)
+	if agentID == "" || len(agentID) > 128 {
+		http.Error(w, "header "+AgentIDHeader+" with the agent id is required", http.StatusBadRequest)
+		return
+	}
+	g.mu.Lock()
+	ctx := g.ctx
+	if ctx == nil {
+		g.mu.Unlock()
+		http.Error(w, "server stopping", http.StatusServiceUnavailable)
+		return
+	}
+	g.wg.Add(1)
+	g.mu.Unlock()
+	defer g.wg.Done()
+
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionContextTakeover})
+	if err != nil {
+		g.log.WarnContext(r.Context(), "agent upgrade failed", "agent_id", agentID, "error", err)
+		return
+	}
+	conn.SetReadLimit(protocol.MaxFrameBytes)
+	s := newSession(g, agentID, conn)
+	s.run(ctx)
+}
+
+// state returns the agent's persistent state, creating it.
+func (g *Gateway) state(agentID string) *agentState {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	st := g.agents[agentID]
+	if st == nil {
+		st = &agentState{changed: make(chan struct{})}
+		g.agents[agentID] = st
+	}
+	return st
+}
+
+// attach makes s the agent's session and closes an older one, which it
+// returns.
+func (g *Gateway) attach(s *session) *session {
+	g.mu.Lock()
+	old := g.sessions[s.agentID]
+	g.sessions[s.agentID] = s
+	g.mu.Unlock()
+	if old != nil {
+		old.close(websocket.StatusPolicyViolation, "replaced by a newer connection of the same agent")
+	}
+	return old
+}
+
+// detach removes s if it is still the agent's session.
+func (g *Gateway) detach(s *session) {
+	g.mu.Lock()
+	if g.sessions[s.agentID] == s {
+		delete(g.sessions, s.agentID)
+	}
+	g.mu.Unlock()
+}
+
+func (g *Gateway) session(agentID string) *session {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.sessions[agentID]
+}
+
+// Candidates returns the connected agents that take work, with free slots.
+func (g *Gateway) Candidates() []*balance.Candidate {
+	g.mu.Lock()
+	sessions := make([]*session, 0, len(g.sessions))
+	for _, s := range g.sessions {
+		sessions = append(sessions, s)
+	}
+	g.mu.Unlock()
+	out := make([]*balance.Candidate, 0, len(sessions))
+	for _, s := range sessions {
+		if c := s.candidate(); c != nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// ErrNotConnected is returned by Dispatch when the agent has no session here.
+var ErrNotConnected = errors.New("gateway: agent not connected")
+
+// Dispatch sends instances to a connected agent.
+func (g *Gateway) Dispatch(ctx context.Context, agentID string, instances []*protocol.DispatchedInstance) error {
+	s := g.session(agentID)
+	if s == nil {
+		return ErrNotConnected
+	}
+	return s.dispatch(ctx, instances)
+}
+
+// Forget frees the slots of instances and, if the agent is connected, tells
+// it to drop or stop them.
+func (g *Gateway) Forget(agentID string, ids []uuid.UUID, reason string) {
+	if s := g.session(agentID); s != nil {
+		for _, id := range ids {
+			s.cancel(id, reason)
+		}
+	}
+}
+
+// Cancel asks the agent holding an instance to stop it. It does nothing when
+// the agent is not connected here; reconciliation tells it later.
+func (g *Gateway) Cancel(agentID string, id uuid.UUID, reason string) {
+	if s := g.session(agentID); s != nil {
+		s.cancel(id, reason)
+	}
+}
+
+// Connected returns the ids of the agents with a session here.
+func (g *Gateway) Connected() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ids := make([]string, 0, len(g.sessions))
+	for id := range g.sessions {
+		ids = append(ids, id)
+	}
+	return ids
+}

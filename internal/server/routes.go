@@ -1,0 +1,66 @@
+package server
+
+import (
+	"html/template"
+	"net/http"
+	"sort"
+	"strings"
+)
+
+// routes is the server's top-level mux: the agent socket, the API, and
+// small pages until the web UI lands.
+func (a *App) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/agents/ws", a.gateway)
+	mux.Handle("/api/v1/", a.api.Handler())
+	mux.HandleFunc("GET /docs", a.docs)
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("hetuflow " + a.opts.Version + " is running.\nAPI: /api/v1 (Authorization: Bearer <admin token>)\nAPI reference: /docs\nOpenAPI: /api/v1/openapi.json\n"))
+	})
+	return mux
+}
+
+var docsPage = template.Must(template.New("docs").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>hetuflow API</title>
+<style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}code{font-family:ui-monospace,monospace}
+td{padding:.2rem .8rem .2rem 0;vertical-align:top}.m{font-weight:600}</style></head>
+<body><h1>hetuflow API {{.Version}}</h1>
+<p>Every route except health needs <code>Authorization: Bearer &lt;admin token&gt;</code>.
+The machine-readable document is <a href="/api/v1/openapi.json">/api/v1/openapi.json</a>.</p>
+<table>{{range .Ops}}<tr><td class="m"><code>{{.Method}}</code></td><td><code>{{.Path}}</code></td><td>{{.Summary}}</td></tr>{{end}}</table>
+</body></html>`))
+
+type docOp struct{ Method, Path, Summary string }
+
+// docs lists the API's operations from its OpenAPI document, rendered here
+// so the page needs no third-party script.
+func (a *App) docs(w http.ResponseWriter, _ *http.Request) {
+	doc := a.api.OpenAPI()
+	var ops []docOp
+	for path, item := range doc.Paths {
+		if item.Get != nil {
+			ops = append(ops, docOp{"GET", path, item.Get.Summary})
+		}
+		if item.Post != nil {
+			ops = append(ops, docOp{"POST", path, item.Post.Summary})
+		}
+		if item.Put != nil {
+			ops = append(ops, docOp{"PUT", path, item.Put.Summary})
+		}
+		if item.Delete != nil {
+			ops = append(ops, docOp{"DELETE", path, item.Delete.Summary})
+		}
+	}
+	sort.Slice(ops, func(i, j int) bool {
+		if ops[i].Path != ops[j].Path {
+			return ops[i].Path < ops[j].Path
+		}
+		return strings.Compare(ops[i].Method, ops[j].Method) < 0
+	})
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_ = docsPage.Execute(w, struct {
+		Version string
+		Ops     []docOp
+	}{a.opts.Version, ops})
+}

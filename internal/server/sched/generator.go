@@ -1,0 +1,269 @@
+package sched
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hetuflow/hetuflow/internal/cron"
+	"github.com/hetuflow/hetuflow/internal/lifecycle"
+	"github.com/hetuflow/hetuflow/internal/model"
+	"github.com/hetuflow/hetuflow/internal/store"
+	"github.com/hetuflow/hetuflow/internal/testsignal"
+)
+
+// GeneratorConfig configures a [Generator].
+type GeneratorConfig struct {
+	// Window is how far ahead tasks are planned.
+	Window time.Duration
+	// Interval is the pause between passes.
+	Interval time.Duration
+	// MisfireThreshold is how late a fire may be planned and still run as
+	// normal. Fires later than that were missed while no server ran.
+	// Default 5s.
+	MisfireThreshold time.Duration
+	// Horizon is the dispatch horizon; planning a task due within it wakes
+	// the dispatcher.
+	Horizon time.Duration
+	// BatchSize caps the schedules planned in one transaction. Default 500.
+	BatchSize int
+	// MaxFiresPerSchedule caps the fires one schedule adds in one pass, so a
+	// fast schedule far behind cannot make a pass unbounded. Default 10000.
+	MaxFiresPerSchedule int
+}
+
+// GeneratorTestSignals lets tests wait for passes.
+type GeneratorTestSignals struct {
+	Planned testsignal.Signal[int] // tasks inserted by a pass that inserted some
+}
+
+// Init enables the signals.
+func (s *GeneratorTestSignals) Init() { s.Planned.Init() }
+
+// Generator plans tasks for due schedules, advancing each schedule's cursor
+// in the same transaction as its task inserts.
+type Generator struct {
+	lifecycle.Base
+	cfg    GeneratorConfig
+	store  store.Store
+	log    *slog.Logger
+	onWork func()
+	wake   chan struct{}
+
+	TestSignals GeneratorTestSignals
+}
+
+// NewGenerator returns a Generator. onWork is called after a pass that
+// planned a task due within the dispatch horizon.
+func NewGenerator(cfg GeneratorConfig, st store.Store, onWork func(), logger *slog.Logger) *Generator {
+	if st == nil || logger == nil {
+		panic("sched: NewGenerator needs a store and a logger")
+	}
+	if cfg.Window <= 0 || cfg.Interval <= 0 {
+		panic(fmt.Sprintf("sched: bad generator config %+v", cfg))
+	}
+	if cfg.MisfireThreshold <= 0 {
+		cfg.MisfireThreshold = 5 * time.Second
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 500
+	}
+	if cfg.MaxFiresPerSchedule <= 0 {
+		cfg.MaxFiresPerSchedule = 10_000
+	}
+	if onWork == nil {
+		onWork = func() {}
+	}
+	return &Generator{cfg: cfg, store: st, log: logger, onWork: onWork, wake: make(chan struct{}, 1)}
+}
+
+// Wake asks for a pass now, after a schedule was created or changed. It never
+// blocks.
+func (g *Generator) Wake() {
+	select {
+	case g.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Start runs generator passes until ctx ends or Stop is called.
+func (g *Generator) Start(ctx context.Context) error {
+	ctx, shouldStart, started, stopped := g.StartInit(ctx)
+	if !shouldStart {
+		return nil
+	}
+	go func() {
+		started()
+		defer stopped() // deferred first, so it runs last
+		t := time.NewTicker(g.cfg.Interval)
+		defer t.Stop()
+		for {
+			res, err := g.RunOnce(ctx, time.Now())
+			switch {
+			case err != nil && !lifecycle.IsStop(ctx, err):
+				g.log.ErrorContext(ctx, "generation pass failed", "error", err)
+			case err == nil && res.Planned > 0:
+				g.log.DebugContext(ctx, "tasks generated", "num_tasks", res.Planned, "num_schedules", res.Schedules)
+				g.TestSignals.Planned.Signal(res.Planned)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-g.wake:
+			case <-t.C:
+			}
+		}
+	}()
+	return nil
+}
+
+// GenerateResult summarises one pass.
+type GenerateResult struct {
+	Schedules int // schedules whose cursor moved
+	Planned   int // tasks inserted, skipped fires included
+	Failed    int // schedules that could not be planned
+}
+
+// RunOnce plans every schedule due up to now+Window, in batches until a batch
+// comes back short. It is exported for tests and for a second generator in
+// race tests; production runs it from Start.
+func (g *Generator) RunOnce(ctx context.Context, now time.Time) (GenerateResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	var total GenerateResult
+	horizon := now.Add(g.cfg.Window)
+	for {
+		due, err := g.store.ScheduleListDue(ctx, &store.ScheduleListDueParams{Horizon: horizon, Limit: g.cfg.BatchSize})
+		if err != nil {
+			return total, fmt.Errorf("list due schedules: %w", err)
+		}
+		res, soon, err := g.planBatch(ctx, due, now, horizon)
+		total.Schedules += res.Schedules
+		total.Planned += res.Planned
+		total.Failed += res.Failed
+		if err != nil {
+			return total, err
+		}
+		if soon {
+			g.onWork()
+		}
+		// A batch that moved nothing (all lost a race or failed) would come
+		// back the same; stop rather than spin.
+		if len(due) < g.cfg.BatchSize || res.Schedules == 0 {
+			return total, nil
+		}
+	}
+}
+
+// planBatch plans one batch of schedules in one transaction. soon reports
+// whether a planned task is due within the dispatch horizon.
+func (g *Generator) planBatch(ctx context.Context, due []*model.Schedule, now, horizon time.Time) (res GenerateResult, soon bool, err error) {
+	advances := make([]*store.ScheduleCursorAdvance, 0, len(due))
+	plans := make(map[uuid.UUID][]*store.TaskInsert, len(due))
+	for _, s := range due {
+		plan, adv, err := g.planSchedule(s, now, horizon)
+		if err != nil {
+			res.Failed++
+			g.log.WarnContext(ctx, "schedule cannot be planned", "schedule_id", s.ID, "job_id", s.JobID, "error", err)
+			if _, serr := g.store.ScheduleSetErrorIf(ctx, &store.ScheduleSetErrorIfParams{ID: s.ID, ExpectRevision: s.Revision, LastError: err.Error()}); serr != nil {
+				return res, false, fmt.Errorf("record schedule error: %w", serr)
+			}
+			continue
+		}
+		advances = append(advances, adv)
+		plans[s.ID] = plan
+	}
+	if len(advances) == 0 {
+		return res, false, nil
+	}
+	err = store.InTx(ctx, g.store, func(ex store.Executor) error {
+		moved, err := ex.ScheduleAdvanceCursorMany(ctx, &store.ScheduleAdvanceCursorManyParams{Items: advances})
+		if err != nil {
+			return fmt.Errorf("advance cursors: %w", err)
+		}
+		var tasks []*store.TaskInsert
+		for _, s := range moved {
+			tasks = append(tasks, plans[s.ID]...)
+		}
+		res.Schedules = len(moved)
+		if len(tasks) == 0 {
+			return nil
+		}
+		inserted, err := ex.TaskInsertMany(ctx, &store.TaskInsertManyParams{Tasks: tasks})
+		if err != nil {
+			return fmt.Errorf("insert tasks: %w", err)
+		}
+		res.Planned = len(inserted)
+		dueBy := now.Add(g.cfg.Horizon)
+		for _, t := range inserted {
+			if t.Status == model.TaskPending && !t.RunAt.After(dueBy) {
+				soon = true
+				break
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return GenerateResult{Failed: res.Failed}, false, err
+	}
+	return res, soon, nil
+}
+
+// planSchedule computes one schedule's fires from its cursor up to horizon
+// and the cursor move that goes with them. Fires missed by more than the
+// misfire threshold are recorded Skipped, except the latest of a run of them,
+// which runs now (the fire_once policy).
+func (g *Generator) planSchedule(s *model.Schedule, now, horizon time.Time) ([]*store.TaskInsert, *store.ScheduleCursorAdvance, error) {
+	spec, err := cron.ForSchedule(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	if s.NextFireAt == nil {
+		return nil, nil, fmt.Errorf("schedule has no cursor")
+	}
+	cursor := s.NextFireAt.UTC()
+	adv := &store.ScheduleCursorAdvance{ID: s.ID, ExpectRevision: s.Revision}
+	var tasks []*store.TaskInsert
+	lateBefore := now.Add(-g.cfg.MisfireThreshold)
+	scheduleID := s.ID
+	for !cursor.After(horizon) && len(tasks) < g.cfg.MaxFiresPerSchedule {
+		if s.MaxCount > 0 && s.FiredCount+int64(len(tasks)) >= s.MaxCount {
+			adv.Status = model.ScheduleExpired
+			break
+		}
+		next, ok := spec.Next(cursor)
+		t := &store.TaskInsert{
+			ID:          uuid.Must(uuid.NewV7()),
+			JobID:       s.JobID,
+			Namespace:   s.Namespace,
+			ScheduleID:  &scheduleID,
+			ScheduledAt: cursor,
+			RunAt:       cursor,
+			Status:      model.TaskPending,
+		}
+		if cursor.Before(lateBefore) {
+			if ok && next.Before(lateBefore) {
+				t.Status = model.TaskSkipped
+				t.Reason = "missed while no server was running; misfire policy fire_once runs only the latest missed fire"
+			} else {
+				t.RunAt = now
+				t.Reason = fmt.Sprintf("ran late: planned for %s, missed while no server was running", cursor.Format(time.RFC3339Nano))
+			}
+		}
+		tasks = append(tasks, t)
+		if !ok {
+			adv.Status = model.ScheduleExpired
+			break
+		}
+		cursor = next.UTC()
+	}
+	adv.FiredCountDelta = int64(len(tasks))
+	if adv.Status != model.ScheduleExpired {
+		c := cursor
+		adv.NextFireAt = &c
+	}
+	return tasks, adv, nil
+}

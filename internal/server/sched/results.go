@@ -1,0 +1,487 @@
+package sched
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hetuflow/hetuflow/internal/lifecycle"
+	"github.com/hetuflow/hetuflow/internal/model"
+	"github.com/hetuflow/hetuflow/internal/protocol"
+	"github.com/hetuflow/hetuflow/internal/server/tasklog"
+	"github.com/hetuflow/hetuflow/internal/store"
+	"github.com/hetuflow/hetuflow/internal/testsignal"
+)
+
+// Report is one thing an agent (or the server on its behalf) reports. Exactly
+// one of the pointer fields is set, or none for a barrier that only waits for
+// earlier reports.
+type Report struct {
+	AgentID string
+
+	Acked     []uuid.UUID
+	Running   *protocol.TaskRunning
+	Log       *protocol.TaskLog
+	Done      *protocol.TaskDone
+	Heartbeat *HeartbeatReport
+	// Lost marks live instances of the agent as lost: held ones go back to
+	// their tasks, running ones count as a failed attempt.
+	Lost []uuid.UUID
+
+	// Applied, if set, is called from the writer goroutine once the report is
+	// durable (err nil) or could not be applied because the writer stopped.
+	// It must not block.
+	Applied func(err error)
+}
+
+// HeartbeatReport is the part of a heartbeat that is stored.
+type HeartbeatReport struct {
+	Load    float64
+	Running int
+}
+
+// ResultsConfig configures [Results].
+type ResultsConfig struct {
+	ServerID string
+	// AckTimeout bounds how long a held instance may wait past its fire time
+	// before its lease lapses.
+	AckTimeout time.Duration
+	// MaxBatch caps the reports applied in one transaction. Default 1000.
+	MaxBatch int
+	// QueueSize bounds the reports waiting; Submit blocks when it is full.
+	// Default 10000.
+	QueueSize int
+}
+
+// ResultsTestSignals lets tests wait for batches.
+type ResultsTestSignals struct {
+	Applied testsignal.Signal[int] // number of reports in a committed batch
+}
+
+// Init enables the signals.
+func (s *ResultsTestSignals) Init() { s.Applied.Init() }
+
+// Results applies agent reports to the store in batches, one transaction
+// per batch, in the order they were submitted.
+type Results struct {
+	lifecycle.Base
+	cfg    ResultsConfig
+	store  store.Store
+	logs   *tasklog.Store
+	log    *slog.Logger
+	queue  chan *Report
+	onWork func() // called after a batch that may have freed or queued work
+	// owners caches instance → agent for log chunks, so an agent can write
+	// only its own instances' output. Only the writer goroutine touches it.
+	owners map[uuid.UUID]string
+
+	TestSignals ResultsTestSignals
+}
+
+// NewResults returns a Results writer. onWork is called after a batch that
+// scheduled a retry or requeued a task, to wake the dispatcher.
+func NewResults(cfg ResultsConfig, st store.Store, logs *tasklog.Store, onWork func(), logger *slog.Logger) *Results {
+	if st == nil || logs == nil || logger == nil {
+		panic("sched: NewResults needs a store, a log store and a logger")
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 1000
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 10_000
+	}
+	if onWork == nil {
+		onWork = func() {}
+	}
+	return &Results{cfg: cfg, store: st, logs: logs, log: logger, queue: make(chan *Report, cfg.QueueSize), onWork: onWork, owners: map[uuid.UUID]string{}}
+}
+
+// Submit queues a report. It blocks while the queue is full, which slows the
+// agents' read loops: backpressure instead of unbounded memory. It returns
+// ctx's error if ctx ends first.
+func (r *Results) Submit(ctx context.Context, rep *Report) error {
+	select {
+	case r.queue <- rep:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Flush waits until every report submitted before it is applied.
+func (r *Results) Flush(ctx context.Context) error {
+	done := make(chan error, 1)
+	if err := r.Submit(ctx, &Report{Applied: func(err error) { done <- err }}); err != nil {
+		return err
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Start runs the writer until ctx ends or Stop is called. On stop it applies
+// what is already queued, with its own timeout, so reports that agents sent
+// before a graceful stop still land.
+func (r *Results) Start(ctx context.Context) error {
+	ctx, shouldStart, started, stopped := r.StartInit(ctx)
+	if !shouldStart {
+		return nil
+	}
+	go func() {
+		started()
+		defer stopped()
+		batch := make([]*Report, 0, r.cfg.MaxBatch)
+		for {
+			select {
+			case <-ctx.Done():
+				r.drain(batch[:0])
+				return
+			case rep := <-r.queue:
+				batch = append(batch[:0], rep)
+			}
+			batch = r.fill(batch)
+			r.applyWithRetry(ctx, batch)
+		}
+	}()
+	return nil
+}
+
+// fill adds what is queued now to batch, without waiting.
+func (r *Results) fill(batch []*Report) []*Report {
+	for len(batch) < r.cfg.MaxBatch {
+		select {
+		case rep := <-r.queue:
+			batch = append(batch, rep)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// drain applies what is queued at stop time, bounded by a timeout, and fails
+// the rest so their senders stop waiting.
+func (r *Results) drain(batch []*Report) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		batch = r.fill(batch[:0])
+		if len(batch) == 0 {
+			return
+		}
+		if err := r.apply(ctx, batch); err != nil {
+			r.log.WarnContext(ctx, "results not applied at stop", "num_reports", len(batch), "error", err)
+			notify(batch, err)
+			continue
+		}
+		notify(batch, nil)
+	}
+}
+
+func (r *Results) applyWithRetry(ctx context.Context, batch []*Report) {
+	for attempt := 0; ; attempt++ {
+		err := r.apply(ctx, batch)
+		if err == nil {
+			notify(batch, nil)
+			r.TestSignals.Applied.Signal(len(batch))
+			return
+		}
+		if ctx.Err() != nil {
+			// Stopping: try once more without the cancelled context.
+			r.drainBatch(batch)
+			return
+		}
+		r.log.ErrorContext(ctx, "apply results", "num_reports", len(batch), "attempt", attempt+1, "error", err)
+		backoff := min(time.Duration(1<<min(attempt, 6))*50*time.Millisecond, 5*time.Second)
+		backoff += rand.N(backoff / 2)
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+	}
+}
+
+func (r *Results) drainBatch(batch []*Report) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := r.apply(ctx, batch)
+	notify(batch, err)
+}
+
+func notify(batch []*Report, err error) {
+	for _, rep := range batch {
+		if rep.Applied != nil {
+			rep.Applied(err)
+		}
+	}
+}
+
+// apply writes log chunks to files, then applies everything else in one
+// transaction.
+func (r *Results) apply(ctx context.Context, batch []*Report) error {
+	var (
+		acks     = map[string][]uuid.UUID{}
+		starts   []*store.TaskInstanceStart
+		finishes []*store.TaskInstanceFinish
+		beats    = map[string]*store.AgentHeartbeatParams{}
+		logSizes = map[uuid.UUID]*store.TaskLogUpsert{}
+		lost     []*store.TaskInstanceFinish
+	)
+	now := time.Now()
+	if err := r.loadOwners(ctx, batch); err != nil {
+		return err
+	}
+	for _, rep := range batch {
+		switch {
+		case len(rep.Acked) > 0:
+			acks[rep.AgentID] = append(acks[rep.AgentID], rep.Acked...)
+		case rep.Running != nil:
+			starts = append(starts, &store.TaskInstanceStart{ID: rep.Running.InstanceID, AgentID: rep.AgentID, StartedAt: rep.Running.StartedAt.UTC()})
+		case rep.Log != nil:
+			if owner := r.owners[rep.Log.InstanceID]; owner != rep.AgentID {
+				r.log.WarnContext(ctx, "log chunk from an agent that does not own the instance", "instance_id", rep.Log.InstanceID, "agent_id", rep.AgentID, "owner", owner)
+				continue
+			}
+			if err := r.writeLog(rep.Log, logSizes); err != nil {
+				// A chunk that cannot be stored is dropped, not retried
+				// forever; the run's result still lands.
+				r.log.WarnContext(ctx, "store log chunk", "instance_id", rep.Log.InstanceID, "error", err)
+			}
+		case rep.Done != nil:
+			finishes = append(finishes, finishFromDone(rep.AgentID, rep.Done))
+		case rep.Heartbeat != nil:
+			beats[rep.AgentID] = &store.AgentHeartbeatParams{ID: rep.AgentID, Load: rep.Heartbeat.Load, Running: rep.Heartbeat.Running, ServerID: r.cfg.ServerID}
+		case len(rep.Lost) > 0:
+			for _, id := range rep.Lost {
+				lost = append(lost, &store.TaskInstanceFinish{ID: id, AgentID: rep.AgentID, Status: model.InstanceLost, Error: "agent " + rep.AgentID + " no longer has this run"})
+			}
+		}
+	}
+	var wake bool
+	err := store.InTx(ctx, r.store, func(ex store.Executor) error {
+		for agentID, ids := range acks {
+			if _, err := ex.TaskInstanceAckMany(ctx, &store.TaskInstanceAckManyParams{AgentID: agentID, IDs: ids, LeaseGrace: r.cfg.AckTimeout}); err != nil {
+				return fmt.Errorf("ack instances: %w", err)
+			}
+		}
+		if len(starts) > 0 {
+			if _, err := ex.TaskInstanceStartMany(ctx, &store.TaskInstanceStartManyParams{Items: starts}); err != nil {
+				return fmt.Errorf("start instances: %w", err)
+			}
+		}
+		all := append(finishes, lost...)
+		if len(all) > 0 {
+			requeued, err := FinishInstances(ctx, ex, all, now)
+			if err != nil {
+				return err
+			}
+			wake = wake || requeued > 0
+		}
+		for _, hb := range beats {
+			if _, err := ex.AgentHeartbeat(ctx, hb); err != nil {
+				return fmt.Errorf("agent heartbeat: %w", err)
+			}
+		}
+		if len(logSizes) > 0 {
+			items := make([]*store.TaskLogUpsert, 0, len(logSizes))
+			for _, it := range logSizes {
+				items = append(items, it)
+			}
+			if _, err := ex.TaskLogUpsertMany(ctx, &store.TaskLogUpsertManyParams{Items: items}); err != nil {
+				return fmt.Errorf("log sizes: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if wake {
+		r.onWork()
+	}
+	return nil
+}
+
+// maxOwners bounds the owner cache; it is emptied when full, which only
+// costs a lookup per running instance.
+const maxOwners = 100_000
+
+// loadOwners fills the owner cache for the log chunks in batch.
+func (r *Results) loadOwners(ctx context.Context, batch []*Report) error {
+	var missing []any
+	seen := map[uuid.UUID]bool{}
+	for _, rep := range batch {
+		if rep.Log == nil {
+			continue
+		}
+		id := rep.Log.InstanceID
+		if _, ok := r.owners[id]; !ok && !seen[id] {
+			seen[id] = true
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if len(r.owners)+len(missing) > maxOwners {
+		clear(r.owners)
+	}
+	found, err := r.store.TaskInstanceList(ctx, &store.TaskInstanceListParams{Filter: store.Filter{{Field: "id", Op: store.OpIn, Value: missing}}, Limit: len(missing)})
+	if err != nil {
+		return fmt.Errorf("load instance owners: %w", err)
+	}
+	for _, in := range found {
+		r.owners[in.ID] = in.AgentID
+	}
+	return nil
+}
+
+func (r *Results) writeLog(l *protocol.TaskLog, sizes map[uuid.UUID]*store.TaskLogUpsert) error {
+	size, err := r.logs.Write(l.InstanceID, l.Stream, l.Offset, l.Data)
+	if err != nil {
+		return err
+	}
+	it := sizes[l.InstanceID]
+	if it == nil {
+		it = &store.TaskLogUpsert{InstanceID: l.InstanceID}
+		if it.StdoutBytes, err = r.logs.Size(l.InstanceID, model.Stdout); err != nil {
+			return err
+		}
+		if it.StderrBytes, err = r.logs.Size(l.InstanceID, model.Stderr); err != nil {
+			return err
+		}
+		sizes[l.InstanceID] = it
+	}
+	if l.Stream == model.Stdout {
+		it.StdoutBytes = size
+	} else {
+		it.StderrBytes = size
+	}
+	return nil
+}
+
+func finishFromDone(agentID string, d *protocol.TaskDone) *store.TaskInstanceFinish {
+	f := &store.TaskInstanceFinish{
+		ID:       d.InstanceID,
+		AgentID:  agentID,
+		Error:    d.Error,
+		ExitCode: d.ExitCode,
+		Status:   d.Status,
+	}
+	usage := d.Usage
+	f.Usage = &usage
+	if !d.FinishedAt.IsZero() {
+		t := d.FinishedAt.UTC()
+		f.FinishedAt = &t
+	}
+	if !d.StartedAt.IsZero() {
+		t := d.StartedAt.UTC()
+		f.StartedAt = &t
+	}
+	return f
+}
+
+// FinishInstances ends live instances and moves their tasks on: succeeded,
+// retried after the job's delay, requeued (an instance that never started),
+// or failed for good. Items whose instance is no longer live are skipped. It
+// returns how many tasks became runnable again (retry or requeue).
+func FinishInstances(ctx context.Context, ex store.Executor, items []*store.TaskInstanceFinish, now time.Time) (int, error) {
+	finished, err := ex.TaskInstanceFinishMany(ctx, &store.TaskInstanceFinishManyParams{Items: items})
+	if err != nil {
+		return 0, fmt.Errorf("finish instances: %w", err)
+	}
+	if len(finished) == 0 {
+		return 0, nil
+	}
+	ids := make([]any, len(finished))
+	for i, in := range finished {
+		ids[i] = in.TaskID
+	}
+	tasks, err := ex.TaskList(ctx, &store.TaskListParams{Filter: store.Filter{{Field: "id", Op: store.OpIn, Value: ids}}, Limit: len(ids)})
+	if err != nil {
+		return 0, fmt.Errorf("load tasks: %w", err)
+	}
+	byID := make(map[uuid.UUID]*model.Task, len(tasks))
+	for _, t := range tasks {
+		byID[t.ID] = t
+	}
+	runnable := 0
+	moves := make([]*store.TaskFinish, 0, len(finished))
+	for _, in := range finished {
+		t := byID[in.TaskID]
+		if t == nil {
+			continue
+		}
+		mv := nextTaskState(t, in, now)
+		if mv == nil {
+			continue
+		}
+		if mv.Status == model.TaskPending || mv.Status == model.TaskWaitingRetry {
+			runnable++
+		}
+		moves = append(moves, mv)
+	}
+	if len(moves) > 0 {
+		if _, err := ex.TaskFinishMany(ctx, &store.TaskFinishManyParams{Items: moves}); err != nil {
+			return 0, fmt.Errorf("finish tasks: %w", err)
+		}
+	}
+	return runnable, nil
+}
+
+// nextTaskState decides what a task does after its instance ended. It
+// returns nil when the task is not at that instance's attempt (a stale
+// report already superseded).
+func nextTaskState(t *model.Task, in *model.TaskInstance, now time.Time) *store.TaskFinish {
+	if t.Status != model.TaskDoing || t.Attempt != in.Attempt {
+		return nil
+	}
+	mv := &store.TaskFinish{ID: t.ID, Attempt: t.Attempt}
+	switch in.Status {
+	case model.InstanceSucceeded:
+		mv.Status = model.TaskSucceeded
+	case model.InstanceCancelled:
+		mv.Status, mv.Reason = model.TaskCancelled, in.Error
+	case model.InstanceLost:
+		if in.StartedAt == nil {
+			// It never ran: this was not an attempt, so dispatch it again
+			// under the same attempt number.
+			mv.Status = model.TaskPending
+			mv.Reason = "dispatched again: " + in.Error
+			return mv
+		}
+		fallthrough
+	default: // Failed, Timeout, Lost while running
+		reason := describeFailure(in)
+		if t.Attempt < t.Config.Retry.Attempts() {
+			runAt := now.Add(t.Config.Retry.RetryDelay(t.Attempt + 1))
+			mv.Status, mv.RunAt = model.TaskWaitingRetry, &runAt
+			mv.Reason = fmt.Sprintf("attempt %d of %d %s; retry at %s", t.Attempt, t.Config.Retry.Attempts(), reason, runAt.UTC().Format(time.RFC3339Nano))
+		} else {
+			mv.Status = model.TaskFailed
+			mv.Reason = fmt.Sprintf("attempt %d of %d %s", t.Attempt, t.Config.Retry.Attempts(), reason)
+		}
+	}
+	return mv
+}
+
+func describeFailure(in *model.TaskInstance) string {
+	switch {
+	case in.Status == model.InstanceTimeout:
+		return "timed out"
+	case in.Status == model.InstanceLost:
+		return "was lost: " + in.Error
+	case in.ExitCode != nil:
+		return fmt.Sprintf("exited with code %d", *in.ExitCode)
+	case in.Error != "":
+		return "failed: " + in.Error
+	}
+	return "failed"
+}

@@ -1,0 +1,44 @@
+package litestore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hetuflow/hetuflow/internal/model"
+	"github.com/hetuflow/hetuflow/internal/store"
+	"github.com/hetuflow/hetuflow/internal/store/litestore/dbsqlc"
+)
+
+// APITokenCount implements [store.Executor].
+func (e *executor) APITokenCount(ctx context.Context, params *store.APITokenCountParams) (int, error) {
+	n, err := e.q.APITokenCount(ctx, e.r, &dbsqlc.APITokenCountParams{Kind: string(params.Kind)})
+	if err != nil {
+		return 0, fmt.Errorf("count %s tokens: %w", params.Kind, e.interpretError(err))
+	}
+	return int(n), nil
+}
+
+// APITokenGetByHash implements [store.Executor].
+func (e *executor) APITokenGetByHash(ctx context.Context, params *store.APITokenGetByHashParams) (*model.APIToken, error) {
+	row, err := e.q.APITokenGetByHash(ctx, e.r, &dbsqlc.APITokenGetByHashParams{Hash: params.Hash})
+	if err != nil {
+		return nil, fmt.Errorf("get token by hash: %w", e.interpretError(err))
+	}
+	return apiTokenFromRow(row), nil
+}
+
+// APITokenInsert implements [store.Executor].
+func (e *executor) APITokenInsert(ctx context.Context, params *store.APITokenInsertParams) (*model.APIToken, error) {
+	row, err := e.q.APITokenInsert(ctx, e.w, &dbsqlc.APITokenInsertParams{
+		ID:        params.ID,
+		Name:      params.Name,
+		Kind:      string(params.Kind),
+		Hash:      params.Hash,
+		ExpiresAt: microsPtr(params.ExpiresAt),
+		Now:       nowMicros(params.Now),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("insert token: %w", e.interpretError(err))
+	}
+	return apiTokenFromRow(row), nil
+}

@@ -1,0 +1,183 @@
+package litestore
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/hetuflow/hetuflow/internal/model"
+	"github.com/hetuflow/hetuflow/internal/store/litestore/dbsqlc"
+)
+
+// The functions below turn generated rows into model values; generated types
+// never leave this package. Times come back in UTC.
+
+func apiTokenFromRow(r *dbsqlc.SchedAPIToken) *model.APIToken {
+	return &model.APIToken{
+		ID:        r.ID,
+		Name:      r.Name,
+		Kind:      model.TokenKind(r.Kind),
+		Hash:      r.Hash,
+		ExpiresAt: fromMicrosPtr(r.ExpiresAt),
+		CreatedAt: fromMicros(r.CreatedAt),
+		LastUsed:  fromMicrosPtr(r.LastUsedAt),
+	}
+}
+
+func agentFromRow(r *dbsqlc.SchedAgent) (*model.Agent, error) {
+	a := &model.Agent{
+		ID:              r.ID,
+		Name:            r.Name,
+		Capacity:        int(r.Capacity),
+		Status:          model.AgentStatus(r.Status),
+		ServerID:        r.ServerID,
+		Version:         r.Version,
+		Load:            r.Load,
+		Running:         int(r.Running),
+		LastHeartbeatAt: fromMicros(r.LastHeartbeatAt),
+		ConnectedAt:     fromMicros(r.ConnectedAt),
+		CreatedAt:       fromMicros(r.CreatedAt),
+		UpdatedAt:       fromMicros(r.UpdatedAt),
+	}
+	if err := json.Unmarshal([]byte(r.Labels), &a.Labels); err != nil {
+		return nil, fmt.Errorf("decode labels of agent %s: %w", r.ID, err)
+	}
+	return a, nil
+}
+
+func jobFromRow(r *dbsqlc.SchedJob) (*model.Job, error) {
+	j := &model.Job{
+		ID:          r.ID,
+		Namespace:   r.Namespace,
+		Name:        r.Name,
+		Description: r.Description,
+		Status:      model.JobStatus(r.Status),
+		CreatedAt:   fromMicros(r.CreatedAt),
+		CreatedBy:   r.CreatedBy,
+		UpdatedAt:   fromMicros(r.UpdatedAt),
+		UpdatedBy:   r.UpdatedBy,
+	}
+	if err := json.Unmarshal([]byte(r.Config), &j.Config); err != nil {
+		return nil, fmt.Errorf("decode config of job %s: %w", r.ID, err)
+	}
+	return j, nil
+}
+
+func scheduleFromRow(r *dbsqlc.SchedSchedule) *model.Schedule {
+	return &model.Schedule{
+		ID:         r.ID,
+		JobID:      r.JobID,
+		Namespace:  r.Namespace,
+		Name:       r.Name,
+		Kind:       model.ScheduleKind(r.Kind),
+		Cron:       r.Cron,
+		TimeZone:   r.TimeZone,
+		Interval:   model.Duration(time.Duration(r.IntervalMS) * time.Millisecond),
+		StartTime:  fromMicrosPtr(r.StartTime),
+		EndTime:    fromMicrosPtr(r.EndTime),
+		MaxCount:   r.MaxCount,
+		Status:     model.ScheduleStatus(r.Status),
+		NextFireAt: fromMicrosPtr(r.NextFireAt),
+		FiredCount: r.FiredCount,
+		LastError:  r.LastError,
+		Revision:   r.Revision,
+		CreatedAt:  fromMicros(r.CreatedAt),
+		UpdatedAt:  fromMicros(r.UpdatedAt),
+	}
+}
+
+func serverFromRow(r *dbsqlc.SchedServer) *model.Server {
+	return &model.Server{
+		ID:              r.ID,
+		Address:         r.Address,
+		Status:          model.ServerStatus(r.Status),
+		Version:         r.Version,
+		StartedAt:       fromMicros(r.StartedAt),
+		LastHeartbeatAt: fromMicros(r.LastHeartbeatAt),
+		CreatedAt:       fromMicros(r.CreatedAt),
+	}
+}
+
+func taskFromRow(r *dbsqlc.SchedTask) (*model.Task, error) {
+	t := &model.Task{
+		ID:          r.ID,
+		JobID:       r.JobID,
+		ScheduleID:  r.ScheduleID,
+		Namespace:   r.Namespace,
+		ScheduledAt: fromMicros(r.ScheduledAt),
+		RunAt:       fromMicros(r.RunAt),
+		Priority:    int(r.Priority),
+		Attempt:     int(r.Attempt),
+		Status:      model.TaskStatus(r.Status),
+		Reason:      r.Reason,
+		CreatedAt:   fromMicros(r.CreatedAt),
+		UpdatedAt:   fromMicros(r.UpdatedAt),
+		FinishedAt:  fromMicrosPtr(r.FinishedAt),
+	}
+	if err := json.Unmarshal([]byte(r.Parameters), &t.Parameters); err != nil {
+		return nil, fmt.Errorf("decode parameters of task %s: %w", r.ID, err)
+	}
+	if err := json.Unmarshal([]byte(r.Config), &t.Config); err != nil {
+		return nil, fmt.Errorf("decode config of task %s: %w", r.ID, err)
+	}
+	return t, nil
+}
+
+func taskInstanceFromRow(r *dbsqlc.SchedTaskInstance) (*model.TaskInstance, error) {
+	ti := &model.TaskInstance{
+		ID:             r.ID,
+		TaskID:         r.TaskID,
+		JobID:          r.JobID,
+		Namespace:      r.Namespace,
+		Attempt:        int(r.Attempt),
+		AgentID:        r.AgentID,
+		ServerID:       r.ServerID,
+		Status:         model.InstanceStatus(r.Status),
+		PlannedAt:      fromMicros(r.PlannedAt),
+		LeaseExpiresAt: fromMicrosPtr(r.LeaseExpiresAt),
+		DispatchedAt:   fromMicrosPtr(r.DispatchedAt),
+		AckedAt:        fromMicrosPtr(r.AckedAt),
+		StartedAt:      fromMicrosPtr(r.StartedAt),
+		FinishedAt:     fromMicrosPtr(r.FinishedAt),
+		Error:          r.Error,
+		CreatedAt:      fromMicros(r.CreatedAt),
+		UpdatedAt:      fromMicros(r.UpdatedAt),
+	}
+	if r.ExitCode != nil {
+		code := int(*r.ExitCode)
+		ti.ExitCode = &code
+	}
+	if r.Usage != nil {
+		if err := json.Unmarshal([]byte(*r.Usage), &ti.Usage); err != nil {
+			return nil, fmt.Errorf("decode usage of task instance %s: %w", r.ID, err)
+		}
+	}
+	return ti, nil
+}
+
+func taskLogFromRow(r *dbsqlc.SchedTaskLog) *model.TaskLog {
+	return &model.TaskLog{
+		InstanceID:  r.InstanceID,
+		StdoutBytes: r.StdoutBytes,
+		StderrBytes: r.StderrBytes,
+		UpdatedAt:   fromMicros(r.UpdatedAt),
+	}
+}
+
+// fromRows converts every row with fn.
+func fromRows[R, M any](rows []*R, fn func(*R) (*M, error)) ([]*M, error) {
+	out := make([]*M, 0, len(rows))
+	for _, r := range rows {
+		m, err := fn(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// infallible adapts a conversion that cannot fail to fromRows.
+func infallible[R, M any](fn func(*R) *M) func(*R) (*M, error) {
+	return func(r *R) (*M, error) { return fn(r), nil }
+}

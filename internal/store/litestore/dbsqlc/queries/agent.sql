@@ -1,0 +1,50 @@
+-- name: AgentGetByID :one
+SELECT *
+FROM sched_agent
+WHERE id = @id;
+
+-- name: AgentHeartbeat :execrows
+UPDATE sched_agent
+SET last_heartbeat_at = @now,
+    load = @load,
+    running = @running,
+    updated_at = @now
+WHERE id = @id
+    AND server_id = @server_id;
+
+-- name: AgentListStale :many
+-- Online 100 and Draining 50.
+SELECT *
+FROM sched_agent
+WHERE status IN (100, 50)
+    AND last_heartbeat_at < @heartbeat_before
+ORDER BY last_heartbeat_at, id
+LIMIT @max;
+
+-- name: AgentSetStatusIf :execrows
+UPDATE sched_agent
+SET status = @status,
+    updated_at = @now
+WHERE id = @id
+    AND (CAST(@server_id AS TEXT) = '' OR server_id = CAST(@server_id AS TEXT))
+    AND (CAST(sqlc.narg('heartbeat_before') AS INTEGER) IS NULL OR last_heartbeat_at < CAST(sqlc.narg('heartbeat_before') AS INTEGER));
+
+-- name: AgentUpsert :one
+INSERT INTO sched_agent (
+    id, name, labels, capacity, status, server_id, version, load, running,
+    last_heartbeat_at, connected_at, created_at, updated_at
+) VALUES (
+    @id, @name, @labels, @capacity, 100, @server_id, @version, 0, 0,
+    @now, @now, @now, @now
+)
+ON CONFLICT (id) DO UPDATE
+SET name = excluded.name,
+    labels = excluded.labels,
+    capacity = excluded.capacity,
+    server_id = excluded.server_id,
+    version = excluded.version,
+    status = 100,
+    last_heartbeat_at = excluded.last_heartbeat_at,
+    connected_at = excluded.connected_at,
+    updated_at = excluded.updated_at
+RETURNING *;

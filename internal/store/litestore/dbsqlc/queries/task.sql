@@ -1,0 +1,69 @@
+-- name: TaskClaimDue :many
+-- SQLite has one writer, so a claim inside a transaction needs no row lock.
+SELECT *
+FROM sched_task
+WHERE status IN (1, 20)
+    AND run_at <= @horizon
+ORDER BY priority DESC, run_at, id
+LIMIT @max;
+
+-- name: TaskFinishMany :execrows
+-- Moves one task; the driver runs it per item in one transaction. Status 1
+-- (Pending) is a requeue: the attempt number is given back.
+UPDATE sched_task
+SET status = CAST(@status AS INTEGER),
+    reason = @reason,
+    run_at = coalesce(CAST(sqlc.narg('run_at') AS INTEGER), run_at),
+    attempt = CASE WHEN CAST(@status AS INTEGER) = 1 THEN attempt - 1 ELSE attempt END,
+    updated_at = @now,
+    finished_at = CAST(sqlc.narg('finished_at') AS INTEGER)
+WHERE id = @id
+    AND status = 10
+    AND attempt = CAST(@attempt AS INTEGER);
+
+-- name: TaskGetByID :one
+SELECT *
+FROM sched_task
+WHERE id = @id
+    AND (CAST(@any_namespace AS BOOLEAN) OR namespace IN (sqlc.slice('namespaces')));
+
+-- name: TaskInsertMany :many
+-- Inserts one task, or nothing when its fire is already planned; the driver
+-- runs it per item in one transaction.
+INSERT INTO sched_task (
+    id, job_id, schedule_id, namespace, scheduled_at, run_at, priority,
+    parameters, config, attempt, status, reason, created_at, updated_at, finished_at
+) VALUES (
+    @id, @job_id, sqlc.narg('schedule_id'), @namespace, @scheduled_at, @run_at, @priority,
+    @parameters, @config, 0, @status, @reason, @now, @now, sqlc.narg('finished_at')
+)
+ON CONFLICT (schedule_id, scheduled_at) DO NOTHING
+RETURNING *;
+
+-- name: TaskSetStateIf :one
+UPDATE sched_task
+SET status = @status,
+    reason = @reason,
+    updated_at = @now,
+    finished_at = CAST(sqlc.narg('finished_at') AS INTEGER)
+WHERE id = @id
+    AND (CAST(@any_namespace AS BOOLEAN) OR namespace IN (sqlc.slice('namespaces')))
+    AND status IN (sqlc.slice('from_statuses'))
+RETURNING *;
+
+-- name: TaskStartAttemptMany :execrows
+UPDATE sched_task
+SET status = 10,
+    attempt = attempt + 1,
+    updated_at = @now
+WHERE status IN (1, 20)
+    AND id IN (sqlc.slice('ids'));
+
+-- name: TaskDeletePending :execrows
+DELETE FROM sched_task
+WHERE status = 1
+    AND attempt = 0
+    AND schedule_id IS NOT NULL
+    AND scheduled_at >= CAST(@scheduled_after AS INTEGER)
+    AND (CAST(sqlc.narg('job_id') AS TEXT) IS NULL OR job_id = CAST(sqlc.narg('job_id') AS TEXT))
+    AND (CAST(sqlc.narg('schedule_id') AS TEXT) IS NULL OR schedule_id = CAST(sqlc.narg('schedule_id') AS TEXT));

@@ -1,0 +1,68 @@
+-- name: TaskInstanceAckMany :execrows
+UPDATE sched_task_instance
+SET status = 7,
+    acked_at = CAST(@now AS INTEGER),
+    lease_expires_at = max(planned_at, CAST(@now AS INTEGER)) + CAST(@lease_grace_us AS INTEGER),
+    updated_at = @now
+WHERE agent_id = @agent_id
+    AND status = 5
+    AND id IN (sqlc.slice('ids'));
+
+-- name: TaskInstanceFinishMany :many
+-- Ends one live instance (Dispatched 5, Acked 7, Running 10); the driver
+-- runs it per item in one transaction. An empty agent id matches any agent.
+UPDATE sched_task_instance
+SET status = @status,
+    exit_code = CAST(sqlc.narg('exit_code') AS INTEGER),
+    error = @error,
+    usage = CAST(sqlc.narg('usage') AS TEXT),
+    finished_at = CAST(@finished_at AS INTEGER),
+    started_at = coalesce(started_at, CAST(sqlc.narg('started_at') AS INTEGER)),
+    lease_expires_at = NULL,
+    updated_at = @now
+WHERE id = @id
+    AND status IN (5, 7, 10)
+    AND (CAST(@agent_id AS TEXT) = '' OR agent_id = CAST(@agent_id AS TEXT))
+RETURNING *;
+
+-- name: TaskInstanceGetByID :one
+SELECT *
+FROM sched_task_instance
+WHERE id = @id
+    AND (CAST(@any_namespace AS BOOLEAN) OR namespace IN (sqlc.slice('namespaces')));
+
+-- name: TaskInstanceInsertMany :execrows
+-- Inserts one instance; the driver runs it per item in one transaction.
+INSERT INTO sched_task_instance (
+    id, task_id, job_id, namespace, attempt, agent_id, server_id, status,
+    planned_at, lease_expires_at, dispatched_at, created_at, updated_at
+) VALUES (
+    @id, @task_id, @job_id, @namespace, @attempt, @agent_id, @server_id, @status,
+    @planned_at, sqlc.narg('lease_expires_at'), sqlc.narg('dispatched_at'), @now, @now
+);
+
+-- name: TaskInstanceListLeaseExpired :many
+SELECT *
+FROM sched_task_instance
+WHERE status IN (5, 7)
+    AND lease_expires_at < CAST(@now AS INTEGER)
+ORDER BY lease_expires_at, id
+LIMIT @max;
+
+-- name: TaskInstanceListLiveByAgent :many
+SELECT *
+FROM sched_task_instance
+WHERE agent_id = @agent_id
+    AND status IN (5, 7, 10)
+ORDER BY created_at, id;
+
+-- name: TaskInstanceStartMany :execrows
+-- Starts one instance; the driver runs it per item in one transaction.
+UPDATE sched_task_instance
+SET status = 10,
+    started_at = CAST(@started_at AS INTEGER),
+    lease_expires_at = NULL,
+    updated_at = @now
+WHERE id = @id
+    AND agent_id = @agent_id
+    AND status IN (5, 7);

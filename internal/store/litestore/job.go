@@ -1,0 +1,105 @@
+package litestore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/hetuflow/hetuflow/internal/model"
+	"github.com/hetuflow/hetuflow/internal/store"
+	"github.com/hetuflow/hetuflow/internal/store/litestore/dbsqlc"
+)
+
+// JobCount implements [store.Executor].
+func (e *executor) JobCount(ctx context.Context, params *store.JobCountParams) (int, error) {
+	n, err := countRows(ctx, e.r, store.JobResource(), params.Filter, params.Namespaces)
+	if err != nil {
+		return 0, fmt.Errorf("count jobs: %w", e.interpretError(err))
+	}
+	return n, nil
+}
+
+// JobDelete implements [store.Executor].
+func (e *executor) JobDelete(ctx context.Context, params *store.JobDeleteParams) (*model.Job, error) {
+	row, err := e.q.JobDelete(ctx, e.w, &dbsqlc.JobDeleteParams{
+		ID: params.ID, AnyNamespace: params.Namespaces == nil, Namespaces: params.Namespaces,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("delete job %s: %w", params.ID, e.interpretError(err))
+	}
+	return jobFromRow(row)
+}
+
+// JobGetByID implements [store.Executor].
+func (e *executor) JobGetByID(ctx context.Context, params *store.JobGetByIDParams) (*model.Job, error) {
+	row, err := e.q.JobGetByID(ctx, e.r, &dbsqlc.JobGetByIDParams{
+		ID: params.ID, AnyNamespace: params.Namespaces == nil, Namespaces: params.Namespaces,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get job %s: %w", params.ID, e.interpretError(err))
+	}
+	return jobFromRow(row)
+}
+
+// JobInsert implements [store.Executor].
+func (e *executor) JobInsert(ctx context.Context, params *store.JobInsertParams) (*model.Job, error) {
+	config, err := json.Marshal(params.Config)
+	if err != nil {
+		return nil, fmt.Errorf("insert job: encode config: %w", err)
+	}
+	row, err := e.q.JobInsert(ctx, e.w, &dbsqlc.JobInsertParams{
+		ID:          params.ID,
+		Namespace:   params.Namespace,
+		Name:        params.Name,
+		Description: params.Description,
+		Status:      int64(params.Status),
+		Config:      string(config),
+		Now:         nowMicros(params.Now),
+		CreatedBy:   params.CreatedBy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("insert job: %w", e.interpretError(err))
+	}
+	return jobFromRow(row)
+}
+
+// JobList implements [store.Executor].
+func (e *executor) JobList(ctx context.Context, params *store.JobListParams) ([]*model.Job, error) {
+	rows, err := listRows[dbsqlc.SchedJob](ctx, e.r, store.JobResource(), listPage{
+		filter: params.Filter, namespaces: params.Namespaces, order: params.OrderBy, limit: params.Limit, offset: params.Offset,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list jobs: %w", e.interpretError(err))
+	}
+	return fromRows(rows, jobFromRow)
+}
+
+// JobUpdate implements [store.Executor].
+func (e *executor) JobUpdate(ctx context.Context, params *store.JobUpdateParams) (*model.Job, error) {
+	var config []byte
+	if params.ConfigDoUpdate {
+		var err error
+		if config, err = json.Marshal(params.Config); err != nil {
+			return nil, fmt.Errorf("update job %s: encode config: %w", params.ID, err)
+		}
+	}
+	row, err := e.q.JobUpdate(ctx, e.w, &dbsqlc.JobUpdateParams{
+		ConfigDoUpdate:      params.ConfigDoUpdate,
+		Config:              string(config),
+		DescriptionDoUpdate: params.DescriptionDoUpdate,
+		Description:         params.Description,
+		NameDoUpdate:        params.NameDoUpdate,
+		Name:                params.Name,
+		StatusDoUpdate:      params.StatusDoUpdate,
+		Status:              int64(params.Status),
+		Now:                 nowMicros(params.Now),
+		UpdatedBy:           params.UpdatedBy,
+		ID:                  params.ID,
+		AnyNamespace:        params.Namespaces == nil,
+		Namespaces:          params.Namespaces,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update job %s: %w", params.ID, e.interpretError(err))
+	}
+	return jobFromRow(row)
+}
