@@ -278,8 +278,24 @@ type ServerUpsertParams struct {
 
 // TaskClaimDueParams are the inputs of Executor.TaskClaimDue.
 type TaskClaimDueParams struct {
+	// After, when set, continues a scan after that task in claim order, so a
+	// claimer can page past tasks it cannot place.
+	After   *TaskClaimCursor
 	Horizon time.Time
 	Limit   int
+}
+
+// TaskClaimCursor is a position in claim order (priority descending, then
+// run_at, then id).
+type TaskClaimCursor struct {
+	ID       uuid.UUID
+	Priority int
+	RunAt    time.Time
+}
+
+// CursorOf returns the claim-order position of t.
+func CursorOf(t *model.Task) *TaskClaimCursor {
+	return &TaskClaimCursor{ID: t.ID, Priority: t.Priority, RunAt: t.RunAt}
 }
 
 // TaskCountParams are the inputs of Executor.TaskCount.

@@ -149,7 +149,8 @@ type Executor interface {
 	ServerUpsert(ctx context.Context, params *ServerUpsertParams) (*model.Server, error)
 
 	// TaskClaimDue returns up to Limit tasks that are Pending or WaitingRetry
-	// with RunAt at or before Horizon, highest priority then earliest first.
+	// with RunAt at or before Horizon, highest priority then earliest first,
+	// starting after After when it is set.
 	// On PostgreSQL the rows are locked FOR UPDATE SKIP LOCKED, so it must run
 	// in a transaction and concurrent claimers never see the same task.
 	TaskClaimDue(ctx context.Context, params *TaskClaimDueParams) ([]*model.Task, error)

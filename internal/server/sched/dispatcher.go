@@ -117,7 +117,7 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 
 type dispatchResult struct {
 	dispatched int
-	full       bool // the claim hit its limit and every agent still has room
+	full       bool // a whole batch went out; more may be due
 }
 
 // runOnce claims due tasks, assigns agents and writes instances in one
@@ -133,10 +133,8 @@ func (d *Dispatcher) runOnce(ctx context.Context) (dispatchResult, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	limit := min(d.cfg.Batch, free)
 	now := time.Now()
 	var (
-		claimed int
 		byAgent = map[string][]*protocol.DispatchedInstance{}
 		buf     []*balance.Candidate
 	)
@@ -145,52 +143,42 @@ func (d *Dispatcher) runOnce(ctx context.Context) (dispatchResult, error) {
 		return dispatchResult{}, err
 	}
 	err = store.InTx(ctx, d.store, func(ex store.Executor) error {
-		tasks, err := ex.TaskClaimDue(ctx, &store.TaskClaimDueParams{Horizon: now.Add(d.cfg.Horizon), Limit: limit})
-		if err != nil {
-			return fmt.Errorf("claim tasks: %w", err)
-		}
-		claimed = len(tasks)
 		var (
 			ids       []uuid.UUID
 			instances []*store.TaskInstanceInsert
+			after     *store.TaskClaimCursor
+			scanned   int
 		)
-		for _, t := range tasks {
-			buf = balance.Feasible(buf, cands, t.Config.Labels)
-			if len(buf) == 0 {
-				continue
+		// Page through due tasks until the slots are used. Tasks no agent
+		// here can take are passed over, so they never block those behind
+		// them; the scan is bounded so a pass stays short.
+		for free > 0 && scanned < maxScanFactor*d.cfg.Batch {
+			limit := min(d.cfg.Batch, max(free, minClaim))
+			tasks, err := ex.TaskClaimDue(ctx, &store.TaskClaimDueParams{After: after, Horizon: now.Add(d.cfg.Horizon), Limit: limit})
+			if err != nil {
+				return fmt.Errorf("claim tasks: %w", err)
 			}
-			agent, _ := strategy.Pick(buf)
-			agent.Free--
-			fireAt := t.RunAt
-			// The agent must ack within the ack timeout; the ack then extends
-			// the lease to the fire time plus the same grace.
-			lease := now.Add(d.cfg.AckTimeout)
-			in := &store.TaskInstanceInsert{
-				ID:             uuid.Must(uuid.NewV7()),
-				AgentID:        agent.ID,
-				Attempt:        t.Attempt + 1,
-				DispatchedAt:   &now,
-				JobID:          t.JobID,
-				LeaseExpiresAt: &lease,
-				Namespace:      t.Namespace,
-				PlannedAt:      fireAt,
-				ServerID:       d.cfg.ServerID,
-				Status:         model.InstanceDispatched,
-				TaskID:         t.ID,
+			scanned += len(tasks)
+			for _, t := range tasks {
+				buf = balance.Feasible(buf, cands, t.Config.Labels)
+				if len(buf) == 0 {
+					continue
+				}
+				agent, _ := strategy.Pick(buf)
+				agent.Free--
+				free--
+				in := newInstance(t, agent.ID, d.cfg.ServerID, now, d.cfg.AckTimeout)
+				ids = append(ids, t.ID)
+				instances = append(instances, in)
+				byAgent[agent.ID] = append(byAgent[agent.ID], dispatched(t, in))
+				if free == 0 {
+					break
+				}
 			}
-			ids = append(ids, t.ID)
-			instances = append(instances, in)
-			byAgent[agent.ID] = append(byAgent[agent.ID], &protocol.DispatchedInstance{
-				InstanceID:  in.ID,
-				TaskID:      t.ID,
-				JobID:       t.JobID,
-				Namespace:   t.Namespace,
-				Attempt:     in.Attempt,
-				ScheduledAt: t.ScheduledAt,
-				FireAt:      fireAt,
-				Config:      t.Config,
-				Parameters:  t.Parameters,
-			})
+			if len(tasks) < limit {
+				break
+			}
+			after = store.CursorOf(tasks[len(tasks)-1])
 		}
 		if len(ids) == 0 {
 			return nil
@@ -216,7 +204,50 @@ func (d *Dispatcher) runOnce(ctx context.Context) (dispatchResult, error) {
 		}
 		res.dispatched += len(insts)
 	}
-	// Only go again at once if this pass could use its whole claim.
-	res.full = claimed == limit && res.dispatched == claimed && limit < free
+	// A pass that dispatched a whole batch may have left more due: go again
+	// at once (a pass with no free slot returns without touching the store).
+	res.full = res.dispatched >= d.cfg.Batch
 	return res, nil
+}
+
+// Claim sizes: a pass claims at least minClaim rows, so a few free slots do
+// not mean many tiny claims, and scans at most maxScanFactor batches.
+const (
+	minClaim      = 64
+	maxScanFactor = 5
+)
+
+// newInstance builds the instance for a task's next attempt on an agent. The
+// agent must ack it within ackTimeout; the ack then extends the lease to the
+// fire time plus the same grace.
+func newInstance(t *model.Task, agentID, serverID string, now time.Time, ackTimeout time.Duration) *store.TaskInstanceInsert {
+	lease := now.Add(ackTimeout)
+	return &store.TaskInstanceInsert{
+		ID:             uuid.Must(uuid.NewV7()),
+		AgentID:        agentID,
+		Attempt:        t.Attempt + 1,
+		DispatchedAt:   &now,
+		JobID:          t.JobID,
+		LeaseExpiresAt: &lease,
+		Namespace:      t.Namespace,
+		PlannedAt:      t.RunAt,
+		ServerID:       serverID,
+		Status:         model.InstanceDispatched,
+		TaskID:         t.ID,
+	}
+}
+
+// dispatched is what the agent is sent for an instance.
+func dispatched(t *model.Task, in *store.TaskInstanceInsert) *protocol.DispatchedInstance {
+	return &protocol.DispatchedInstance{
+		InstanceID:  in.ID,
+		TaskID:      t.ID,
+		JobID:       t.JobID,
+		Namespace:   t.Namespace,
+		Attempt:     in.Attempt,
+		ScheduledAt: t.ScheduledAt,
+		FireAt:      in.PlannedAt,
+		Config:      t.Config,
+		Parameters:  t.Parameters,
+	}
 }

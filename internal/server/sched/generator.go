@@ -161,10 +161,19 @@ func (g *Generator) RunOnce(ctx context.Context, now time.Time) (GenerateResult,
 // planBatch plans one batch of schedules in one transaction. soon reports
 // whether a planned task is due within the dispatch horizon.
 func (g *Generator) planBatch(ctx context.Context, due []*model.Schedule, now, horizon time.Time) (res GenerateResult, soon bool, err error) {
+	jobs, err := g.loadJobs(ctx, due)
+	if err != nil {
+		return res, false, err
+	}
 	advances := make([]*store.ScheduleCursorAdvance, 0, len(due))
 	plans := make(map[uuid.UUID][]*store.TaskInsert, len(due))
 	for _, s := range due {
-		plan, adv, err := g.planSchedule(s, now, horizon)
+		job := jobs[s.JobID]
+		if job == nil {
+			// Deleted between the list and now; its schedules went with it.
+			continue
+		}
+		plan, adv, err := g.planSchedule(s, job, now, horizon)
 		if err != nil {
 			res.Failed++
 			g.log.WarnContext(ctx, "schedule cannot be planned", "schedule_id", s.ID, "job_id", s.JobID, "error", err)
@@ -212,11 +221,35 @@ func (g *Generator) planBatch(ctx context.Context, due []*model.Schedule, now, h
 	return res, soon, nil
 }
 
+// loadJobs returns the jobs of the schedules, by id, in one query.
+func (g *Generator) loadJobs(ctx context.Context, due []*model.Schedule) (map[uuid.UUID]*model.Job, error) {
+	seen := make(map[uuid.UUID]bool, len(due))
+	ids := make([]any, 0, len(due))
+	for _, s := range due {
+		if !seen[s.JobID] {
+			seen[s.JobID] = true
+			ids = append(ids, s.JobID)
+		}
+	}
+	jobs := make(map[uuid.UUID]*model.Job, len(ids))
+	if len(ids) == 0 {
+		return jobs, nil
+	}
+	list, err := g.store.JobList(ctx, &store.JobListParams{Filter: store.Filter{{Field: "id", Op: store.OpIn, Value: ids}}, Limit: len(ids)})
+	if err != nil {
+		return nil, fmt.Errorf("load jobs: %w", err)
+	}
+	for _, j := range list {
+		jobs[j.ID] = j
+	}
+	return jobs, nil
+}
+
 // planSchedule computes one schedule's fires from its cursor up to horizon
 // and the cursor move that goes with them. Fires missed by more than the
 // misfire threshold are recorded Skipped, except the latest of a run of them,
 // which runs now (the fire_once policy).
-func (g *Generator) planSchedule(s *model.Schedule, now, horizon time.Time) ([]*store.TaskInsert, *store.ScheduleCursorAdvance, error) {
+func (g *Generator) planSchedule(s *model.Schedule, job *model.Job, now, horizon time.Time) ([]*store.TaskInsert, *store.ScheduleCursorAdvance, error) {
 	spec, err := cron.ForSchedule(s)
 	if err != nil {
 		return nil, nil, err
@@ -237,6 +270,7 @@ func (g *Generator) planSchedule(s *model.Schedule, now, horizon time.Time) ([]*
 		next, ok := spec.Next(cursor)
 		t := &store.TaskInsert{
 			ID:          uuid.Must(uuid.NewV7()),
+			Config:      job.Config,
 			JobID:       s.JobID,
 			Namespace:   s.Namespace,
 			ScheduleID:  &scheduleID,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 
 	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/store"
@@ -12,10 +13,12 @@ import (
 
 // TaskClaimDue implements [store.Executor]. A zero Limit means 1000.
 func (e *executor) TaskClaimDue(ctx context.Context, params *store.TaskClaimDueParams) ([]*model.Task, error) {
-	rows, err := e.q.TaskClaimDue(ctx, e.r, &dbsqlc.TaskClaimDueParams{
-		Horizon: micros(params.Horizon),
-		Max:     batchLimit(params.Limit),
-	})
+	// Without a cursor, start above every priority the API allows.
+	p := &dbsqlc.TaskClaimDueParams{Horizon: micros(params.Horizon), Max: batchLimit(params.Limit), AfterPriority: math.MaxInt32}
+	if a := params.After; a != nil {
+		p.AfterPriority, p.AfterRunAt, p.AfterID = int64(a.Priority), micros(a.RunAt), a.ID.String()
+	}
+	rows, err := e.q.TaskClaimDue(ctx, e.r, p)
 	if err != nil {
 		return nil, fmt.Errorf("claim tasks: %w", e.interpretError(err))
 	}

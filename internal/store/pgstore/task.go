@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/google/uuid"
@@ -15,10 +16,12 @@ import (
 
 // TaskClaimDue implements [store.Executor]. A zero Limit means 1000.
 func (e *executor) TaskClaimDue(ctx context.Context, params *store.TaskClaimDueParams) ([]*model.Task, error) {
-	rows, err := e.q.TaskClaimDue(ctx, e.db, &dbsqlc.TaskClaimDueParams{
-		Horizon: params.Horizon,
-		Max:     batchLimit(params.Limit),
-	})
+	// Without a cursor, start above every priority the API allows.
+	p := &dbsqlc.TaskClaimDueParams{Horizon: params.Horizon, Max: batchLimit(params.Limit), AfterPriority: math.MaxInt32}
+	if a := params.After; a != nil {
+		p.AfterPriority, p.AfterRunAt, p.AfterID = int32(a.Priority), a.RunAt, a.ID
+	}
+	rows, err := e.q.TaskClaimDue(ctx, e.db, p)
 	if err != nil {
 		return nil, fmt.Errorf("claim tasks: %w", interpretError(err))
 	}

@@ -214,6 +214,17 @@ func exerciseTask(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("TaskClaimDue(limit 2): %v", err)
 		}
 		checkIDs(t, "TaskClaimDue(limit 2)", taskIDs(got), []uuid.UUID{retry.ID, highLate.ID})
+
+		// Paging on from the last row returns the rest, in order.
+		got, err = bundle.exec.TaskClaimDue(ctx, &store.TaskClaimDueParams{After: store.CursorOf(got[1]), Horizon: bundle.now, Limit: 2})
+		if err != nil {
+			t.Fatalf("TaskClaimDue(after): %v", err)
+		}
+		checkIDs(t, "TaskClaimDue(after)", taskIDs(got), []uuid.UUID{lowEarly.ID, lowLate.ID})
+		got, err = bundle.exec.TaskClaimDue(ctx, &store.TaskClaimDueParams{After: store.CursorOf(got[1]), Horizon: bundle.now})
+		if err != nil || len(got) != 0 {
+			t.Errorf("TaskClaimDue(after the last) = %d tasks, %v; want none", len(got), err)
+		}
 	})
 
 	t.Run("ClaimSkipsLockedRows", func(t *testing.T) {

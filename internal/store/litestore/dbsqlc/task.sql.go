@@ -17,18 +17,29 @@ SELECT id, job_id, schedule_id, namespace, scheduled_at, run_at, priority, param
 FROM sched_task
 WHERE status IN (1, 20)
     AND run_at <= ?1
+    AND (priority < CAST(?2 AS INTEGER)
+        OR (priority = CAST(?2 AS INTEGER) AND (run_at, id) > (CAST(?3 AS INTEGER), CAST(?4 AS TEXT))))
 ORDER BY priority DESC, run_at, id
-LIMIT ?2
+LIMIT ?5
 `
 
 type TaskClaimDueParams struct {
-	Horizon int64
-	Max     int64
+	Horizon       int64
+	AfterPriority int64
+	AfterRunAt    int64
+	AfterID       string
+	Max           int64
 }
 
 // SQLite has one writer, so a claim inside a transaction needs no row lock.
 func (q *Queries) TaskClaimDue(ctx context.Context, db DBTX, arg *TaskClaimDueParams) ([]*SchedTask, error) {
-	rows, err := db.QueryContext(ctx, TaskClaimDue, arg.Horizon, arg.Max)
+	rows, err := db.QueryContext(ctx, TaskClaimDue,
+		arg.Horizon,
+		arg.AfterPriority,
+		arg.AfterRunAt,
+		arg.AfterID,
+		arg.Max,
+	)
 	if err != nil {
 		return nil, err
 	}

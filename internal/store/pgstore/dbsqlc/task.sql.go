@@ -17,20 +17,31 @@ SELECT id, job_id, schedule_id, namespace, scheduled_at, run_at, priority, param
 FROM sched_task
 WHERE status IN (1, 20)
     AND run_at <= $1
+    AND (priority < $2::int
+        OR (priority = $2::int AND (run_at, id) > ($3::timestamptz, $4::uuid)))
 ORDER BY priority DESC, run_at, id
-LIMIT $2
+LIMIT $5
 FOR UPDATE SKIP LOCKED
 `
 
 type TaskClaimDueParams struct {
-	Horizon time.Time
-	Max     int32
+	Horizon       time.Time
+	AfterPriority int32
+	AfterRunAt    time.Time
+	AfterID       uuid.UUID
+	Max           int32
 }
 
 // FOR UPDATE SKIP LOCKED: concurrent claimers in other transactions never
 // see the same task (DESIGN.md §5).
 func (q *Queries) TaskClaimDue(ctx context.Context, db DBTX, arg *TaskClaimDueParams) ([]*SchedTask, error) {
-	rows, err := db.Query(ctx, taskClaimDue, arg.Horizon, arg.Max)
+	rows, err := db.Query(ctx, taskClaimDue,
+		arg.Horizon,
+		arg.AfterPriority,
+		arg.AfterRunAt,
+		arg.AfterID,
+		arg.Max,
+	)
 	if err != nil {
 		return nil, err
 	}

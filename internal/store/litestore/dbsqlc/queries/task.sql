@@ -4,6 +4,8 @@ SELECT *
 FROM sched_task
 WHERE status IN (1, 20)
     AND run_at <= @horizon
+    AND (priority < CAST(@after_priority AS INTEGER)
+        OR (priority = CAST(@after_priority AS INTEGER) AND (run_at, id) > (CAST(@after_run_at AS INTEGER), CAST(@after_id AS TEXT))))
 ORDER BY priority DESC, run_at, id
 LIMIT @max;
 

@@ -5,6 +5,8 @@ SELECT *
 FROM sched_task
 WHERE status IN (1, 20)
     AND run_at <= @horizon
+    AND (priority < @after_priority::int
+        OR (priority = @after_priority::int AND (run_at, id) > (@after_run_at::timestamptz, @after_id::uuid)))
 ORDER BY priority DESC, run_at, id
 LIMIT @max
 FOR UPDATE SKIP LOCKED;

@@ -1,0 +1,196 @@
+package sched
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hetuflow/hetuflow/internal/lifecycle/lifecycletest"
+	"github.com/hetuflow/hetuflow/internal/model"
+	"github.com/hetuflow/hetuflow/internal/protocol"
+	"github.com/hetuflow/hetuflow/internal/server/balance"
+	"github.com/hetuflow/hetuflow/internal/store"
+	"github.com/hetuflow/hetuflow/internal/store/storetest"
+	"github.com/hetuflow/hetuflow/internal/store/teststore"
+)
+
+// recordingPool is an AgentPool over a static candidate list that records
+// what it was asked to dispatch and counts slots like the gateway.
+type recordingPool struct {
+	mu    sync.Mutex
+	cands map[string]*balance.Candidate
+	sent  map[string][]*protocol.DispatchedInstance
+}
+
+func newRecordingPool(cands ...*balance.Candidate) *recordingPool {
+	p := &recordingPool{cands: map[string]*balance.Candidate{}, sent: map[string][]*protocol.DispatchedInstance{}}
+	for _, c := range cands {
+		p.cands[c.ID] = c
+	}
+	return p
+}
+
+func (p *recordingPool) Candidates() []*balance.Candidate {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []*balance.Candidate
+	for _, c := range p.cands {
+		if c.Free > 0 {
+			cp := *c
+			out = append(out, &cp)
+		}
+	}
+	return out
+}
+
+func (p *recordingPool) Dispatch(_ context.Context, agentID string, insts []*protocol.DispatchedInstance) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cands[agentID].Free -= len(insts)
+	p.sent[agentID] = append(p.sent[agentID], insts...)
+	return nil
+}
+
+func (p *recordingPool) sentTo(agentID string) []*protocol.DispatchedInstance {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sent[agentID]
+}
+
+func newTestDispatcher(t *testing.T, st store.Store, pool AgentPool) *Dispatcher {
+	return NewDispatcher(DispatcherConfig{ServerID: "server-1", Horizon: 5 * time.Second, Interval: time.Second, Batch: 100, AckTimeout: 10 * time.Second}, st, pool, lifecycletest.WarnLogger(t))
+}
+
+func TestDispatcher(t *testing.T) {
+	t.Parallel()
+	for _, o := range teststore.Both() {
+		t.Run(o.Name, func(t *testing.T) {
+			t.Parallel()
+			testDispatcher(t, o.Open)
+		})
+	}
+}
+
+func testDispatcher(t *testing.T, open func(testing.TB) store.Store) {
+	t.Run("RespectsLabelsCapacityAndHorizon", func(t *testing.T) {
+		t.Parallel()
+		ctx, st := t.Context(), open(t)
+		now := time.Now().UTC()
+		gpuJob := storetest.Job(ctx, t, st, &storetest.JobOpts{Config: &model.JobConfig{Command: "true", Labels: map[string]string{"gpu": "yes"}}})
+		anyJob := storetest.Job(ctx, t, st, &storetest.JobOpts{Config: &model.JobConfig{Command: "true"}})
+		for i := range 3 {
+			at := now.Add(time.Duration(i) * time.Millisecond)
+			storetest.Task(ctx, t, st, &storetest.TaskOpts{JobID: &gpuJob.ID, ScheduledAt: &at, Config: &gpuJob.Config})
+		}
+		for i := range 5 {
+			at := now.Add(time.Duration(i) * time.Millisecond)
+			storetest.Task(ctx, t, st, &storetest.TaskOpts{JobID: &anyJob.ID, ScheduledAt: &at, Config: &anyJob.Config})
+		}
+		later := now.Add(time.Minute)
+		future := storetest.Task(ctx, t, st, &storetest.TaskOpts{JobID: &anyJob.ID, ScheduledAt: &later, Config: &anyJob.Config})
+		pool := newRecordingPool(
+			&balance.Candidate{ID: "gpu-agent", Labels: map[string]string{"gpu": "yes"}, Free: 2},
+			&balance.Candidate{ID: "plain-agent", Free: 4},
+		)
+		d := newTestDispatcher(t, st, pool)
+		for range 3 {
+			if _, err := d.runOnce(ctx); err != nil {
+				t.Fatalf("runOnce: %v", err)
+			}
+		}
+		gpuSent, plainSent := pool.sentTo("gpu-agent"), pool.sentTo("plain-agent")
+		if len(gpuSent)+len(plainSent) != 6 || len(plainSent) > 4 || len(gpuSent) > 2 {
+			t.Fatalf("dispatched %d to gpu-agent and %d to plain-agent; want 6 within 2 and 4 slots", len(gpuSent), len(plainSent))
+		}
+		for _, in := range plainSent {
+			if in.Config.Labels["gpu"] == "yes" {
+				t.Errorf("gpu task %s went to an agent without the label", in.TaskID)
+			}
+		}
+		for _, in := range append(gpuSent, plainSent...) {
+			if in.TaskID == future.ID {
+				t.Errorf("a task a minute ahead was dispatched within a 5s horizon")
+			}
+			ti, err := st.TaskInstanceGetByID(ctx, &store.TaskInstanceGetByIDParams{ID: in.InstanceID})
+			if err != nil || ti.Status != model.InstanceDispatched || ti.Attempt != 1 || ti.LeaseExpiresAt == nil {
+				t.Errorf("instance %s = %+v, %v; want dispatched attempt 1 with a lease", in.InstanceID, ti, err)
+			}
+			task, _ := st.TaskGetByID(ctx, &store.TaskGetByIDParams{ID: in.TaskID})
+			if task.Status != model.TaskDoing || task.Attempt != 1 {
+				t.Errorf("task %s = %s attempt %d, want doing attempt 1", task.ID, task.Status, task.Attempt)
+			}
+		}
+		pending, _ := st.TaskCount(ctx, &store.TaskCountParams{Filter: store.Filter{{Field: "status", Op: store.OpEq, Value: int64(model.TaskPending)}}})
+		if pending != 3 { // 1 gpu task beyond its agent's slots, 1 plain beyond, the future one
+			t.Errorf("pending tasks = %d, want 3", pending)
+		}
+	})
+
+	t.Run("NoAgentsNoClaim", func(t *testing.T) {
+		t.Parallel()
+		ctx, st := t.Context(), open(t)
+		storetest.Task(ctx, t, st, &storetest.TaskOpts{Config: &model.JobConfig{Command: "true"}})
+		res, err := newTestDispatcher(t, st, newRecordingPool()).runOnce(ctx)
+		if err != nil || res.dispatched != 0 {
+			t.Errorf("runOnce = %+v, %v; want nothing dispatched", res, err)
+		}
+	})
+
+	t.Run("ConcurrentDispatchersNeverShareATask", func(t *testing.T) {
+		t.Parallel()
+		ctx, st := t.Context(), open(t)
+		job := storetest.Job(ctx, t, st, &storetest.JobOpts{Config: &model.JobConfig{Command: "true"}})
+		for range 60 {
+			storetest.Task(ctx, t, st, &storetest.TaskOpts{JobID: &job.ID, Config: &job.Config})
+		}
+		pools := []*recordingPool{
+			newRecordingPool(&balance.Candidate{ID: "a", Free: 40}),
+			newRecordingPool(&balance.Candidate{ID: "b", Free: 40}),
+			newRecordingPool(&balance.Candidate{ID: "c", Free: 40}),
+		}
+		var wg sync.WaitGroup
+		for _, p := range pools {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				d := NewDispatcher(DispatcherConfig{ServerID: "s", Horizon: 5 * time.Second, Interval: time.Second, Batch: 7, AckTimeout: time.Second}, st, p, lifecycletest.WarnLogger(t))
+				for range 20 {
+					if _, err := d.runOnce(ctx); err != nil {
+						t.Errorf("runOnce: %v", err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		seen := map[uuid.UUID]string{}
+		total := 0
+		for _, p := range pools {
+			for agent, insts := range p.sent {
+				for _, in := range insts {
+					if other, dup := seen[in.TaskID]; dup {
+						t.Errorf("task %s dispatched to %s and %s", in.TaskID, other, agent)
+					}
+					seen[in.TaskID] = agent
+					total++
+				}
+			}
+		}
+		if total != 60 {
+			t.Errorf("dispatched %d tasks, want all 60 exactly once", total)
+		}
+	})
+
+	t.Run("Lifecycle", func(t *testing.T) {
+		t.Parallel()
+		st := open(t)
+		pool := newRecordingPool()
+		lifecycletest.Stress(t.Context(), t, newTestDispatcher(t, st, pool))
+		lifecycletest.StopsImmediately(t.Context(), t, newTestDispatcher(t, st, pool))
+		lifecycletest.RespectsContextCancellation(t.Context(), t, newTestDispatcher(t, st, pool))
+		lifecycletest.CanRestart(t.Context(), t, newTestDispatcher(t, st, pool))
+	})
+}

@@ -1,0 +1,167 @@
+package sched
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hetuflow/hetuflow/internal/lifecycle/lifecycletest"
+	"github.com/hetuflow/hetuflow/internal/model"
+	"github.com/hetuflow/hetuflow/internal/store"
+	"github.com/hetuflow/hetuflow/internal/store/storetest"
+	"github.com/hetuflow/hetuflow/internal/store/teststore"
+)
+
+// recordingForgetter records what the housekeeper asked the gateway to drop.
+type recordingForgetter struct {
+	mu     sync.Mutex
+	forgot map[string][]uuid.UUID
+}
+
+func (f *recordingForgetter) Forget(agentID string, ids []uuid.UUID, _ string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.forgot == nil {
+		f.forgot = map[string][]uuid.UUID{}
+	}
+	f.forgot[agentID] = append(f.forgot[agentID], ids...)
+}
+
+// doingTask inserts a task of a job with the given retry policy, moved to
+// Doing at attempt 1, and its instance on agentID in status.
+func doingTask(ctx context.Context, t *testing.T, st store.Store, retry model.RetryPolicy, agentID string, status model.InstanceStatus, lease *time.Time) (*model.Task, *model.TaskInstance) {
+	t.Helper()
+	cfg := model.JobConfig{Command: "true", Retry: retry}
+	task := storetest.Task(ctx, t, st, &storetest.TaskOpts{Config: &cfg, Status: ptr(model.TaskDoing)})
+	insert := status
+	if status == model.InstanceRunning {
+		insert = model.InstanceDispatched // started below, which sets started_at
+	}
+	in := storetest.TaskInstance(ctx, t, st, &storetest.TaskInstanceOpts{TaskID: &task.ID, AgentID: &agentID, Status: &insert, LeaseExpiresAt: lease})
+	if status == model.InstanceRunning {
+		now := time.Now()
+		if _, err := st.TaskInstanceStartMany(ctx, &store.TaskInstanceStartManyParams{Items: []*store.TaskInstanceStart{{ID: in.ID, AgentID: agentID, StartedAt: now}}}); err != nil {
+			t.Fatalf("start instance: %v", err)
+		}
+	}
+	return task, in
+}
+
+func getTask(ctx context.Context, t *testing.T, st store.Store, id uuid.UUID) *model.Task {
+	t.Helper()
+	task, err := st.TaskGetByID(ctx, &store.TaskGetByIDParams{ID: id})
+	if err != nil {
+		t.Fatalf("TaskGetByID: %v", err)
+	}
+	return task
+}
+
+func getInstance(ctx context.Context, t *testing.T, st store.Store, id uuid.UUID) *model.TaskInstance {
+	t.Helper()
+	in, err := st.TaskInstanceGetByID(ctx, &store.TaskInstanceGetByIDParams{ID: id})
+	if err != nil {
+		t.Fatalf("TaskInstanceGetByID: %v", err)
+	}
+	return in
+}
+
+func TestHousekeeper(t *testing.T) {
+	t.Parallel()
+	for _, o := range teststore.Both() {
+		t.Run(o.Name, func(t *testing.T) {
+			t.Parallel()
+			testHousekeeper(t, o.Open)
+		})
+	}
+}
+
+func testHousekeeper(t *testing.T, open func(testing.TB) store.Store) {
+	newHK := func(t *testing.T, st store.Store, f Forgetter) *Housekeeper {
+		return NewHousekeeper(HousekeeperConfig{Interval: time.Second, HeartbeatTTL: 10 * time.Second}, st, f, nil, lifecycletest.WarnLogger(t))
+	}
+
+	t.Run("ExpiredLeaseRequeuesUnderTheSameAttempt", func(t *testing.T) {
+		t.Parallel()
+		ctx, st := t.Context(), open(t)
+		past := time.Now().Add(-time.Second)
+		task, in := doingTask(ctx, t, st, model.RetryPolicy{}, "agent-1", model.InstanceDispatched, &past)
+		future := time.Now().Add(time.Hour)
+		_, fresh := doingTask(ctx, t, st, model.RetryPolicy{}, "agent-1", model.InstanceDispatched, &future)
+		f := &recordingForgetter{}
+		if err := newHK(t, st, f).RunOnce(ctx, time.Now()); err != nil {
+			t.Fatalf("RunOnce: %v", err)
+		}
+		got := getInstance(ctx, t, st, in.ID)
+		if got.Status != model.InstanceLost || !strings.Contains(got.Error, "did not acknowledge") {
+			t.Errorf("expired instance = %s %q, want lost naming the missed ack", got.Status, got.Error)
+		}
+		if tk := getTask(ctx, t, st, task.ID); tk.Status != model.TaskPending || tk.Attempt != 0 || !strings.Contains(tk.Reason, "dispatched again") {
+			t.Errorf("task = %s attempt %d %q, want pending, attempt given back", tk.Status, tk.Attempt, tk.Reason)
+		}
+		if got := getInstance(ctx, t, st, fresh.ID); got.Status != model.InstanceDispatched {
+			t.Errorf("instance with a live lease = %s, want untouched", got.Status)
+		}
+		if ids := f.forgot["agent-1"]; len(ids) != 1 || ids[0] != in.ID {
+			t.Errorf("forgot %v, want the expired instance", f.forgot)
+		}
+	})
+
+	t.Run("SilentAgentGoesOfflineAndItsWorkMoves", func(t *testing.T) {
+		t.Parallel()
+		ctx, st := t.Context(), open(t)
+		old := time.Now().Add(-time.Minute)
+		storetest.Agent(ctx, t, st, &storetest.AgentOpts{ID: ptr("silent"), Now: &old})
+		storetest.Agent(ctx, t, st, &storetest.AgentOpts{ID: ptr("alive")})
+		lease := time.Now().Add(time.Hour)
+		heldTask, _ := doingTask(ctx, t, st, model.RetryPolicy{}, "silent", model.InstanceAcked, &lease)
+		runTask, runIn := doingTask(ctx, t, st, model.RetryPolicy{MaxAttempts: 2}, "silent", model.InstanceRunning, nil)
+		lastTask, _ := doingTask(ctx, t, st, model.RetryPolicy{}, "silent", model.InstanceRunning, nil)
+		aliveTask, _ := doingTask(ctx, t, st, model.RetryPolicy{}, "alive", model.InstanceRunning, nil)
+		f := &recordingForgetter{}
+		if err := newHK(t, st, f).RunOnce(ctx, time.Now()); err != nil {
+			t.Fatalf("RunOnce: %v", err)
+		}
+		if a, _ := st.AgentGetByID(ctx, &store.AgentGetByIDParams{ID: "silent"}); a.Status != model.AgentOffline {
+			t.Errorf("silent agent = %s, want offline", a.Status)
+		}
+		if a, _ := st.AgentGetByID(ctx, &store.AgentGetByIDParams{ID: "alive"}); a.Status != model.AgentOnline {
+			t.Errorf("alive agent = %s, want online", a.Status)
+		}
+		if tk := getTask(ctx, t, st, heldTask.ID); tk.Status != model.TaskPending || tk.Attempt != 0 {
+			t.Errorf("held task = %s attempt %d, want pending again (it never ran)", tk.Status, tk.Attempt)
+		}
+		if tk := getTask(ctx, t, st, runTask.ID); tk.Status != model.TaskWaitingRetry || !strings.Contains(tk.Reason, "was lost") {
+			t.Errorf("running task with retries = %s %q, want waiting for retry after a lost attempt", tk.Status, tk.Reason)
+		}
+		if in := getInstance(ctx, t, st, runIn.ID); in.Status != model.InstanceLost || !strings.Contains(in.Error, "no heartbeat") {
+			t.Errorf("running instance = %s %q, want lost for missing heartbeats", in.Status, in.Error)
+		}
+		if tk := getTask(ctx, t, st, lastTask.ID); tk.Status != model.TaskFailed {
+			t.Errorf("running task without retries = %s, want failed", tk.Status)
+		}
+		if tk := getTask(ctx, t, st, aliveTask.ID); tk.Status != model.TaskDoing {
+			t.Errorf("task on a live agent = %s, want untouched", tk.Status)
+		}
+		if len(f.forgot["silent"]) != 3 {
+			t.Errorf("forgot %d instances of the silent agent, want 3", len(f.forgot["silent"]))
+		}
+		// A second sweep finds nothing more to do.
+		if err := newHK(t, st, f).RunOnce(ctx, time.Now()); err != nil || len(f.forgot["silent"]) != 3 {
+			t.Errorf("second sweep: %v, forgot %d", err, len(f.forgot["silent"]))
+		}
+	})
+
+	t.Run("Lifecycle", func(t *testing.T) {
+		t.Parallel()
+		st := open(t)
+		f := &recordingForgetter{}
+		lifecycletest.Stress(t.Context(), t, newHK(t, st, f))
+		lifecycletest.StopsImmediately(t.Context(), t, newHK(t, st, f))
+		lifecycletest.RespectsContextCancellation(t.Context(), t, newHK(t, st, f))
+		lifecycletest.CanRestart(t.Context(), t, newHK(t, st, f))
+	})
+}
