@@ -184,7 +184,9 @@ func testResults(t *testing.T, open func(testing.TB) store.Store) {
 		t.Parallel()
 		st := open(t)
 		logs, _ := tasklog.New(t.TempDir())
-		mk := func() *Results { return NewResults(ResultsConfig{AckTimeout: time.Second}, st, logs, nil, lifecycletest.WarnLogger(t)) }
+		mk := func() *Results {
+			return NewResults(ResultsConfig{AckTimeout: time.Second}, st, logs, nil, lifecycletest.WarnLogger(t))
+		}
 		lifecycletest.Stress(t.Context(), t, mk())
 		lifecycletest.StopsImmediately(t.Context(), t, mk())
 		lifecycletest.RespectsContextCancellation(t.Context(), t, mk())
