@@ -42,10 +42,10 @@ type JobConfig struct {
 	Env     map[string]string `json:"env,omitempty" doc:"Environment variables added to the agent's environment."`
 	// Timeout ends a run that lasts longer, killing its process group. Zero
 	// means no limit.
-	Timeout Duration `json:"timeout,omitempty" doc:"Run timeout, e.g. \"30s\"; empty or \"0s\" means none."`
+	Timeout Duration `json:"timeout,omitempty" pattern:"^(0|-?([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$" patternDescription:"a duration such as 30s, 1m30s or 250ms" doc:"Run timeout, e.g. \"30s\"; empty or \"0s\" means none."`
 	// KillGrace is how long a process group has between SIGTERM and SIGKILL
 	// on timeout or cancel. Zero means 10s.
-	KillGrace Duration    `json:"kill_grace,omitempty" doc:"Time between SIGTERM and SIGKILL; default 10s."`
+	KillGrace Duration    `json:"kill_grace,omitempty" pattern:"^(0|-?([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$" patternDescription:"a duration such as 30s, 1m30s or 250ms" doc:"Time between SIGTERM and SIGKILL; default 10s."`
 	Retry     RetryPolicy `json:"retry,omitzero" doc:"What to do when a run fails."`
 	// Labels select agents: every key must be present on the agent with the
 	// same value. An agent without labels matches only an empty selector.
@@ -61,7 +61,7 @@ type RetryPolicy struct {
 	// MaxAttempts counts the first run; zero or one means no retry.
 	MaxAttempts int `json:"max_attempts,omitempty" doc:"Total attempts including the first; 0 or 1 means no retry."`
 	// Delay is the pause before each retry. Zero means 1s.
-	Delay Duration `json:"delay,omitempty" doc:"Pause before each retry; default 1s."`
+	Delay Duration `json:"delay,omitempty" pattern:"^(0|-?([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$" patternDescription:"a duration such as 30s, 1m30s or 250ms" doc:"Pause before each retry; default 1s."`
 }
 
 // Defaults for JobConfig fields whose zero value means "the default".

@@ -9,9 +9,12 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"reflect"
@@ -82,6 +85,7 @@ func New(deps Deps) *API {
 	}
 	cfg.Security = []map[string][]string{{"bearer": {}}}
 	cfg.Components.Schemas.RegisterTypeAlias(reflect.TypeFor[model.Duration](), reflect.TypeFor[string]())
+	cfg.Transformers = append(cfg.Transformers, locateMissingProperties)
 	a := &API{deps: deps, mux: http.NewServeMux()}
 	a.huma = humago.New(a.mux, cfg)
 	a.routes()
@@ -113,9 +117,41 @@ func (a *API) Handler() http.Handler {
 				r.Header.Set("Content-Type", "application/json")
 			}
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		if !limitBody(w, r) {
+			return
+		}
 		a.mux.ServeHTTP(w, r)
 	})
+}
+
+// limitBody refuses a body over MaxBodyBytes before anything reads it, and
+// closes the connection so unread bytes cannot be taken for the next request.
+// A body of unknown length is read here, up to the limit. It reports whether
+// the request may go on.
+func limitBody(w http.ResponseWriter, r *http.Request) bool {
+	tooLarge := func() bool {
+		w.Header().Set("Connection", "close")
+		writeProblem(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes))
+		return false
+	}
+	switch {
+	case r.ContentLength > MaxBodyBytes:
+		return tooLarge()
+	case r.ContentLength >= 0:
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		return true
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	if err != nil {
+		writeProblem(w, http.StatusBadRequest, "cannot read request body")
+		return false
+	}
+	if len(body) > MaxBodyBytes {
+		return tooLarge()
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	return true
 }
 
 func public(path string) bool {
@@ -133,6 +169,23 @@ func writeProblem(w http.ResponseWriter, status int, detail string) {
 	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(&huma.ErrorModel{Title: http.StatusText(status), Status: status, Detail: detail})
+}
+
+// locateMissingProperties points a "required property missing" error at the
+// property itself (body.config) rather than at the object that lacks it, so
+// every problem document names the failing field in its location.
+func locateMissingProperties(_ huma.Context, _ string, v any) (any, error) {
+	em, ok := v.(*huma.ErrorModel)
+	if !ok {
+		return v, nil
+	}
+	for _, d := range em.Errors {
+		var name string
+		if _, err := fmt.Sscanf(d.Message, "expected required property %s to be present", &name); err == nil && name != "" {
+			d.Location += "." + name
+		}
+	}
+	return em, nil
 }
 
 // storeError turns a store or validation error into an HTTP error.

@@ -18,7 +18,7 @@ type ScheduleBody struct {
 	Kind      model.ScheduleKind   `json:"kind" enum:"1,2,6" doc:"1 cron, 2 interval (fixed rate anchored at start_time or creation), 6 once (at start_time)."`
 	Cron      string               `json:"cron,omitempty" doc:"For kind 1: 5 fields (minute first) or 6 (second first)." example:"*/10 * * * * *"`
 	TimeZone  string               `json:"time_zone,omitempty" doc:"IANA time zone the cron expression is read in; default UTC." example:"Europe/London"`
-	Interval  model.Duration       `json:"interval,omitempty" doc:"For kind 2: the period, e.g. \"30s\"."`
+	Interval  model.Duration       `json:"interval,omitempty" pattern:"^(0|-?([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$" patternDescription:"a duration such as 30s, 1m30s or 250ms" doc:"For kind 2: the period, e.g. \"30s\"."`
 	StartTime *time.Time           `json:"start_time,omitempty" doc:"No fire before this instant; for kind 6, the instant."`
 	EndTime   *time.Time           `json:"end_time,omitempty" doc:"No fire after this instant."`
 	MaxCount  int64                `json:"max_count,omitempty" minimum:"0" doc:"Stop after this many fires; 0 means no limit."`

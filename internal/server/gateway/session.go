@@ -31,6 +31,15 @@ type session struct {
 	done    chan struct{} // closed when the session is told to end
 	ended   chan struct{} // closed when run has returned
 	closeMu sync.Once
+	// closeCode and closeReason are set once, before done is closed.
+	closeCode   websocket.StatusCode
+	closeReason string
+
+	// handleMu is held while a message is applied; a session replaced by a
+	// newer one sets stopped under it, so nothing it read is applied after
+	// the newer session announces what was applied.
+	handleMu sync.Mutex
+	stopped  bool
 
 	mu        sync.Mutex
 	hello     *protocol.Hello
@@ -53,14 +62,13 @@ func newSession(g *Gateway, agentID string, conn *websocket.Conn) *session {
 	}
 }
 
-// close ends the session with a close frame; safe to call many times.
+// close asks the session to end with a close frame carrying code and
+// reason; the session's closer sends it. Safe to call many times and from
+// any goroutine; the first call wins.
 func (s *session) close(code websocket.StatusCode, reason string) {
 	s.closeMu.Do(func() {
+		s.closeCode, s.closeReason = code, reason
 		close(s.done)
-		go func() {
-			// Close waits for the peer's close frame; do not hold the caller.
-			_ = s.conn.Close(code, reason)
-		}()
 	})
 }
 
@@ -82,9 +90,14 @@ func (s *session) run(ctx context.Context) {
 	defer wg.Wait()
 	sessCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The closer: on request, a close handshake (the library bounds it),
+	// then everything else of the session ends.
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
 		select {
 		case <-s.done:
+			_ = s.conn.Close(s.closeCode, s.closeReason)
 		case <-sessCtx.Done():
 		}
 		cancel()
@@ -93,14 +106,12 @@ func (s *session) run(ctx context.Context) {
 	wg.Add(1)
 	go func() { defer wg.Done(); s.writeLoop(sessCtx) }()
 
-	// Replace an older session of the agent and let it finish, so nothing it
-	// read is applied after the welcome below announces what was applied.
+	// Replace an older session of the agent and stop it applying messages,
+	// so nothing it read is applied after the welcome below announces what
+	// was applied. Its socket may take a while to close; that is not waited
+	// for.
 	if old := s.g.attach(s); old != nil {
-		select {
-		case <-old.ended:
-		case <-time.After(5 * time.Second):
-		case <-sessCtx.Done():
-		}
+		old.stopHandling()
 	}
 	if err := s.welcome(sessCtx, hello); err != nil {
 		s.g.detach(s)
@@ -222,6 +233,16 @@ func (s *session) reconcile(ctx context.Context, h *protocol.Hello) {
 	if err := s.g.results.Flush(ctx); err != nil {
 		return
 	}
+	// Snapshot what the agent holds before reading the store: an instance
+	// dispatched in between is in the store and maybe in the live set, and
+	// must not look like a stray. (It may be sent twice; the agent ignores
+	// an instance it already has.)
+	s.mu.Lock()
+	held := make(map[uuid.UUID]struct{}, len(s.live))
+	for id := range s.live {
+		held[id] = struct{}{}
+	}
+	s.mu.Unlock()
 	dbLive, err := s.g.store.TaskInstanceListLiveByAgent(ctx, &store.TaskInstanceListLiveByAgentParams{AgentID: s.agentID})
 	if err != nil {
 		log.WarnContext(ctx, "reconcile agent", "error", err)
@@ -233,14 +254,14 @@ func (s *session) reconcile(ctx context.Context, h *protocol.Hello) {
 	}
 	var strays []uuid.UUID
 	var resend, lost []*model.TaskInstance
-	s.mu.Lock()
-	for id := range s.live {
+	for id := range held {
 		if inDB[id] == nil {
 			strays = append(strays, id)
 		}
 	}
+	s.mu.Lock()
 	for _, in := range dbLive {
-		if _, ok := s.live[in.ID]; ok {
+		if _, ok := held[in.ID]; ok {
 			continue
 		}
 		if _, ok := s.finished[in.ID]; ok {
@@ -312,14 +333,29 @@ func (s *session) readLoop(ctx context.Context) {
 			s.refuse(ctx, "", err)
 			continue
 		}
+		s.handleMu.Lock()
+		if s.stopped {
+			s.handleMu.Unlock()
+			return
+		}
 		s.handleAck(ctx, env.Head.Ack)
-		if err := s.handle(ctx, env); err != nil {
+		err = s.handle(ctx, env)
+		s.handleMu.Unlock()
+		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			s.refuse(ctx, env.Head.ID, err)
 		}
 	}
+}
+
+// stopHandling makes the session apply no further message, waiting for one
+// being applied to finish.
+func (s *session) stopHandling() {
+	s.handleMu.Lock()
+	s.stopped = true
+	s.handleMu.Unlock()
 }
 
 // handle applies one message. Sequenced messages are taken once, in order,
