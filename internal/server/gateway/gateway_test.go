@@ -70,7 +70,6 @@ func setup(t *testing.T) *testBundle {
 type peer struct {
 	t    *testing.T
 	conn *websocket.Conn
-	seq  uint64
 }
 
 func (b *testBundle) dial(t *testing.T, agentID, token string) (*peer, *http.Response, error) {

@@ -227,11 +227,28 @@ func exerciseTask(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
-	t.Run("ClaimSkipsLockedRows", func(t *testing.T) {
+	t.Run("ClaimIsExclusive", func(t *testing.T) {
 		t.Parallel()
 		ctx, bundle := setup(t, open)
 		if bundle.exec.Dialect() != "postgres" {
-			t.Skip("only PostgreSQL has concurrent writers; SQLite serializes transactions (see ConcurrentClaimsAreDisjoint)")
+			// SQLite has one writer: a second claiming transaction cannot
+			// even begin while the first holds its claim.
+			Task(ctx, t, bundle.exec, &TaskOpts{RunAt: bundle.at(-time.Second)})
+			tx1, err := bundle.exec.Begin(ctx)
+			if err != nil {
+				t.Fatalf("Begin: %v", err)
+			}
+			defer tx1.Rollback(ctx)
+			if got, err := tx1.TaskClaimDue(ctx, &store.TaskClaimDueParams{Horizon: bundle.now}); err != nil || len(got) != 1 {
+				t.Fatalf("TaskClaimDue = %d tasks, %v; want 1", len(got), err)
+			}
+			wait, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+			defer cancel()
+			if tx2, err := bundle.exec.Begin(wait); err == nil {
+				tx2.Rollback(ctx)
+				t.Fatalf("a second transaction began while the first held its claim")
+			}
+			return
 		}
 		job := Job(ctx, t, bundle.exec, nil)
 		var want []uuid.UUID
