@@ -12,6 +12,7 @@ const (
 	JobEnabled  JobStatus = 100
 )
 
+// String returns the lower-case name used in logs and filters.
 func (s JobStatus) String() string {
 	switch s {
 	case JobCreated:
@@ -37,6 +38,7 @@ const (
 	ScheduleOnce     ScheduleKind = 6
 )
 
+// String returns the lower-case name used in logs and filters.
 func (k ScheduleKind) String() string {
 	switch k {
 	case ScheduleCron:
@@ -67,6 +69,7 @@ const (
 	ScheduleEnabled  ScheduleStatus = 100
 )
 
+// String returns the lower-case name used in logs and filters.
 func (s ScheduleStatus) String() string {
 	switch s {
 	case ScheduleCreated:
@@ -98,6 +101,7 @@ const (
 // Final reports whether no further attempt will be made.
 func (s TaskStatus) Final() bool { return s >= TaskFailed }
 
+// String returns the lower-case name used in logs and filters.
 func (s TaskStatus) String() string {
 	switch s {
 	case TaskPending:
@@ -142,6 +146,7 @@ func (s InstanceStatus) Live() bool {
 	return s == InstanceDispatched || s == InstanceAcked || s == InstanceRunning
 }
 
+// String returns the lower-case name used in logs and filters.
 func (s InstanceStatus) String() string {
 	switch s {
 	case InstancePending:
@@ -176,6 +181,7 @@ const (
 	AgentOnline   AgentStatus = 100
 )
 
+// String returns the lower-case name used in logs and filters.
 func (s AgentStatus) String() string {
 	switch s {
 	case AgentDraining:
@@ -197,6 +203,7 @@ const (
 	ServerActive   ServerStatus = 100
 )
 
+// String returns the lower-case name used in logs and filters.
 func (s ServerStatus) String() string {
 	switch s {
 	case ServerInactive:

@@ -214,19 +214,11 @@ func (a *API) deleteJob(ctx context.Context, in *IDInput) (*struct{}, error) {
 }
 
 func (a *API) queryJobs(ctx context.Context, in *QueryInput) (*QueryOutput[*model.Job], error) {
-	q, err := parseQuery(store.JobResource(), in.Body)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := a.deps.Store.JobList(ctx, &store.JobListParams{Filter: q.filter, Limit: q.limit, Offset: q.offset, OrderBy: q.order})
-	if err != nil {
-		return nil, storeError(err, "jobs")
-	}
-	total, err := a.deps.Store.JobCount(ctx, &store.JobCountParams{Filter: q.filter})
-	if err != nil {
-		return nil, storeError(err, "jobs")
-	}
-	return pageOf(q, rows, total), nil
+	return runQuery(store.JobResource(), in.Body, func(q *query) ([]*model.Job, error) {
+		return a.deps.Store.JobList(ctx, &store.JobListParams{Filter: q.filter, Limit: q.limit, Offset: q.offset, OrderBy: q.order})
+	}, func(f store.Filter) (int, error) {
+		return a.deps.Store.JobCount(ctx, &store.JobCountParams{Filter: f})
+	})
 }
 
 // RunBody asks for a run now.

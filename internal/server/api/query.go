@@ -95,3 +95,21 @@ func parseID(s string) (uuid.UUID, error) {
 	}
 	return id, nil
 }
+
+// runQuery parses a query for res, then lists one page and counts every
+// match.
+func runQuery[T any](res *store.Resource, body QueryBody, list func(*query) ([]T, error), count func(store.Filter) (int, error)) (*QueryOutput[T], error) {
+	q, err := parseQuery(res, body)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := list(q)
+	if err != nil {
+		return nil, storeError(err, res.Name)
+	}
+	total, err := count(q.filter)
+	if err != nil {
+		return nil, storeError(err, res.Name)
+	}
+	return pageOf(q, rows, total), nil
+}

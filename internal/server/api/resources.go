@@ -27,19 +27,11 @@ func (a *API) getAgent(ctx context.Context, in *StringIDInput) (*AgentOutput, er
 }
 
 func (a *API) queryAgents(ctx context.Context, in *QueryInput) (*QueryOutput[*model.Agent], error) {
-	q, err := parseQuery(store.AgentResource(), in.Body)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := a.deps.Store.AgentList(ctx, &store.AgentListParams{Filter: q.filter, Limit: q.limit, Offset: q.offset, OrderBy: q.order})
-	if err != nil {
-		return nil, storeError(err, "agents")
-	}
-	total, err := a.deps.Store.AgentCount(ctx, &store.AgentCountParams{Filter: q.filter})
-	if err != nil {
-		return nil, storeError(err, "agents")
-	}
-	return pageOf(q, rows, total), nil
+	return runQuery(store.AgentResource(), in.Body, func(q *query) ([]*model.Agent, error) {
+		return a.deps.Store.AgentList(ctx, &store.AgentListParams{Filter: q.filter, Limit: q.limit, Offset: q.offset, OrderBy: q.order})
+	}, func(f store.Filter) (int, error) {
+		return a.deps.Store.AgentCount(ctx, &store.AgentCountParams{Filter: f})
+	})
 }
 
 // ServerOutput is a server response.
@@ -56,19 +48,11 @@ func (a *API) getServer(ctx context.Context, in *StringIDInput) (*ServerOutput, 
 }
 
 func (a *API) queryServers(ctx context.Context, in *QueryInput) (*QueryOutput[*model.Server], error) {
-	q, err := parseQuery(store.ServerResource(), in.Body)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := a.deps.Store.ServerList(ctx, &store.ServerListParams{Filter: q.filter, Limit: q.limit, Offset: q.offset, OrderBy: q.order})
-	if err != nil {
-		return nil, storeError(err, "servers")
-	}
-	total, err := a.deps.Store.ServerCount(ctx, &store.ServerCountParams{Filter: q.filter})
-	if err != nil {
-		return nil, storeError(err, "servers")
-	}
-	return pageOf(q, rows, total), nil
+	return runQuery(store.ServerResource(), in.Body, func(q *query) ([]*model.Server, error) {
+		return a.deps.Store.ServerList(ctx, &store.ServerListParams{Filter: q.filter, Limit: q.limit, Offset: q.offset, OrderBy: q.order})
+	}, func(f store.Filter) (int, error) {
+		return a.deps.Store.ServerCount(ctx, &store.ServerCountParams{Filter: f})
+	})
 }
 
 // Health is the health response.

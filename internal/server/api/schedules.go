@@ -259,17 +259,9 @@ func (a *API) runSchedule(ctx context.Context, in *struct {
 }
 
 func (a *API) querySchedules(ctx context.Context, in *QueryInput) (*QueryOutput[*model.Schedule], error) {
-	q, err := parseQuery(store.ScheduleResource(), in.Body)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := a.deps.Store.ScheduleList(ctx, &store.ScheduleListParams{Filter: q.filter, Limit: q.limit, Offset: q.offset, OrderBy: q.order})
-	if err != nil {
-		return nil, storeError(err, "schedules")
-	}
-	total, err := a.deps.Store.ScheduleCount(ctx, &store.ScheduleCountParams{Filter: q.filter})
-	if err != nil {
-		return nil, storeError(err, "schedules")
-	}
-	return pageOf(q, rows, total), nil
+	return runQuery(store.ScheduleResource(), in.Body, func(q *query) ([]*model.Schedule, error) {
+		return a.deps.Store.ScheduleList(ctx, &store.ScheduleListParams{Filter: q.filter, Limit: q.limit, Offset: q.offset, OrderBy: q.order})
+	}, func(f store.Filter) (int, error) {
+		return a.deps.Store.ScheduleCount(ctx, &store.ScheduleCountParams{Filter: f})
+	})
 }

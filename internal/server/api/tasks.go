@@ -31,19 +31,11 @@ func (a *API) getTask(ctx context.Context, in *IDInput) (*TaskOutput, error) {
 }
 
 func (a *API) queryTasks(ctx context.Context, in *QueryInput) (*QueryOutput[*model.Task], error) {
-	q, err := parseQuery(store.TaskResource(), in.Body)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := a.deps.Store.TaskList(ctx, &store.TaskListParams{Filter: q.filter, Limit: q.limit, Offset: q.offset, OrderBy: q.order})
-	if err != nil {
-		return nil, storeError(err, "tasks")
-	}
-	total, err := a.deps.Store.TaskCount(ctx, &store.TaskCountParams{Filter: q.filter})
-	if err != nil {
-		return nil, storeError(err, "tasks")
-	}
-	return pageOf(q, rows, total), nil
+	return runQuery(store.TaskResource(), in.Body, func(q *query) ([]*model.Task, error) {
+		return a.deps.Store.TaskList(ctx, &store.TaskListParams{Filter: q.filter, Limit: q.limit, Offset: q.offset, OrderBy: q.order})
+	}, func(f store.Filter) (int, error) {
+		return a.deps.Store.TaskCount(ctx, &store.TaskCountParams{Filter: f})
+	})
 }
 
 // CancelBody says why a task is cancelled.
@@ -130,19 +122,11 @@ func (a *API) getInstance(ctx context.Context, in *IDInput) (*InstanceOutput, er
 }
 
 func (a *API) queryInstances(ctx context.Context, in *QueryInput) (*QueryOutput[*model.TaskInstance], error) {
-	q, err := parseQuery(store.TaskInstanceResource(), in.Body)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := a.deps.Store.TaskInstanceList(ctx, &store.TaskInstanceListParams{Filter: q.filter, Limit: q.limit, Offset: q.offset, OrderBy: q.order})
-	if err != nil {
-		return nil, storeError(err, "task instances")
-	}
-	total, err := a.deps.Store.TaskInstanceCount(ctx, &store.TaskInstanceCountParams{Filter: q.filter})
-	if err != nil {
-		return nil, storeError(err, "task instances")
-	}
-	return pageOf(q, rows, total), nil
+	return runQuery(store.TaskInstanceResource(), in.Body, func(q *query) ([]*model.TaskInstance, error) {
+		return a.deps.Store.TaskInstanceList(ctx, &store.TaskInstanceListParams{Filter: q.filter, Limit: q.limit, Offset: q.offset, OrderBy: q.order})
+	}, func(f store.Filter) (int, error) {
+		return a.deps.Store.TaskInstanceCount(ctx, &store.TaskInstanceCountParams{Filter: f})
+	})
 }
 
 // LogInput selects an instance's output stream.
