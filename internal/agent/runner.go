@@ -314,7 +314,7 @@ func usageOf(ps *os.ProcessState, stdout, stderr *pump) model.ResourceUsage {
 	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok && ru != nil {
 		u.UserCPUMillis = ru.Utime.Nano() / int64(time.Millisecond)
 		u.SystemCPUMillis = ru.Stime.Nano() / int64(time.Millisecond)
-		u.MaxRSSBytes = ru.Maxrss * 1024 // KiB on Linux
+		u.PeakMemoryBytes = ru.Maxrss * 1024 // KiB on Linux
 	}
 	return u
 }

@@ -1,8 +1,11 @@
 package model
 
 import (
+	"fmt"
+	"net/url"
 	"regexp"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -29,6 +32,11 @@ type Job struct {
 // JobConfig is the task template of a [Job]. Each planned task keeps a copy
 // (a snapshot), so editing a job never changes runs that are already planned.
 type JobConfig struct {
+	// Type is what a run does: "process" (the default) runs Command or
+	// Script; "http" makes the HTTP request in HTTP from the agent itself.
+	Type TaskType `json:"type,omitempty" enum:"process,http" doc:"process (default): run command or script; http: the agent makes the request in http."`
+	// HTTP is the request of an http task.
+	HTTP *HTTPTask `json:"http,omitempty" doc:"For type http: the request the agent makes."`
 	// Command is run directly, without a shell, with Args. Exactly one of
 	// Command and Script is set.
 	Command string   `json:"command,omitempty" doc:"Program to run without a shell (exactly one of command and script)."`
@@ -38,8 +46,12 @@ type JobConfig struct {
 	Interpreter string `json:"interpreter,omitempty" doc:"Interpreter for script: sh (default), bash, python3 or node."`
 	// WorkDir is the working directory; empty means a fresh directory per run
 	// under the agent's data directory.
-	WorkDir string            `json:"workdir,omitempty" doc:"Working directory on the agent; empty means a fresh directory per run."`
-	Env     map[string]string `json:"env,omitempty" doc:"Environment variables added to the agent's environment."`
+	WorkDir string `json:"workdir,omitempty" doc:"Working directory on the agent; empty means a fresh directory per run."`
+	// KeepWorkDir keeps the fresh per-run directory after the run.
+	KeepWorkDir bool `json:"keep_workdir,omitempty" doc:"Keep the per-run working directory after the run."`
+	// User runs the process as this user when the agent runs as root.
+	User string            `json:"user,omitempty" doc:"Run as this user (name or uid); only when the agent runs as root."`
+	Env  map[string]string `json:"env,omitempty" doc:"Environment variables added to the agent's environment."`
 	// Timeout ends a run that lasts longer, killing its process group. Zero
 	// means no limit.
 	Timeout Duration `json:"timeout,omitempty" pattern:"^(0|-?([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$" patternDescription:"a duration such as 30s, 1m30s or 250ms" doc:"Run timeout, e.g. \"30s\"; empty or \"0s\" means none."`
@@ -50,9 +62,38 @@ type JobConfig struct {
 	// Labels select agents: every key must be present on the agent with the
 	// same value. An agent without labels matches only an empty selector.
 	Labels map[string]string `json:"labels,omitempty" doc:"Agent labels this job needs, all of them, with equal values."`
+	// Limits caps the resources of each run.
+	Limits *ResourceLimits `json:"limits,omitempty" doc:"Memory, CPU and process limits per run."`
 	// OutputLimit caps the bytes kept per stream per run; the rest is dropped
 	// and counted. Zero means 10 MiB.
 	OutputLimit int64 `json:"output_limit,omitempty" doc:"Bytes of output kept per stream per run; default 10 MiB."`
+}
+
+// TaskType names what a run does.
+type TaskType string
+
+// Task types.
+const (
+	TaskProcess TaskType = "process"
+	TaskHTTP    TaskType = "http"
+)
+
+// HTTPTask is a request an agent makes instead of running a process.
+type HTTPTask struct {
+	Method  string            `json:"method,omitempty" doc:"HTTP method; default GET."`
+	URL     string            `json:"url" doc:"http:// or https:// URL."`
+	Headers map[string]string `json:"headers,omitempty"`
+	Body    string            `json:"body,omitempty"`
+	// ExpectStatus lists the statuses that count as success; empty means
+	// any 2xx.
+	ExpectStatus []int `json:"expect_status,omitempty" doc:"Statuses that count as success; empty means any 2xx."`
+}
+
+// ResourceLimits caps what one run may use. Zero fields mean no limit.
+type ResourceLimits struct {
+	MemoryMB int64   `json:"memory_mb,omitempty" minimum:"0" doc:"Memory in MiB; exceeding it ends the run as failed with reason oom."`
+	CPU      float64 `json:"cpu,omitempty" minimum:"0" doc:"CPU in cores, e.g. 0.5."`
+	Pids     int     `json:"pids,omitempty" minimum:"0" doc:"Most processes and threads at once."`
 }
 
 // RetryPolicy says how often and when a failed run is tried again. Every
@@ -163,6 +204,19 @@ func ValidateLabels(field string, labels map[string]string) error {
 // Validate checks c and returns a *FieldError naming the first bad field
 // (relative to the config, e.g. "timeout").
 func (c *JobConfig) Validate() error {
+	switch c.Type {
+	case "", TaskProcess:
+		if c.HTTP != nil {
+			return Errorf("http", "needs type http")
+		}
+	case TaskHTTP:
+		if err := c.validateHTTP(); err != nil {
+			return err
+		}
+		return c.validateCommon()
+	default:
+		return Errorf("type", "unknown task type %q (use process or http)", c.Type)
+	}
 	switch {
 	case c.Command == "" && c.Script == "":
 		return Errorf("command", "one of command and script is required")
@@ -182,8 +236,16 @@ func (c *JobConfig) Validate() error {
 			return Errorf("env."+k, "not a valid environment variable name")
 		}
 	}
+	return c.validateCommon()
+}
+
+// validateCommon checks the fields every task type shares.
+func (c *JobConfig) validateCommon() error {
 	if c.Timeout < 0 {
 		return Errorf("timeout", "must not be negative")
+	}
+	if l := c.Limits; l != nil && (l.MemoryMB < 0 || l.CPU < 0 || l.Pids < 0) {
+		return Errorf("limits", "must not be negative")
 	}
 	if c.KillGrace < 0 {
 		return Errorf("kill_grace", "must not be negative")
@@ -198,6 +260,31 @@ func (c *JobConfig) Validate() error {
 		return Errorf("retry.delay", "must not be negative")
 	}
 	return ValidateLabels("labels", c.Labels)
+}
+
+func (c *JobConfig) validateHTTP() error {
+	switch {
+	case c.HTTP == nil:
+		return Errorf("http", "is required for type http")
+	case c.Command != "" || c.Script != "" || len(c.Args) > 0:
+		return Errorf("command", "an http task runs no command or script")
+	case !strings.HasPrefix(c.HTTP.URL, "http://") && !strings.HasPrefix(c.HTTP.URL, "https://"):
+		return Errorf("http.url", "must be an http:// or https:// URL")
+	}
+	if _, err := url.Parse(c.HTTP.URL); err != nil {
+		return Errorf("http.url", "%v", err)
+	}
+	switch strings.ToUpper(c.HTTP.Method) {
+	case "", "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
+	default:
+		return Errorf("http.method", "unknown method %q", c.HTTP.Method)
+	}
+	for i, s := range c.HTTP.ExpectStatus {
+		if s < 100 || s > 599 {
+			return Errorf(fmt.Sprintf("http.expect_status[%d]", i), "must be between 100 and 599")
+		}
+	}
+	return nil
 }
 
 // MatchLabels reports whether an agent with the given labels may run a job

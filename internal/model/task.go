@@ -46,23 +46,31 @@ type TaskInstance struct {
 	PlannedAt time.Time `json:"planned_at"`
 	// LeaseExpiresAt is when a dispatched but not yet running instance is
 	// given up and the task dispatched again.
-	LeaseExpiresAt *time.Time     `json:"lease_expires_at"`
-	DispatchedAt   *time.Time     `json:"dispatched_at"`
-	AckedAt        *time.Time     `json:"acked_at"`
-	StartedAt      *time.Time     `json:"started_at"`
-	FinishedAt     *time.Time     `json:"finished_at"`
-	ExitCode       *int           `json:"exit_code"`
-	Error          string         `json:"error,omitempty"`
-	Usage          *ResourceUsage `json:"usage"`
-	CreatedAt      time.Time      `json:"created_at"`
-	UpdatedAt      time.Time      `json:"updated_at"`
+	LeaseExpiresAt *time.Time `json:"lease_expires_at"`
+	DispatchedAt   *time.Time `json:"dispatched_at"`
+	AckedAt        *time.Time `json:"acked_at"`
+	StartedAt      *time.Time `json:"started_at"`
+	FinishedAt     *time.Time `json:"finished_at"`
+	ExitCode       *int       `json:"exit_code"`
+	// Reason is a stable code for why the run ended as it did ("oom",
+	// "timeout", "cancelled", "lost", "start_failed", "exit_code",
+	// "http_status", …); Error is the sentence for people.
+	Reason string `json:"reason,omitempty"`
+	Error  string `json:"error,omitempty"`
+	// OutputTail is the last lines of the run's output, for lists.
+	OutputTail string         `json:"output_tail,omitempty"`
+	Usage      *ResourceUsage `json:"usage"`
+	CreatedAt  time.Time      `json:"created_at"`
+	UpdatedAt  time.Time      `json:"updated_at"`
 }
 
 // ResourceUsage is what a finished run consumed.
 type ResourceUsage struct {
-	UserCPUMillis   int64 `json:"user_cpu_ms"`
+	UserCPUMillis int64 `json:"user_cpu_ms"`
+	// PeakMemoryBytes is the run's peak memory: the cgroup's peak when the
+	// agent uses cgroups, else the largest resident set of its processes.
 	SystemCPUMillis int64 `json:"system_cpu_ms"`
-	MaxRSSBytes     int64 `json:"max_rss_bytes"`
+	PeakMemoryBytes int64 `json:"peak_memory_bytes"`
 	StdoutBytes     int64 `json:"stdout_bytes"`
 	StderrBytes     int64 `json:"stderr_bytes"`
 	DroppedBytes    int64 `json:"dropped_bytes"`

@@ -34,6 +34,19 @@ type Hello struct {
 	ServerRunID string `json:"server_run_id,omitempty"`
 	// Draining is set when the agent takes no new work.
 	Draining bool `json:"draining,omitempty"`
+	// Limits says how the agent enforces each resource limit.
+	Limits LimitSupport `json:"limits"`
+	// Warnings are things an operator should know about the agent, such as
+	// a limit it cannot enforce.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// LimitSupport says, per resource, how an agent enforces a job's limit:
+// "cgroup", "rlimit", or "none".
+type LimitSupport struct {
+	Memory string `json:"memory"`
+	CPU    string `json:"cpu"`
+	Pids   string `json:"pids"`
 }
 
 func (h *Hello) check() error {
@@ -190,7 +203,11 @@ type TaskDone struct {
 	InstanceID uuid.UUID            `json:"instance_id"`
 	Status     model.InstanceStatus `json:"status"`
 	ExitCode   *int                 `json:"exit_code"`
-	Error      string               `json:"error,omitempty"`
+	// Reason is a stable code (see model.TaskInstance.Reason).
+	Reason string `json:"reason,omitempty"`
+	Error  string `json:"error,omitempty"`
+	// OutputTail is the last lines of the output (at most 2 KiB).
+	OutputTail string `json:"output_tail,omitempty"`
 	// StartedAt is zero when the process never started.
 	StartedAt  time.Time           `json:"started_at"`
 	FinishedAt time.Time           `json:"finished_at"`

@@ -189,7 +189,7 @@ func exerciseTaskInstance(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 		dispatched := TaskInstance(ctx, t, bundle.exec, &TaskInstanceOpts{AgentID: ptr("agent-a"), Now: &bundle.now, LeaseExpiresAt: bundle.at(time.Minute)})
 		lost := TaskInstance(ctx, t, bundle.exec, &TaskInstanceOpts{AgentID: ptr("agent-b"), Now: &bundle.now, Status: ptr(model.InstanceAcked)})
-		usage := &model.ResourceUsage{UserCPUMillis: 12, SystemCPUMillis: 3, MaxRSSBytes: 4 << 20, StdoutBytes: 100, StderrBytes: 5, DroppedBytes: 1}
+		usage := &model.ResourceUsage{UserCPUMillis: 12, SystemCPUMillis: 3, PeakMemoryBytes: 4 << 20, StdoutBytes: 100, StderrBytes: 5, DroppedBytes: 1}
 		got, err := bundle.exec.TaskInstanceFinishMany(ctx, &store.TaskInstanceFinishManyParams{
 			Items: []*store.TaskInstanceFinish{
 				{ID: running.ID, AgentID: "agent-a", ExitCode: ptr(0), FinishedAt: bundle.at(5 * time.Second), Status: model.InstanceSucceeded, Usage: usage},
