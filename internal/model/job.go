@@ -59,6 +59,19 @@ type JobConfig struct {
 	// on timeout or cancel. Zero means 10s.
 	KillGrace Duration    `json:"kill_grace,omitempty" pattern:"^(0|-?([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$" patternDescription:"a duration such as 30s, 1m30s or 250ms" doc:"Time between SIGTERM and SIGKILL; default 10s."`
 	Retry     RetryPolicy `json:"retry,omitzero" doc:"What to do when a run fails."`
+	// Overlap says what a run due while an earlier one of the job is still
+	// running does.
+	Overlap OverlapPolicy `json:"overlap,omitzero" doc:"What a run does while an earlier one of this job is still running."`
+	// MaxConcurrency caps the job's runs at once across the cluster; zero
+	// means no cap. Runs beyond it wait.
+	MaxConcurrency int `json:"max_concurrency,omitempty" minimum:"0" doc:"Most runs of this job at once across the cluster; 0 means no cap."`
+	// Params declares the parameters a run accepts, with defaults.
+	Params []ParamSpec `json:"params,omitempty" doc:"Parameters a run takes: HETUFLOW_PARAM_<NAME> and {{.Params.name}} in args and script."`
+	// NoAgentTimeout fails a run that no connected agent can take (its
+	// labels match none) for this long. Zero means 10m.
+	NoAgentTimeout Duration `json:"no_agent_timeout,omitempty" pattern:"^(0|-?([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$" patternDescription:"a duration such as 10m" doc:"Fail a run no agent can take after this long; default 10m."`
+	// Triggers start other jobs when a run of this one ends.
+	Triggers []JobTrigger `json:"triggers,omitempty" doc:"Jobs to start when a run of this job succeeds, fails or ends."`
 	// Labels select agents: every key must be present on the agent with the
 	// same value. An agent without labels matches only an empty selector.
 	Labels map[string]string `json:"labels,omitempty" doc:"Agent labels this job needs, all of them, with equal values."`
@@ -101,8 +114,98 @@ type ResourceLimits struct {
 type RetryPolicy struct {
 	// MaxAttempts counts the first run; zero or one means no retry.
 	MaxAttempts int `json:"max_attempts,omitempty" doc:"Total attempts including the first; 0 or 1 means no retry."`
-	// Delay is the pause before each retry. Zero means 1s.
-	Delay Duration `json:"delay,omitempty" pattern:"^(0|-?([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$" patternDescription:"a duration such as 30s, 1m30s or 250ms" doc:"Pause before each retry; default 1s."`
+	// Backoff is fixed (every pause is Delay), linear (Delay × n) or
+	// exponential (Delay × 2^(n-1)), capped by MaxDelay.
+	Backoff string `json:"backoff,omitempty" enum:"fixed,linear,exponential" doc:"fixed (default), linear or exponential."`
+	// Delay is the first pause. Zero means 1s.
+	Delay Duration `json:"delay,omitempty" pattern:"^(0|-?([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$" patternDescription:"a duration such as 30s, 1m30s or 250ms" doc:"Pause before the first retry; default 1s."`
+	// MaxDelay caps a pause. Zero means 1h.
+	MaxDelay Duration `json:"max_delay,omitempty" pattern:"^(0|-?([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$" patternDescription:"a duration such as 10m" doc:"Longest pause; default 1h."`
+	// Jitter spreads each pause randomly over [pause/2, pause], so many
+	// runs failing together do not retry together.
+	Jitter bool `json:"jitter,omitempty" doc:"Spread each pause randomly over its second half."`
+	// RetryOn lists what is retried: exit_code (non-zero exit or failure to
+	// start), timeout, lost (the agent went away). Empty means all three.
+	RetryOn []string `json:"retry_on,omitempty" doc:"What is retried: exit_code, timeout, lost; empty means all."`
+}
+
+// Retry reasons for RetryPolicy.RetryOn.
+const (
+	RetryOnExitCode = "exit_code"
+	RetryOnTimeout  = "timeout"
+	RetryOnLost     = "lost"
+)
+
+// Retries reports whether a failure of the kind (a RetryOn value) is retried.
+func (p RetryPolicy) Retries(kind string) bool {
+	if len(p.RetryOn) == 0 {
+		return true
+	}
+	for _, k := range p.RetryOn {
+		if k == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// DefaultMaxRetryDelay caps retry pauses when MaxDelay is zero.
+const DefaultMaxRetryDelay = time.Hour
+
+// Overlap policies.
+const (
+	OverlapAllow   = "allow"
+	OverlapForbid  = "forbid"
+	OverlapQueue   = "queue"
+	OverlapReplace = "replace"
+)
+
+// OverlapPolicy says what a run does when it is due while an earlier run of
+// the same job has not finished.
+type OverlapPolicy struct {
+	// Policy is allow (the default: run anyway), forbid (record this run
+	// Skipped), queue (wait for the earlier run, at most QueueSize waiting;
+	// more are Skipped) or replace (cancel the earlier run, then start).
+	Policy string `json:"policy,omitempty" enum:"allow,forbid,queue,replace" doc:"allow (default), forbid, queue or replace."`
+	// QueueSize is how many runs may wait under queue. Zero means 1.
+	QueueSize int `json:"queue_size,omitempty" minimum:"0" maximum:"1000" doc:"queue: most runs waiting; default 1."`
+}
+
+// EffectivePolicy returns Policy or its default.
+func (o OverlapPolicy) EffectivePolicy() string {
+	if o.Policy == "" {
+		return OverlapAllow
+	}
+	return o.Policy
+}
+
+// EffectiveQueueSize returns QueueSize or its default.
+func (o OverlapPolicy) EffectiveQueueSize() int {
+	if o.QueueSize <= 0 {
+		return 1
+	}
+	return o.QueueSize
+}
+
+// ParamSpec declares one parameter of a job.
+type ParamSpec struct {
+	Name        string `json:"name" doc:"Letters, digits and _; starts with a letter."`
+	Default     string `json:"default,omitempty"`
+	Required    bool   `json:"required,omitempty" doc:"A run must give a value (a default does not count)."`
+	Description string `json:"description,omitempty"`
+}
+
+// Trigger conditions.
+const (
+	TriggerOnSuccess = "success"
+	TriggerOnFailure = "failure"
+	TriggerOnEnd     = "end"
+)
+
+// JobTrigger starts another job when a run of this one ends.
+type JobTrigger struct {
+	On    string    `json:"on" enum:"success,failure,end" doc:"success, failure (failed, timed out or lost for good) or end (any final state but skipped)."`
+	JobID uuid.UUID `json:"job_id" doc:"The job to start."`
 }
 
 // Defaults for JobConfig fields whose zero value means "the default".
@@ -156,12 +259,30 @@ func (p RetryPolicy) Attempts() int {
 	return p.MaxAttempts
 }
 
-// RetryDelay returns the pause before retry attempt n (n ≥ 2).
-func (p RetryPolicy) RetryDelay(int) time.Duration {
-	if p.Delay <= 0 {
-		return DefaultRetryDelay
+// RetryDelay returns the pause after failed attempt n (n ≥ 1) before the
+// next, without jitter.
+func (p RetryPolicy) RetryDelay(n int) time.Duration {
+	d := DefaultRetryDelay
+	if p.Delay > 0 {
+		d = p.Delay.D()
 	}
-	return p.Delay.D()
+	maxDelay := DefaultMaxRetryDelay
+	if p.MaxDelay > 0 {
+		maxDelay = p.MaxDelay.D()
+	}
+	n = max(n, 1)
+	switch p.Backoff {
+	case "linear":
+		if time.Duration(n) > maxDelay/d {
+			return maxDelay
+		}
+		d *= time.Duration(n)
+	case "exponential":
+		for i := 1; i < n && d < maxDelay; i++ {
+			d *= 2
+		}
+	}
+	return min(d, maxDelay)
 }
 
 var (
@@ -253,14 +374,85 @@ func (c *JobConfig) validateCommon() error {
 	if c.OutputLimit < 0 {
 		return Errorf("output_limit", "must not be negative")
 	}
-	if c.Retry.MaxAttempts < 0 || c.Retry.MaxAttempts > MaxRetryAttempts {
-		return Errorf("retry.max_attempts", "must be between 0 and %d", MaxRetryAttempts)
+	if err := c.Retry.validate(); err != nil {
+		return Prefix("retry", err)
 	}
-	if c.Retry.Delay < 0 {
-		return Errorf("retry.delay", "must not be negative")
+	switch c.Overlap.Policy {
+	case "", OverlapAllow, OverlapForbid, OverlapQueue, OverlapReplace:
+	default:
+		return Errorf("overlap.policy", "unknown overlap policy %q (use allow, forbid, queue or replace)", c.Overlap.Policy)
+	}
+	if c.Overlap.QueueSize < 0 || c.Overlap.QueueSize > 1000 {
+		return Errorf("overlap.queue_size", "must be between 0 and 1000")
+	}
+	if c.MaxConcurrency < 0 {
+		return Errorf("max_concurrency", "must not be negative")
+	}
+	if c.NoAgentTimeout < 0 {
+		return Errorf("no_agent_timeout", "must not be negative")
+	}
+	seen := map[string]bool{}
+	for i, p := range c.Params {
+		if !paramNameRe.MatchString(p.Name) {
+			return Errorf(fmt.Sprintf("params[%d].name", i), "must be a letter then letters, digits or _ (at most 64)")
+		}
+		if seen[p.Name] {
+			return Errorf(fmt.Sprintf("params[%d].name", i), "%q is declared twice", p.Name)
+		}
+		seen[p.Name] = true
+	}
+	// Every template must resolve from the declared parameters alone.
+	if _, err := RenderConfig(*c, DefaultParams(c.Params)); err != nil {
+		return err
+	}
+	for i, t := range c.Triggers {
+		switch t.On {
+		case TriggerOnSuccess, TriggerOnFailure, TriggerOnEnd:
+		default:
+			return Errorf(fmt.Sprintf("triggers[%d].on", i), "must be success, failure or end")
+		}
+		if t.JobID == uuid.Nil {
+			return Errorf(fmt.Sprintf("triggers[%d].job_id", i), "is required")
+		}
 	}
 	return ValidateLabels("labels", c.Labels)
 }
+
+func (p RetryPolicy) validate() error {
+	if p.MaxAttempts < 0 || p.MaxAttempts > MaxRetryAttempts {
+		return Errorf("max_attempts", "must be between 0 and %d", MaxRetryAttempts)
+	}
+	switch p.Backoff {
+	case "", "fixed", "linear", "exponential":
+	default:
+		return Errorf("backoff", "unknown backoff %q (use fixed, linear or exponential)", p.Backoff)
+	}
+	if p.Delay < 0 {
+		return Errorf("delay", "must not be negative")
+	}
+	if p.MaxDelay < 0 {
+		return Errorf("max_delay", "must not be negative")
+	}
+	for i, k := range p.RetryOn {
+		if k != RetryOnExitCode && k != RetryOnTimeout && k != RetryOnLost {
+			return Errorf(fmt.Sprintf("retry_on[%d]", i), "unknown %q (use exit_code, timeout or lost)", k)
+		}
+	}
+	return nil
+}
+
+// EffectiveNoAgentTimeout returns NoAgentTimeout or its default.
+func (c *JobConfig) EffectiveNoAgentTimeout() time.Duration {
+	if c.NoAgentTimeout <= 0 {
+		return DefaultNoAgentTimeout
+	}
+	return c.NoAgentTimeout.D()
+}
+
+// DefaultNoAgentTimeout is how long a run no agent can take waits.
+const DefaultNoAgentTimeout = 10 * time.Minute
+
+var paramNameRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,63}$`)
 
 func (c *JobConfig) validateHTTP() error {
 	switch {

@@ -91,15 +91,15 @@ func New(opts Options) (*App, error) {
 	}
 	a := &App{opts: opts, log: opts.Logger.With("server_id", serverID), serverID: serverID, logs: logs, tokens: auth.NewTokens(opts.Store)}
 	sc := cfg.Scheduler
-	a.results = sched.NewResults(sched.ResultsConfig{ServerID: serverID, AckTimeout: sc.AckTimeout.D()}, opts.Store, logs, a.WakeDispatcher, a.log.With("svc", "sched.results"))
+	a.results = sched.NewResults(sched.ResultsConfig{ServerID: serverID, AckTimeout: sc.AckTimeout.D()}, opts.Store, logs, a.wakers(), a.log.With("svc", "sched.results"))
 	a.gateway = gateway.New(gateway.Config{ServerID: serverID, HeartbeatInterval: sc.HeartbeatInterval.D(), HeartbeatTTL: sc.HeartbeatTTL.D()},
 		opts.Store, a.tokens, a.results, a.WakeDispatcher, a.log.With("svc", "gateway"))
 	a.dispatcher = sched.NewDispatcher(sched.DispatcherConfig{ServerID: serverID, Horizon: sc.DispatchHorizon.D(), Interval: sc.DispatchInterval.D(), Batch: sc.DispatchBatch, AckTimeout: sc.AckTimeout.D()},
-		opts.Store, a.gateway, a.log.With("svc", "sched.dispatcher"))
+		opts.Store, a.gateway, a.WakeGenerator, a.log.With("svc", "sched.dispatcher"))
 	a.generator = sched.NewGenerator(sched.GeneratorConfig{Window: sc.GenerateWindow.D(), Interval: sc.GenerateInterval.D(), Horizon: sc.DispatchHorizon.D()},
 		opts.Store, a.WakeDispatcher, a.log.With("svc", "sched.generator"))
 	a.housekeeper = sched.NewHousekeeper(sched.HousekeeperConfig{Interval: sc.HousekeepingInterval.D(), HeartbeatTTL: sc.HeartbeatTTL.D()},
-		opts.Store, a.gateway, a.WakeDispatcher, a.log.With("svc", "sched.housekeeper"))
+		opts.Store, a.gateway, a.wakers(), a.log.With("svc", "sched.housekeeper"))
 	a.heartbeat = &serverHeartbeat{store: opts.Store, id: serverID, interval: sc.HeartbeatInterval.D(), log: a.log.With("svc", "server.heartbeat")}
 	a.api = api.New(api.Deps{Store: opts.Store, Logs: logs, Auth: a.tokens, Scheduler: a, ServerID: serverID, Version: opts.Version, Logger: a.log.With("svc", "api")})
 	return a, nil
@@ -201,6 +201,12 @@ func (a *App) Stop(ctx context.Context) error {
 		}
 	}
 	return err
+}
+
+// wakers lets the services wake each other through the App, which knows
+// them all once New has built them.
+func (a *App) wakers() sched.Wakers {
+	return sched.Wakers{Dispatcher: a.WakeDispatcher, Generator: a.WakeGenerator}
 }
 
 // WakeGenerator asks for a planning pass.

@@ -115,6 +115,11 @@ type JobInsertParams struct {
 	Status      model.JobStatus
 }
 
+// JobLockManyParams are the inputs of Executor.JobLockMany.
+type JobLockManyParams struct {
+	IDs []uuid.UUID
+}
+
 // JobListParams are the inputs of Executor.JobList.
 type JobListParams struct {
 	Filter     Filter
@@ -190,6 +195,7 @@ type ScheduleInsertParams struct {
 	Namespace  string
 	NextFireAt *time.Time
 	Now        *time.Time
+	Options    model.ScheduleOptions
 	StartTime  *time.Time
 	Status     model.ScheduleStatus
 	TimeZone   string
@@ -236,12 +242,17 @@ type ScheduleUpdateParams struct {
 	NextFireAt         *time.Time
 	NextFireAtDoUpdate bool
 	Now                *time.Time
-	StartTime          *time.Time
-	StartTimeDoUpdate  bool
-	Status             model.ScheduleStatus
-	StatusDoUpdate     bool
-	TimeZone           string
-	TimeZoneDoUpdate   bool
+	Options            model.ScheduleOptions
+	OptionsDoUpdate    bool
+	// SpecChanged sets SpecChangedAt to now: the timing changed, or the
+	// schedule was enabled again.
+	SpecChanged       bool
+	StartTime         *time.Time
+	StartTimeDoUpdate bool
+	Status            model.ScheduleStatus
+	StatusDoUpdate    bool
+	TimeZone          string
+	TimeZoneDoUpdate  bool
 }
 
 // ServerCountParams are the inputs of Executor.ServerCount.
@@ -302,6 +313,11 @@ func CursorOf(t *model.Task) *TaskClaimCursor {
 type TaskCountParams struct {
 	Filter     Filter
 	Namespaces []string
+}
+
+// TaskDeleteManyParams are the inputs of Executor.TaskDeleteMany.
+type TaskDeleteManyParams struct {
+	IDs []uuid.UUID
 }
 
 // TaskDeletePendingParams are the inputs of Executor.TaskDeletePending. At
@@ -415,9 +431,11 @@ type TaskInstanceFinish struct {
 	// FinishedAt is when the run ended; nil means Now.
 	FinishedAt *time.Time
 	// StartedAt is set when the instance was never reported Running.
-	StartedAt *time.Time
-	Status    model.InstanceStatus
-	Usage     *model.ResourceUsage
+	StartedAt  *time.Time
+	OutputTail string
+	Reason     string
+	Status     model.InstanceStatus
+	Usage      *model.ResourceUsage
 }
 
 // TaskInstanceGetByIDParams are the inputs of Executor.TaskInstanceGetByID.

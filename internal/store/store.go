@@ -107,6 +107,11 @@ type Executor interface {
 	JobInsert(ctx context.Context, params *JobInsertParams) (*model.Job, error)
 	// JobList lists jobs matching a filter, one page.
 	JobList(ctx context.Context, params *JobListParams) ([]*model.Job, error)
+	// JobLockMany locks the jobs' rows until the transaction ends, so
+	// dispatchers deciding about the same jobs' overlap and concurrency take
+	// turns. It must run in a transaction; on SQLite, whose transactions
+	// already take turns, it only counts. It returns the number found.
+	JobLockMany(ctx context.Context, params *JobLockManyParams) (int, error)
 	// JobUpdate changes the fields marked DoUpdate and returns the job, or
 	// ErrNotFound.
 	JobUpdate(ctx context.Context, params *JobUpdateParams) (*model.Job, error)
@@ -156,6 +161,9 @@ type Executor interface {
 	TaskClaimDue(ctx context.Context, params *TaskClaimDueParams) ([]*model.Task, error)
 	// TaskCount counts tasks matching a filter.
 	TaskCount(ctx context.Context, params *TaskCountParams) (int, error)
+	// TaskDeleteMany deletes tasks with their instances and log metadata,
+	// and returns how many. Retention uses it.
+	TaskDeleteMany(ctx context.Context, params *TaskDeleteManyParams) (int, error)
 	// TaskDeletePending deletes tasks planned by schedules (of JobID, or
 	// ScheduleID) at or after ScheduledAfter that are Pending and were never
 	// dispatched, and returns how many. Schedule edits and disabling use it

@@ -47,7 +47,7 @@ func setup(t *testing.T) *testBundle {
 	if err != nil {
 		t.Fatalf("tasklog.New: %v", err)
 	}
-	results := sched.NewResults(sched.ResultsConfig{ServerID: "server-1", AckTimeout: time.Second}, st, logs, nil, lifecycletest.WarnLogger(t))
+	results := sched.NewResults(sched.ResultsConfig{ServerID: "server-1", AckTimeout: time.Second}, st, logs, sched.Wakers{}, lifecycletest.WarnLogger(t))
 	gw := gateway.New(gateway.Config{ServerID: "server-1", HeartbeatInterval: time.Second, HeartbeatTTL: 5 * time.Second}, st, tokenAuth{}, results, nil, lifecycletest.WarnLogger(t))
 	gw.TestSignals.Init()
 	ctx := context.WithoutCancel(t.Context())
@@ -335,7 +335,7 @@ func TestGatewayLifecycle(t *testing.T) {
 	mk := func(t *testing.T) *gateway.Gateway {
 		st := teststore.SQLite(t)
 		logs, _ := tasklog.New(t.TempDir())
-		results := sched.NewResults(sched.ResultsConfig{AckTimeout: time.Second}, st, logs, nil, lifecycletest.WarnLogger(t))
+		results := sched.NewResults(sched.ResultsConfig{AckTimeout: time.Second}, st, logs, sched.Wakers{}, lifecycletest.WarnLogger(t))
 		return gateway.New(gateway.Config{ServerID: "s", HeartbeatInterval: time.Second, HeartbeatTTL: 5 * time.Second}, st, tokenAuth{}, results, nil, lifecycletest.WarnLogger(t))
 	}
 	lifecycletest.Stress(t.Context(), t, mk(t))

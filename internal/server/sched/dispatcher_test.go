@@ -20,9 +20,10 @@ import (
 // recordingPool is an AgentPool over a static candidate list that records
 // what it was asked to dispatch and counts slots like the gateway.
 type recordingPool struct {
-	mu    sync.Mutex
-	cands map[string]*balance.Candidate
-	sent  map[string][]*protocol.DispatchedInstance
+	mu        sync.Mutex
+	cands     map[string]*balance.Candidate
+	sent      map[string][]*protocol.DispatchedInstance
+	cancelled []uuid.UUID
 }
 
 func newRecordingPool(cands ...*balance.Candidate) *recordingPool {
@@ -54,6 +55,12 @@ func (p *recordingPool) Dispatch(_ context.Context, agentID string, insts []*pro
 	return nil
 }
 
+func (p *recordingPool) Cancel(agentID string, id uuid.UUID, _ string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cancelled = append(p.cancelled, id)
+}
+
 func (p *recordingPool) sentTo(agentID string) []*protocol.DispatchedInstance {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -61,7 +68,7 @@ func (p *recordingPool) sentTo(agentID string) []*protocol.DispatchedInstance {
 }
 
 func newTestDispatcher(t *testing.T, st store.Store, pool AgentPool) *Dispatcher {
-	return NewDispatcher(DispatcherConfig{ServerID: "server-1", Horizon: 5 * time.Second, Interval: time.Second, Batch: 100, AckTimeout: 10 * time.Second}, st, pool, lifecycletest.WarnLogger(t))
+	return NewDispatcher(DispatcherConfig{ServerID: "server-1", Horizon: 5 * time.Second, Interval: time.Second, Batch: 100, AckTimeout: 10 * time.Second}, st, pool, nil, lifecycletest.WarnLogger(t))
 }
 
 func TestDispatcher(t *testing.T) {
@@ -156,7 +163,7 @@ func testDispatcher(t *testing.T, open func(testing.TB) store.Store) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				d := NewDispatcher(DispatcherConfig{ServerID: "s", Horizon: 5 * time.Second, Interval: time.Second, Batch: 7, AckTimeout: time.Second}, st, p, lifecycletest.WarnLogger(t))
+				d := NewDispatcher(DispatcherConfig{ServerID: "s", Horizon: 5 * time.Second, Interval: time.Second, Batch: 7, AckTimeout: time.Second}, st, p, nil, lifecycletest.WarnLogger(t))
 				for range 20 {
 					if _, err := d.runOnce(ctx); err != nil {
 						t.Errorf("runOnce: %v", err)

@@ -240,54 +240,68 @@ func (g *Generator) loadJobs(ctx context.Context, due []*model.Schedule) (map[uu
 		return nil, fmt.Errorf("load jobs: %w", err)
 	}
 	for _, j := range list {
+		// Scheduled runs take the parameters' defaults; render the
+		// snapshot once per job. Templates were checked when the job was
+		// saved, so an error here means a job written by an older version.
+		cfg, err := model.RenderConfig(j.Config, model.DefaultParams(j.Config.Params))
+		if err != nil {
+			g.log.WarnContext(ctx, "job config does not render; planning it unrendered", "job_id", j.ID, "error", err)
+		} else {
+			j.Config = cfg
+		}
 		jobs[j.ID] = j
 	}
 	return jobs, nil
 }
 
 // planSchedule computes one schedule's fires from its cursor up to horizon
-// and the cursor move that goes with them. Fires missed by more than the
-// misfire threshold are recorded Skipped, except the latest of a run of them,
-// which runs now (the fire_once policy).
+// and the cursor move that goes with them.
 func (g *Generator) planSchedule(s *model.Schedule, job *model.Job, now, horizon time.Time) ([]*store.TaskInsert, *store.ScheduleCursorAdvance, error) {
+	if s.NextFireAt == nil {
+		return nil, nil, fmt.Errorf("schedule has no cursor")
+	}
+	if OneAtATime(s) {
+		return g.planOne(s, job, now)
+	}
 	spec, err := cron.ForSchedule(s)
 	if err != nil {
 		return nil, nil, err
 	}
-	if s.NextFireAt == nil {
-		return nil, nil, fmt.Errorf("schedule has no cursor")
-	}
 	cursor := s.NextFireAt.UTC()
 	adv := &store.ScheduleCursorAdvance{ID: s.ID, ExpectRevision: s.Revision}
+	lateBefore := now.Add(-s.Misfire.EffectiveThreshold())
+	// A run of missed fires is resolved by the schedule's misfire policy;
+	// firstToRun is the index of the first missed fire that runs.
+	missed, firstToRun := 0, 0
+	if cursor.Before(lateBefore) {
+		missed = countBefore(spec, cursor, lateBefore)
+		switch s.Misfire.EffectivePolicy() {
+		case model.MisfireSkip:
+			firstToRun = missed
+		case model.MisfireFireOnce:
+			firstToRun = missed - 1
+		case model.MisfireFireAll:
+			firstToRun = max(0, missed-s.Misfire.EffectiveLimit())
+		}
+	}
 	var tasks []*store.TaskInsert
-	lateBefore := now.Add(-g.cfg.MisfireThreshold)
-	scheduleID := s.ID
-	for !cursor.After(horizon) && len(tasks) < g.cfg.MaxFiresPerSchedule {
+	for i := 0; !cursor.After(horizon) && len(tasks) < g.cfg.MaxFiresPerSchedule; i++ {
 		if s.MaxCount > 0 && s.FiredCount+int64(len(tasks)) >= s.MaxCount {
 			adv.Status = model.ScheduleExpired
 			break
 		}
-		next, ok := spec.Next(cursor)
-		t := &store.TaskInsert{
-			ID:          uuid.Must(uuid.NewV7()),
-			Config:      job.Config,
-			JobID:       s.JobID,
-			Namespace:   s.Namespace,
-			ScheduleID:  &scheduleID,
-			ScheduledAt: cursor,
-			RunAt:       cursor,
-			Status:      model.TaskPending,
-		}
-		if cursor.Before(lateBefore) {
-			if ok && next.Before(lateBefore) {
+		t := newPlannedTask(s, job, cursor)
+		if i < missed {
+			if i < firstToRun {
 				t.Status = model.TaskSkipped
-				t.Reason = "missed while no server was running; misfire policy fire_once runs only the latest missed fire"
+				t.Reason = fmt.Sprintf("missed while no server was running; misfire policy %s", describeMisfire(s.Misfire, missed))
 			} else {
 				t.RunAt = now
-				t.Reason = fmt.Sprintf("ran late: planned for %s, missed while no server was running", cursor.Format(time.RFC3339Nano))
+				t.Reason = fmt.Sprintf("ran late: planned for %s, missed while no server was running (misfire policy %s)", cursor.Format(time.RFC3339Nano), s.Misfire.EffectivePolicy())
 			}
 		}
 		tasks = append(tasks, t)
+		next, ok := spec.Next(cursor)
 		if !ok {
 			adv.Status = model.ScheduleExpired
 			break
@@ -300,4 +314,73 @@ func (g *Generator) planSchedule(s *model.Schedule, job *model.Job, now, horizon
 		adv.NextFireAt = &c
 	}
 	return tasks, adv, nil
+}
+
+// OneAtATime reports whether a schedule plans its next run only after the
+// previous one ends: fixed-delay intervals and daemons. Their cursor is nil
+// while a run is under way, and is set again when it ends.
+func OneAtATime(s *model.Schedule) bool {
+	return s.Kind == model.ScheduleDaemon || (s.Kind == model.ScheduleInterval && s.IntervalMode == model.FixedDelay)
+}
+
+// planOne plans the single next run of a one-at-a-time schedule and parks
+// its cursor until that run ends.
+func (g *Generator) planOne(s *model.Schedule, job *model.Job, now time.Time) ([]*store.TaskInsert, *store.ScheduleCursorAdvance, error) {
+	adv := &store.ScheduleCursorAdvance{ID: s.ID, ExpectRevision: s.Revision}
+	at := s.NextFireAt.UTC()
+	if (s.EndTime != nil && at.After(*s.EndTime)) || (s.MaxCount > 0 && s.FiredCount >= s.MaxCount) {
+		adv.Status = model.ScheduleExpired
+		return nil, adv, nil
+	}
+	t := newPlannedTask(s, job, at)
+	if at.Before(now.Add(-s.Misfire.EffectiveThreshold())) {
+		t.RunAt = now
+		t.Reason = fmt.Sprintf("ran late: planned for %s, missed while no server was running", at.Format(time.RFC3339Nano))
+	}
+	adv.FiredCountDelta = 1
+	return []*store.TaskInsert{t}, adv, nil
+}
+
+func newPlannedTask(s *model.Schedule, job *model.Job, at time.Time) *store.TaskInsert {
+	scheduleID := s.ID
+	return &store.TaskInsert{
+		ID:          uuid.Must(uuid.NewV7()),
+		Config:      job.Config,
+		JobID:       s.JobID,
+		Namespace:   s.Namespace,
+		Parameters:  model.DefaultParams(job.Config.Params),
+		ScheduleID:  &scheduleID,
+		ScheduledAt: at,
+		RunAt:       at,
+		Status:      model.TaskPending,
+	}
+}
+
+// maxMissedCount bounds the count of missed fires; beyond it the oldest are
+// treated as one long gap and resolved over several passes.
+const maxMissedCount = 10_000_000
+
+// countBefore counts the fires of spec from cursor (itself a fire) up to,
+// not including, before.
+func countBefore(spec cron.Spec, cursor, before time.Time) int {
+	n := 0
+	for cursor.Before(before) && n < maxMissedCount {
+		n++
+		next, ok := spec.Next(cursor)
+		if !ok {
+			break
+		}
+		cursor = next
+	}
+	return n
+}
+
+func describeMisfire(m model.MisfirePolicy, missed int) string {
+	switch m.EffectivePolicy() {
+	case model.MisfireSkip:
+		return "skip records every missed fire without running it"
+	case model.MisfireFireAll:
+		return fmt.Sprintf("fire_all runs at most the latest %d of %d missed fires", m.EffectiveLimit(), missed)
+	}
+	return "fire_once runs only the latest missed fire"
 }

@@ -42,25 +42,21 @@ type Housekeeper struct {
 	cfg    HousekeeperConfig
 	store  store.Store
 	forget Forgetter
-	onWork func()
+	wake   Wakers
 	log    *slog.Logger
 
 	TestSignals HousekeeperTestSignals
 }
 
-// NewHousekeeper returns a Housekeeper. onWork is called when tasks became
-// runnable again.
-func NewHousekeeper(cfg HousekeeperConfig, st store.Store, forget Forgetter, onWork func(), logger *slog.Logger) *Housekeeper {
+// NewHousekeeper returns a Housekeeper; wake is told about work it creates.
+func NewHousekeeper(cfg HousekeeperConfig, st store.Store, forget Forgetter, wake Wakers, logger *slog.Logger) *Housekeeper {
 	if st == nil || forget == nil || logger == nil {
 		panic("sched: NewHousekeeper needs a store, a forgetter and a logger")
 	}
 	if cfg.Interval <= 0 || cfg.HeartbeatTTL <= 0 {
 		panic(fmt.Sprintf("sched: bad housekeeper config %+v", cfg))
 	}
-	if onWork == nil {
-		onWork = func() {}
-	}
-	return &Housekeeper{cfg: cfg, store: st, forget: forget, onWork: onWork, log: logger}
+	return &Housekeeper{cfg: cfg, store: st, forget: forget, wake: wake, log: logger}
 }
 
 // Start runs sweeps until ctx ends or Stop is called.
@@ -122,9 +118,9 @@ func (h *Housekeeper) sweepLeases(ctx context.Context, now time.Time) error {
 			}
 			byAgent[in.AgentID] = append(byAgent[in.AgentID], in.ID)
 		}
-		var runnable int
+		var fin FinishResult
 		err = store.InTx(ctx, h.store, func(ex store.Executor) error {
-			runnable, err = FinishInstances(ctx, ex, items, now)
+			fin, err = FinishInstances(ctx, ex, items, now)
 			return err
 		})
 		if err != nil {
@@ -135,9 +131,7 @@ func (h *Housekeeper) sweepLeases(ctx context.Context, now time.Time) error {
 		}
 		h.log.WarnContext(ctx, "dispatched instances not started in time", "num_instances", len(expired))
 		h.TestSignals.Requeued.Signal(len(expired))
-		if runnable > 0 {
-			h.onWork()
-		}
+		h.wakeFor(fin)
 		if len(expired) < 500 {
 			return nil
 		}
@@ -152,9 +146,9 @@ func (h *Housekeeper) sweepAgents(ctx context.Context, now time.Time) error {
 	}
 	for _, a := range stale {
 		var (
-			changed  int
-			runnable int
-			live     []*model.TaskInstance
+			changed int
+			fin     FinishResult
+			live    []*model.TaskInstance
 		)
 		err := store.InTx(ctx, h.store, func(ex store.Executor) error {
 			changed, err = ex.AgentSetStatusIf(ctx, &store.AgentSetStatusIfParams{ID: a.ID, Status: model.AgentOffline, HeartbeatBefore: &before})
@@ -172,7 +166,7 @@ func (h *Housekeeper) sweepAgents(ctx context.Context, now time.Time) error {
 					Error: fmt.Sprintf("agent %s sent no heartbeat for %s", a.ID, h.cfg.HeartbeatTTL),
 				}
 			}
-			runnable, err = FinishInstances(ctx, ex, items, now)
+			fin, err = FinishInstances(ctx, ex, items, now)
 			return err
 		})
 		if err != nil {
@@ -190,9 +184,17 @@ func (h *Housekeeper) sweepAgents(ctx context.Context, now time.Time) error {
 			}
 			h.forget.Forget(a.ID, ids, "agent was offline; its work was given to others")
 		}
-		if runnable > 0 {
-			h.onWork()
-		}
+		h.wakeFor(fin)
 	}
 	return nil
+}
+
+// wakeFor wakes the loops that have new work after fin.
+func (h *Housekeeper) wakeFor(fin FinishResult) {
+	if fin.Runnable > 0 || fin.Triggered > 0 {
+		h.wake.dispatcher()
+	}
+	if fin.Rearmed > 0 {
+		h.wake.generator()
+	}
 }

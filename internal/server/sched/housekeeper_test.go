@@ -81,7 +81,7 @@ func TestHousekeeper(t *testing.T) {
 
 func testHousekeeper(t *testing.T, open func(testing.TB) store.Store) {
 	newHK := func(t *testing.T, st store.Store, f Forgetter) *Housekeeper {
-		return NewHousekeeper(HousekeeperConfig{Interval: time.Second, HeartbeatTTL: 10 * time.Second}, st, f, nil, lifecycletest.WarnLogger(t))
+		return NewHousekeeper(HousekeeperConfig{Interval: time.Second, HeartbeatTTL: 10 * time.Second}, st, f, Wakers{}, lifecycletest.WarnLogger(t))
 	}
 
 	t.Run("ExpiredLeaseRequeuesUnderTheSameAttempt", func(t *testing.T) {

@@ -69,12 +69,12 @@ func (s *ResultsTestSignals) Init() { s.Applied.Init() }
 // per batch, in the order they were submitted.
 type Results struct {
 	lifecycle.Base
-	cfg    ResultsConfig
-	store  store.Store
-	logs   *tasklog.Store
-	log    *slog.Logger
-	queue  chan *Report
-	onWork func() // called after a batch that may have freed or queued work
+	cfg   ResultsConfig
+	store store.Store
+	logs  *tasklog.Store
+	log   *slog.Logger
+	queue chan *Report
+	wake  Wakers
 	// owners caches instance → agent for log chunks, so an agent can write
 	// only its own instances' output. Only the writer goroutine touches it.
 	owners map[uuid.UUID]string
@@ -82,9 +82,29 @@ type Results struct {
 	TestSignals ResultsTestSignals
 }
 
-// NewResults returns a Results writer. onWork is called after a batch that
-// scheduled a retry or requeued a task, to wake the dispatcher.
-func NewResults(cfg ResultsConfig, st store.Store, logs *tasklog.Store, onWork func(), logger *slog.Logger) *Results {
+// Wakers are called after work was created, to cut a loop's wait short.
+// Nil fields do nothing.
+type Wakers struct {
+	// Dispatcher is called when tasks became runnable.
+	Dispatcher func()
+	// Generator is called when a schedule was given its next fire.
+	Generator func()
+}
+
+func (w Wakers) dispatcher() {
+	if w.Dispatcher != nil {
+		w.Dispatcher()
+	}
+}
+
+func (w Wakers) generator() {
+	if w.Generator != nil {
+		w.Generator()
+	}
+}
+
+// NewResults returns a Results writer; wake is told about work it creates.
+func NewResults(cfg ResultsConfig, st store.Store, logs *tasklog.Store, wake Wakers, logger *slog.Logger) *Results {
 	if st == nil || logs == nil || logger == nil {
 		panic("sched: NewResults needs a store, a log store and a logger")
 	}
@@ -94,10 +114,7 @@ func NewResults(cfg ResultsConfig, st store.Store, logs *tasklog.Store, onWork f
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = 10_000
 	}
-	if onWork == nil {
-		onWork = func() {}
-	}
-	return &Results{cfg: cfg, store: st, logs: logs, log: logger, queue: make(chan *Report, cfg.QueueSize), onWork: onWork, owners: map[uuid.UUID]string{}}
+	return &Results{cfg: cfg, store: st, logs: logs, log: logger, queue: make(chan *Report, cfg.QueueSize), wake: wake, owners: map[uuid.UUID]string{}}
 }
 
 // Submit queues a report. It blocks while the queue is full, which slows the
@@ -264,7 +281,7 @@ func (r *Results) apply(ctx context.Context, batch []*Report) error {
 			}
 		}
 	}
-	var wake bool
+	var fin FinishResult
 	err := store.InTx(ctx, r.store, func(ex store.Executor) error {
 		for agentID, ids := range acks {
 			if _, err := ex.TaskInstanceAckMany(ctx, &store.TaskInstanceAckManyParams{AgentID: agentID, IDs: ids, LeaseGrace: r.cfg.AckTimeout}); err != nil {
@@ -276,13 +293,11 @@ func (r *Results) apply(ctx context.Context, batch []*Report) error {
 				return fmt.Errorf("start instances: %w", err)
 			}
 		}
-		all := append(finishes, lost...)
-		if len(all) > 0 {
-			requeued, err := FinishInstances(ctx, ex, all, now)
-			if err != nil {
+		if all := append(finishes, lost...); len(all) > 0 {
+			var err error
+			if fin, err = FinishInstances(ctx, ex, all, now); err != nil {
 				return err
 			}
-			wake = wake || requeued > 0
 		}
 		for _, hb := range beats {
 			if _, err := ex.AgentHeartbeat(ctx, hb); err != nil {
@@ -303,8 +318,11 @@ func (r *Results) apply(ctx context.Context, batch []*Report) error {
 	if err != nil {
 		return err
 	}
-	if wake {
-		r.onWork()
+	if fin.Runnable > 0 || fin.Triggered > 0 {
+		r.wake.dispatcher()
+	}
+	if fin.Rearmed > 0 {
+		r.wake.generator()
 	}
 	return nil
 }
@@ -369,11 +387,13 @@ func (r *Results) writeLog(l *protocol.TaskLog, sizes map[uuid.UUID]*store.TaskL
 
 func finishFromDone(agentID string, d *protocol.TaskDone) *store.TaskInstanceFinish {
 	f := &store.TaskInstanceFinish{
-		ID:       d.InstanceID,
-		AgentID:  agentID,
-		Error:    d.Error,
-		ExitCode: d.ExitCode,
-		Status:   d.Status,
+		ID:         d.InstanceID,
+		AgentID:    agentID,
+		Error:      d.Error,
+		ExitCode:   d.ExitCode,
+		OutputTail: d.OutputTail,
+		Reason:     d.Reason,
+		Status:     d.Status,
 	}
 	usage := d.Usage
 	f.Usage = &usage
@@ -388,17 +408,25 @@ func finishFromDone(agentID string, d *protocol.TaskDone) *store.TaskInstanceFin
 	return f
 }
 
+// FinishResult says what finishing instances set in motion.
+type FinishResult struct {
+	// Runnable counts tasks that can run again (retry or requeue).
+	Runnable int
+	FinalEffects
+}
+
 // FinishInstances ends live instances and moves their tasks on: succeeded,
-// retried after the job's delay, requeued (an instance that never started),
-// or failed for good. Items whose instance is no longer live are skipped. It
-// returns how many tasks became runnable again (retry or requeue).
-func FinishInstances(ctx context.Context, ex store.Executor, items []*store.TaskInstanceFinish, now time.Time) (int, error) {
+// retried after the job's backoff, requeued (an instance that never
+// started), or failed for good; tasks that became final get their follow-up
+// (AfterFinal). Items whose instance is no longer live are skipped.
+func FinishInstances(ctx context.Context, ex store.Executor, items []*store.TaskInstanceFinish, now time.Time) (FinishResult, error) {
+	var res FinishResult
 	finished, err := ex.TaskInstanceFinishMany(ctx, &store.TaskInstanceFinishManyParams{Items: items})
 	if err != nil {
-		return 0, fmt.Errorf("finish instances: %w", err)
+		return res, fmt.Errorf("finish instances: %w", err)
 	}
 	if len(finished) == 0 {
-		return 0, nil
+		return res, nil
 	}
 	ids := make([]any, len(finished))
 	for i, in := range finished {
@@ -406,14 +434,14 @@ func FinishInstances(ctx context.Context, ex store.Executor, items []*store.Task
 	}
 	tasks, err := ex.TaskList(ctx, &store.TaskListParams{Filter: store.Filter{{Field: "id", Op: store.OpIn, Value: ids}}, Limit: len(ids)})
 	if err != nil {
-		return 0, fmt.Errorf("load tasks: %w", err)
+		return res, fmt.Errorf("load tasks: %w", err)
 	}
 	byID := make(map[uuid.UUID]*model.Task, len(tasks))
 	for _, t := range tasks {
 		byID[t.ID] = t
 	}
-	runnable := 0
 	moves := make([]*store.TaskFinish, 0, len(finished))
+	var done []Finished
 	for _, in := range finished {
 		t := byID[in.TaskID]
 		if t == nil {
@@ -424,16 +452,19 @@ func FinishInstances(ctx context.Context, ex store.Executor, items []*store.Task
 			continue
 		}
 		if mv.Status == model.TaskPending || mv.Status == model.TaskWaitingRetry {
-			runnable++
+			res.Runnable++
+		} else {
+			done = append(done, Finished{Task: t, Status: mv.Status})
 		}
 		moves = append(moves, mv)
 	}
 	if len(moves) > 0 {
 		if _, err := ex.TaskFinishMany(ctx, &store.TaskFinishManyParams{Items: moves}); err != nil {
-			return 0, fmt.Errorf("finish tasks: %w", err)
+			return res, fmt.Errorf("finish tasks: %w", err)
 		}
 	}
-	return runnable, nil
+	res.FinalEffects, err = AfterFinal(ctx, ex, done, now)
+	return res, err
 }
 
 // nextTaskState decides what a task does after its instance ended. It
@@ -460,20 +491,50 @@ func nextTaskState(t *model.Task, in *model.TaskInstance, now time.Time) *store.
 		fallthrough
 	default: // Failed, Timeout, Lost while running
 		reason := describeFailure(in)
-		if t.Attempt < t.Config.Retry.Attempts() {
-			runAt := now.Add(t.Config.Retry.RetryDelay(t.Attempt + 1))
-			mv.Status, mv.RunAt = model.TaskWaitingRetry, &runAt
-			mv.Reason = fmt.Sprintf("attempt %d of %d %s; retry at %s", t.Attempt, t.Config.Retry.Attempts(), reason, runAt.UTC().Format(time.RFC3339Nano))
-		} else {
+		policy := t.Config.Retry
+		kind := failureKind(in)
+		switch {
+		case t.Attempt >= policy.Attempts():
 			mv.Status = model.TaskFailed
-			mv.Reason = fmt.Sprintf("attempt %d of %d %s", t.Attempt, t.Config.Retry.Attempts(), reason)
+			mv.Reason = fmt.Sprintf("attempt %d of %d %s", t.Attempt, policy.Attempts(), reason)
+		case !policy.Retries(kind):
+			mv.Status = model.TaskFailed
+			mv.Reason = fmt.Sprintf("attempt %d of %d %s; not retried (retry_on excludes %s)", t.Attempt, policy.Attempts(), reason, kind)
+		default:
+			runAt := now.Add(retryPause(policy, t.Attempt))
+			mv.Status, mv.RunAt = model.TaskWaitingRetry, &runAt
+			mv.Reason = fmt.Sprintf("attempt %d of %d %s; retry at %s", t.Attempt, policy.Attempts(), reason, runAt.UTC().Format(time.RFC3339Nano))
 		}
 	}
 	return mv
 }
 
+// failureKind names a failed instance's cause as a RetryOn value.
+func failureKind(in *model.TaskInstance) string {
+	switch in.Status {
+	case model.InstanceTimeout:
+		return model.RetryOnTimeout
+	case model.InstanceLost:
+		return model.RetryOnLost
+	}
+	return model.RetryOnExitCode
+}
+
+// retryPause is the pause after failed attempt n, with the policy's jitter:
+// uniform over the pause's second half, so runs that failed together spread
+// out but none retries sooner than half its pause.
+func retryPause(p model.RetryPolicy, n int) time.Duration {
+	d := p.RetryDelay(n)
+	if p.Jitter && d > 1 {
+		d = d/2 + rand.N(d/2+1)
+	}
+	return d
+}
+
 func describeFailure(in *model.TaskInstance) string {
 	switch {
+	case in.Reason == "oom":
+		return "ran out of memory: " + in.Error
 	case in.Status == model.InstanceTimeout:
 		return "timed out"
 	case in.Status == model.InstanceLost:

@@ -81,7 +81,7 @@ func testResults(t *testing.T, open func(testing.TB) store.Store) {
 		if err != nil {
 			t.Fatalf("tasklog.New: %v", err)
 		}
-		r := NewResults(ResultsConfig{ServerID: "server-1", AckTimeout: 10 * time.Second}, st, logs, nil, lifecycletest.WarnLogger(t))
+		r := NewResults(ResultsConfig{ServerID: "server-1", AckTimeout: 10 * time.Second}, st, logs, Wakers{}, lifecycletest.WarnLogger(t))
 		if err := r.Start(t.Context()); err != nil {
 			t.Fatalf("Start: %v", err)
 		}
@@ -185,7 +185,7 @@ func testResults(t *testing.T, open func(testing.TB) store.Store) {
 		st := open(t)
 		logs, _ := tasklog.New(t.TempDir())
 		mk := func() *Results {
-			return NewResults(ResultsConfig{AckTimeout: time.Second}, st, logs, nil, lifecycletest.WarnLogger(t))
+			return NewResults(ResultsConfig{AckTimeout: time.Second}, st, logs, Wakers{}, lifecycletest.WarnLogger(t))
 		}
 		lifecycletest.Stress(t.Context(), t, mk())
 		lifecycletest.StopsImmediately(t.Context(), t, mk())

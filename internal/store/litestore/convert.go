@@ -63,27 +63,34 @@ func jobFromRow(r *dbsqlc.SchedJob) (*model.Job, error) {
 	return j, nil
 }
 
-func scheduleFromRow(r *dbsqlc.SchedSchedule) *model.Schedule {
-	return &model.Schedule{
-		ID:         r.ID,
-		JobID:      r.JobID,
-		Namespace:  r.Namespace,
-		Name:       r.Name,
-		Kind:       model.ScheduleKind(r.Kind),
-		Cron:       r.Cron,
-		TimeZone:   r.TimeZone,
-		Interval:   model.Duration(time.Duration(r.IntervalMS) * time.Millisecond),
-		StartTime:  fromMicrosPtr(r.StartTime),
-		EndTime:    fromMicrosPtr(r.EndTime),
-		MaxCount:   r.MaxCount,
-		Status:     model.ScheduleStatus(r.Status),
-		NextFireAt: fromMicrosPtr(r.NextFireAt),
-		FiredCount: r.FiredCount,
-		LastError:  r.LastError,
-		Revision:   r.Revision,
-		CreatedAt:  fromMicros(r.CreatedAt),
-		UpdatedAt:  fromMicros(r.UpdatedAt),
+func scheduleFromRow(r *dbsqlc.SchedSchedule) (*model.Schedule, error) {
+	s := &model.Schedule{
+		ID:            r.ID,
+		JobID:         r.JobID,
+		Namespace:     r.Namespace,
+		Name:          r.Name,
+		Kind:          model.ScheduleKind(r.Kind),
+		Cron:          r.Cron,
+		TimeZone:      r.TimeZone,
+		Interval:      model.Duration(time.Duration(r.IntervalMS) * time.Millisecond),
+		StartTime:     fromMicrosPtr(r.StartTime),
+		EndTime:       fromMicrosPtr(r.EndTime),
+		MaxCount:      r.MaxCount,
+		Status:        model.ScheduleStatus(r.Status),
+		NextFireAt:    fromMicrosPtr(r.NextFireAt),
+		FiredCount:    r.FiredCount,
+		LastError:     r.LastError,
+		Revision:      r.Revision,
+		CreatedAt:     fromMicros(r.CreatedAt),
+		UpdatedAt:     fromMicros(r.UpdatedAt),
+		SpecChangedAt: fromMicros(r.SpecChangedAt),
 	}
+	var o model.ScheduleOptions
+	if err := json.Unmarshal([]byte(r.Options), &o); err != nil {
+		return nil, fmt.Errorf("decode options of schedule %s: %w", r.ID, err)
+	}
+	s.SetOptions(o)
+	return s, nil
 }
 
 func serverFromRow(r *dbsqlc.SchedServer) *model.Server {
@@ -140,6 +147,8 @@ func taskInstanceFromRow(r *dbsqlc.SchedTaskInstance) (*model.TaskInstance, erro
 		StartedAt:      fromMicrosPtr(r.StartedAt),
 		FinishedAt:     fromMicrosPtr(r.FinishedAt),
 		Error:          r.Error,
+		Reason:         r.Reason,
+		OutputTail:     r.OutputTail,
 		CreatedAt:      fromMicros(r.CreatedAt),
 		UpdatedAt:      fromMicros(r.UpdatedAt),
 	}

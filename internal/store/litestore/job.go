@@ -103,3 +103,20 @@ func (e *executor) JobUpdate(ctx context.Context, params *store.JobUpdateParams)
 	}
 	return jobFromRow(row)
 }
+
+// JobLockMany implements [store.Executor]. SQLite transactions already take
+// turns (one writer), so it only counts the jobs.
+func (e *executor) JobLockMany(ctx context.Context, params *store.JobLockManyParams) (int, error) {
+	if len(params.IDs) == 0 {
+		return 0, nil
+	}
+	ids := make([]any, len(params.IDs))
+	for i, id := range params.IDs {
+		ids[i] = id
+	}
+	n, err := e.JobCount(ctx, &store.JobCountParams{Filter: store.Filter{{Field: "id", Op: store.OpIn, Value: ids}}})
+	if err != nil {
+		return 0, fmt.Errorf("lock jobs: %w", err)
+	}
+	return n, nil
+}

@@ -2,6 +2,7 @@ package litestore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/hetuflow/hetuflow/internal/model"
@@ -31,7 +32,11 @@ func (e *executor) ScheduleAdvanceCursorMany(ctx context.Context, params *store.
 				return err
 			}
 			for _, r := range rows {
-				out = append(out, scheduleFromRow(r))
+				s, err := scheduleFromRow(r)
+				if err != nil {
+					return err
+				}
+				out = append(out, s)
 			}
 		}
 		return nil
@@ -59,7 +64,7 @@ func (e *executor) ScheduleDelete(ctx context.Context, params *store.ScheduleDel
 	if err != nil {
 		return nil, fmt.Errorf("delete schedule %s: %w", params.ID, e.interpretError(err))
 	}
-	return scheduleFromRow(row), nil
+	return scheduleFromRow(row)
 }
 
 // ScheduleGetByID implements [store.Executor].
@@ -70,11 +75,15 @@ func (e *executor) ScheduleGetByID(ctx context.Context, params *store.ScheduleGe
 	if err != nil {
 		return nil, fmt.Errorf("get schedule %s: %w", params.ID, e.interpretError(err))
 	}
-	return scheduleFromRow(row), nil
+	return scheduleFromRow(row)
 }
 
 // ScheduleInsert implements [store.Executor].
 func (e *executor) ScheduleInsert(ctx context.Context, params *store.ScheduleInsertParams) (*model.Schedule, error) {
+	opts, err := json.Marshal(params.Options)
+	if err != nil {
+		return nil, fmt.Errorf("insert schedule: encode options: %w", err)
+	}
 	row, err := e.q.ScheduleInsert(ctx, e.w, &dbsqlc.ScheduleInsertParams{
 		ID:         params.ID,
 		JobID:      params.JobID,
@@ -90,11 +99,12 @@ func (e *executor) ScheduleInsert(ctx context.Context, params *store.ScheduleIns
 		Status:     int64(params.Status),
 		NextFireAt: microsPtr(params.NextFireAt),
 		Now:        nowMicros(params.Now),
+		Options:    string(opts),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("insert schedule: %w", e.interpretError(err))
 	}
-	return scheduleFromRow(row), nil
+	return scheduleFromRow(row)
 }
 
 // ScheduleList implements [store.Executor].
@@ -105,7 +115,7 @@ func (e *executor) ScheduleList(ctx context.Context, params *store.ScheduleListP
 	if err != nil {
 		return nil, fmt.Errorf("list schedules: %w", e.interpretError(err))
 	}
-	return fromRows(rows, infallible(scheduleFromRow))
+	return fromRows(rows, scheduleFromRow)
 }
 
 // ScheduleListDue implements [store.Executor]. A zero Limit means 1000.
@@ -117,7 +127,7 @@ func (e *executor) ScheduleListDue(ctx context.Context, params *store.ScheduleLi
 	if err != nil {
 		return nil, fmt.Errorf("list due schedules: %w", e.interpretError(err))
 	}
-	return fromRows(rows, infallible(scheduleFromRow))
+	return fromRows(rows, scheduleFromRow)
 }
 
 // ScheduleSetErrorIf implements [store.Executor].
@@ -136,6 +146,10 @@ func (e *executor) ScheduleSetErrorIf(ctx context.Context, params *store.Schedul
 
 // ScheduleUpdate implements [store.Executor].
 func (e *executor) ScheduleUpdate(ctx context.Context, params *store.ScheduleUpdateParams) (*model.Schedule, error) {
+	opts, err := json.Marshal(params.Options)
+	if err != nil {
+		return nil, fmt.Errorf("update schedule: encode options: %w", err)
+	}
 	row, err := e.q.ScheduleUpdate(ctx, e.w, &dbsqlc.ScheduleUpdateParams{
 		CronDoUpdate:       params.CronDoUpdate,
 		Cron:               params.Cron,
@@ -159,9 +173,12 @@ func (e *executor) ScheduleUpdate(ctx context.Context, params *store.ScheduleUpd
 		ID:                 params.ID,
 		AnyNamespace:       params.Namespaces == nil,
 		Namespaces:         params.Namespaces,
+		OptionsDoUpdate:    params.OptionsDoUpdate,
+		Options:            string(opts),
+		SpecChanged:        params.SpecChanged,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("update schedule %s: %w", params.ID, e.interpretError(err))
 	}
-	return scheduleFromRow(row), nil
+	return scheduleFromRow(row)
 }

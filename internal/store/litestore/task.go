@@ -195,3 +195,15 @@ func (e *executor) TaskDeletePending(ctx context.Context, params *store.TaskDele
 	}
 	return int(n), nil
 }
+
+// TaskDeleteMany implements [store.Executor].
+func (e *executor) TaskDeleteMany(ctx context.Context, params *store.TaskDeleteManyParams) (int, error) {
+	if len(params.IDs) == 0 {
+		return 0, nil
+	}
+	n, err := e.q.TaskDeleteMany(ctx, e.w, &dbsqlc.TaskDeleteManyParams{IDs: params.IDs})
+	if err != nil {
+		return 0, fmt.Errorf("delete tasks: %w", e.interpretError(err))
+	}
+	return int(n), nil
+}

@@ -49,6 +49,8 @@ func (e *executor) TaskInstanceFinishMany(ctx context.Context, params *store.Tas
 			arg := &dbsqlc.TaskInstanceFinishManyParams{
 				Status:     int64(it.Status),
 				Error:      it.Error,
+				Reason:     it.Reason,
+				OutputTail: it.OutputTail,
 				FinishedAt: now,
 				StartedAt:  microsPtr(it.StartedAt),
 				Now:        now,

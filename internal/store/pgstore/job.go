@@ -98,3 +98,15 @@ func (e *executor) JobUpdate(ctx context.Context, params *store.JobUpdateParams)
 	}
 	return jobFromRow(row)
 }
+
+// JobLockMany implements [store.Executor].
+func (e *executor) JobLockMany(ctx context.Context, params *store.JobLockManyParams) (int, error) {
+	if len(params.IDs) == 0 {
+		return 0, nil
+	}
+	ids, err := e.q.JobLockMany(ctx, e.db, &dbsqlc.JobLockManyParams{IDs: params.IDs})
+	if err != nil {
+		return 0, fmt.Errorf("lock jobs: %w", interpretError(err))
+	}
+	return len(ids), nil
+}

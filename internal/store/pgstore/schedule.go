@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -37,7 +38,7 @@ func (e *executor) ScheduleAdvanceCursorMany(ctx context.Context, params *store.
 	if err != nil {
 		return nil, fmt.Errorf("advance schedule cursors: %w", interpretError(err))
 	}
-	return fromRows(rows, infallible(scheduleFromRow))
+	return fromRows(rows, scheduleFromRow)
 }
 
 // ScheduleCount implements [store.Executor].
@@ -55,7 +56,7 @@ func (e *executor) ScheduleDelete(ctx context.Context, params *store.ScheduleDel
 	if err != nil {
 		return nil, fmt.Errorf("delete schedule %s: %w", params.ID, interpretError(err))
 	}
-	return scheduleFromRow(row), nil
+	return scheduleFromRow(row)
 }
 
 // ScheduleGetByID implements [store.Executor].
@@ -64,11 +65,15 @@ func (e *executor) ScheduleGetByID(ctx context.Context, params *store.ScheduleGe
 	if err != nil {
 		return nil, fmt.Errorf("get schedule %s: %w", params.ID, interpretError(err))
 	}
-	return scheduleFromRow(row), nil
+	return scheduleFromRow(row)
 }
 
 // ScheduleInsert implements [store.Executor].
 func (e *executor) ScheduleInsert(ctx context.Context, params *store.ScheduleInsertParams) (*model.Schedule, error) {
+	opts, err := json.Marshal(params.Options)
+	if err != nil {
+		return nil, fmt.Errorf("insert schedule: encode options: %w", err)
+	}
 	row, err := e.q.ScheduleInsert(ctx, e.db, &dbsqlc.ScheduleInsertParams{
 		ID:         params.ID,
 		JobID:      params.JobID,
@@ -84,11 +89,12 @@ func (e *executor) ScheduleInsert(ctx context.Context, params *store.ScheduleIns
 		Status:     int32(params.Status),
 		NextFireAt: params.NextFireAt,
 		Now:        params.Now,
+		Options:    opts,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("insert schedule: %w", interpretError(err))
 	}
-	return scheduleFromRow(row), nil
+	return scheduleFromRow(row)
 }
 
 // ScheduleList implements [store.Executor].
@@ -99,7 +105,7 @@ func (e *executor) ScheduleList(ctx context.Context, params *store.ScheduleListP
 	if err != nil {
 		return nil, fmt.Errorf("list schedules: %w", err)
 	}
-	return fromRows(rows, infallible(scheduleFromRow))
+	return fromRows(rows, scheduleFromRow)
 }
 
 // ScheduleListDue implements [store.Executor]. A zero Limit means 1000.
@@ -111,7 +117,7 @@ func (e *executor) ScheduleListDue(ctx context.Context, params *store.ScheduleLi
 	if err != nil {
 		return nil, fmt.Errorf("list due schedules: %w", interpretError(err))
 	}
-	return fromRows(rows, infallible(scheduleFromRow))
+	return fromRows(rows, scheduleFromRow)
 }
 
 // ScheduleSetErrorIf implements [store.Executor].
@@ -130,6 +136,10 @@ func (e *executor) ScheduleSetErrorIf(ctx context.Context, params *store.Schedul
 
 // ScheduleUpdate implements [store.Executor].
 func (e *executor) ScheduleUpdate(ctx context.Context, params *store.ScheduleUpdateParams) (*model.Schedule, error) {
+	opts, err := json.Marshal(params.Options)
+	if err != nil {
+		return nil, fmt.Errorf("update schedule: encode options: %w", err)
+	}
 	row, err := e.q.ScheduleUpdate(ctx, e.db, &dbsqlc.ScheduleUpdateParams{
 		CronDoUpdate:       params.CronDoUpdate,
 		Cron:               params.Cron,
@@ -152,9 +162,12 @@ func (e *executor) ScheduleUpdate(ctx context.Context, params *store.ScheduleUpd
 		Now:                params.Now,
 		ID:                 params.ID,
 		Namespaces:         params.Namespaces,
+		OptionsDoUpdate:    params.OptionsDoUpdate,
+		Options:            opts,
+		SpecChanged:        params.SpecChanged,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("update schedule %s: %w", params.ID, interpretError(err))
 	}
-	return scheduleFromRow(row), nil
+	return scheduleFromRow(row)
 }

@@ -57,6 +57,8 @@ func (e *executor) TaskInstanceFinishMany(ctx context.Context, params *store.Tas
 		StartedAts:     make([]time.Time, n),
 		Statuses:       make([]int32, n),
 		Usages:         make([][]byte, n),
+		Reasons:        make([]string, n),
+		OutputTails:    make([]string, n),
 	}
 	for i, it := range params.Items {
 		arg.IDs[i] = it.ID
@@ -69,6 +71,8 @@ func (e *executor) TaskInstanceFinishMany(ctx context.Context, params *store.Tas
 		arg.FinishedAts[i] = zeroIfNil(it.FinishedAt)
 		arg.StartedAts[i] = zeroIfNil(it.StartedAt)
 		arg.Statuses[i] = int32(it.Status)
+		arg.Reasons[i] = it.Reason
+		arg.OutputTails[i] = it.OutputTail
 		if it.Usage != nil {
 			usage, err := json.Marshal(it.Usage)
 			if err != nil {

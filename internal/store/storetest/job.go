@@ -29,6 +29,23 @@ func fullJobConfig() model.JobConfig {
 }
 
 func exerciseJob(t *testing.T, open func(t *testing.T) store.Store) {
+	t.Run("LockManyCountsJobs", func(t *testing.T) {
+		t.Parallel()
+		ctx, bundle := setup(t, open)
+		a := Job(ctx, t, bundle.exec, nil)
+		b := Job(ctx, t, bundle.exec, nil)
+		err := store.InTx(ctx, bundle.exec, func(ex store.Executor) error {
+			n, err := ex.JobLockMany(ctx, &store.JobLockManyParams{IDs: []uuid.UUID{b.ID, a.ID, newID()}})
+			if err != nil || n != 2 {
+				t.Errorf("JobLockMany = %d, %v; want 2", n, err)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("InTx: %v", err)
+		}
+	})
+
 	t.Run("InsertAndGet", func(t *testing.T) {
 		t.Parallel()
 		ctx, bundle := setup(t, open)

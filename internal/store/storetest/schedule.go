@@ -28,9 +28,12 @@ func exerciseSchedule(t *testing.T, open func(t *testing.T) store.Store) {
 			Namespace:  "team-a",
 			NextFireAt: bundle.at(time.Minute),
 			Now:        &bundle.now,
-			StartTime:  bundle.at(-time.Hour),
-			Status:     model.ScheduleEnabled,
-			TimeZone:   "Asia/Shanghai",
+			Options: model.ScheduleOptions{IntervalMode: model.FixedDelay, Misfire: model.MisfirePolicy{
+				Policy: model.MisfireFireAll, Threshold: model.Duration(30 * time.Second), Limit: 7,
+			}},
+			StartTime: bundle.at(-time.Hour),
+			Status:    model.ScheduleEnabled,
+			TimeZone:  "Asia/Shanghai",
 		}
 		inserted, err := bundle.exec.ScheduleInsert(ctx, params)
 		if err != nil {
@@ -54,6 +57,8 @@ func exerciseSchedule(t *testing.T, open func(t *testing.T) store.Store) {
 			CreatedAt:  bundle.now,
 			UpdatedAt:  bundle.now,
 		}
+		want.SetOptions(params.Options)
+		want.SpecChangedAt = bundle.now
 		checkSchedule(t, "ScheduleInsert", inserted, want)
 		got, err := bundle.exec.ScheduleGetByID(ctx, &store.ScheduleGetByIDParams{ID: params.ID})
 		if err != nil {
@@ -363,6 +368,27 @@ func exerciseSchedule(t *testing.T, open func(t *testing.T) store.Store) {
 		checkSchedule(t, "ScheduleGetByID after SetErrorIf", got, &want)
 	})
 
+	t.Run("UpdateOptionsAndSpecChangedAt", func(t *testing.T) {
+		t.Parallel()
+		ctx, bundle := setup(t, open)
+		sched := Schedule(ctx, t, bundle.exec, &ScheduleOpts{Now: &bundle.now})
+		opts := model.ScheduleOptions{Misfire: model.MisfirePolicy{Policy: model.MisfireSkip}}
+		got, err := bundle.exec.ScheduleUpdate(ctx, &store.ScheduleUpdateParams{ID: sched.ID, Options: opts, OptionsDoUpdate: true, Now: bundle.at(time.Minute)})
+		if err != nil {
+			t.Fatalf("ScheduleUpdate(options): %v", err)
+		}
+		if got.Misfire.Policy != model.MisfireSkip || !sameTime(got.SpecChangedAt, sched.SpecChangedAt) {
+			t.Errorf("after options update: misfire %+v, spec changed %v; want skip and unchanged %v", got.Misfire, got.SpecChangedAt, sched.SpecChangedAt)
+		}
+		got, err = bundle.exec.ScheduleUpdate(ctx, &store.ScheduleUpdateParams{ID: sched.ID, SpecChanged: true, Now: bundle.at(2 * time.Minute)})
+		if err != nil {
+			t.Fatalf("ScheduleUpdate(spec changed): %v", err)
+		}
+		if !sameTime(got.SpecChangedAt, *bundle.at(2 * time.Minute)) || got.Misfire.Policy != model.MisfireSkip {
+			t.Errorf("after spec change: spec changed %v, misfire %+v; want %v and options kept", got.SpecChangedAt, got.Misfire, *bundle.at(2 * time.Minute))
+		}
+	})
+
 	t.Run("UpdateClearsLastError", func(t *testing.T) {
 		t.Parallel()
 		ctx, bundle := setup(t, open)
@@ -406,8 +432,12 @@ func exerciseSchedule(t *testing.T, open func(t *testing.T) store.Store) {
 // checks that the times are UTC.
 func checkSchedule(t *testing.T, what string, got, want *model.Schedule) {
 	t.Helper()
-	checkUTC(t, what, &got.CreatedAt, &got.UpdatedAt, got.StartTime, got.EndTime, got.NextFireAt)
+	checkUTC(t, what, &got.CreatedAt, &got.UpdatedAt, &got.SpecChangedAt, got.StartTime, got.EndTime, got.NextFireAt)
 	g, w := *got, *want
+	if !sameTime(g.SpecChangedAt, w.SpecChangedAt) {
+		t.Errorf("%s: SpecChangedAt = %v, want %v", what, g.SpecChangedAt, w.SpecChangedAt)
+	}
+	g.SpecChangedAt, w.SpecChangedAt = time.Time{}, time.Time{}
 	if !sameTime(g.CreatedAt, w.CreatedAt) || !sameTime(g.UpdatedAt, w.UpdatedAt) ||
 		!sameTimePtr(g.StartTime, w.StartTime) || !sameTimePtr(g.EndTime, w.EndTime) || !sameTimePtr(g.NextFireAt, w.NextFireAt) {
 		t.Errorf("%s: CreatedAt, UpdatedAt, StartTime, EndTime, NextFireAt = %v, %v, %s, %s, %s, want %v, %v, %s, %s, %s", what,

@@ -62,6 +62,22 @@ func exerciseTask(t *testing.T, open func(t *testing.T) store.Store) {
 		checkTask(t, "TaskGetByID", stored, want)
 	})
 
+	t.Run("DeleteManyRemovesTasksWithTheirInstances", func(t *testing.T) {
+		t.Parallel()
+		ctx, bundle := setup(t, open)
+		in := TaskInstance(ctx, t, bundle.exec, nil)
+		keep := Task(ctx, t, bundle.exec, nil)
+		n, err := bundle.exec.TaskDeleteMany(ctx, &store.TaskDeleteManyParams{IDs: []uuid.UUID{in.TaskID, newID()}})
+		if err != nil || n != 1 {
+			t.Fatalf("TaskDeleteMany = %d, %v; want 1", n, err)
+		}
+		_, err = bundle.exec.TaskInstanceGetByID(ctx, &store.TaskInstanceGetByIDParams{ID: in.ID})
+		checkErrIs(t, "TaskInstanceGetByID after delete", err, store.ErrNotFound)
+		if _, err := bundle.exec.TaskGetByID(ctx, &store.TaskGetByIDParams{ID: keep.ID}); err != nil {
+			t.Errorf("other task: %v", err)
+		}
+	})
+
 	t.Run("DeletePendingDropsOnlyUndispatchedPlannedTasks", func(t *testing.T) {
 		t.Parallel()
 		ctx, bundle := setup(t, open)

@@ -193,7 +193,7 @@ func exerciseTaskInstance(t *testing.T, open func(t *testing.T) store.Store) {
 		got, err := bundle.exec.TaskInstanceFinishMany(ctx, &store.TaskInstanceFinishManyParams{
 			Items: []*store.TaskInstanceFinish{
 				{ID: running.ID, AgentID: "agent-a", ExitCode: ptr(0), FinishedAt: bundle.at(5 * time.Second), Status: model.InstanceSucceeded, Usage: usage},
-				{ID: dispatched.ID, AgentID: "agent-a", Error: "exec: not found", ExitCode: ptr(-1), StartedAt: &startedAt, Status: model.InstanceFailed},
+				{ID: dispatched.ID, AgentID: "agent-a", Error: "exec: not found", ExitCode: ptr(-1), StartedAt: &startedAt, Status: model.InstanceFailed, Reason: "start_failed", OutputTail: "line 1\nline 2\n"},
 				{ID: lost.ID, Error: "agent lost", Status: model.InstanceLost}, // no agent: the server's sweep
 			},
 			Now: bundle.at(6 * time.Second),
@@ -212,6 +212,8 @@ func exerciseTaskInstance(t *testing.T, open func(t *testing.T) store.Store) {
 		wantDispatched := *dispatched
 		wantDispatched.Status = model.InstanceFailed
 		wantDispatched.Error = "exec: not found"
+		wantDispatched.Reason = "start_failed"
+		wantDispatched.OutputTail = "line 1\nline 2\n"
 		wantDispatched.ExitCode = ptr(-1)
 		wantDispatched.StartedAt = &startedAt
 		wantDispatched.FinishedAt = bundle.at(6 * time.Second)

@@ -48,24 +48,26 @@ type SchedJob struct {
 }
 
 type SchedSchedule struct {
-	ID         uuid.UUID
-	JobID      uuid.UUID
-	Namespace  string
-	Name       string
-	Kind       int64
-	Cron       string
-	TimeZone   string
-	IntervalMS int64
-	StartTime  *int64
-	EndTime    *int64
-	MaxCount   int64
-	Status     int64
-	NextFireAt *int64
-	FiredCount int64
-	LastError  string
-	Revision   int64
-	CreatedAt  int64
-	UpdatedAt  int64
+	ID            uuid.UUID
+	JobID         uuid.UUID
+	Namespace     string
+	Name          string
+	Kind          int64
+	Cron          string
+	TimeZone      string
+	IntervalMS    int64
+	StartTime     *int64
+	EndTime       *int64
+	MaxCount      int64
+	Status        int64
+	NextFireAt    *int64
+	FiredCount    int64
+	LastError     string
+	Revision      int64
+	CreatedAt     int64
+	UpdatedAt     int64
+	Options       string
+	SpecChangedAt int64
 }
 
 type SchedServer struct {
@@ -116,6 +118,8 @@ type SchedTaskInstance struct {
 	Usage          *string
 	CreatedAt      int64
 	UpdatedAt      int64
+	Reason         string
+	OutputTail     string
 }
 
 type SchedTaskLog struct {

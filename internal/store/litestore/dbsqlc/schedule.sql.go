@@ -22,7 +22,7 @@ SET next_fire_at = CAST(?1 AS INTEGER),
     updated_at = ?4
 WHERE id = ?5
     AND revision = ?6
-RETURNING id, job_id, namespace, name, kind, cron, time_zone, interval_ms, start_time, end_time, max_count, status, next_fire_at, fired_count, last_error, revision, created_at, updated_at
+RETURNING id, job_id, namespace, name, kind, cron, time_zone, interval_ms, start_time, end_time, max_count, status, next_fire_at, fired_count, last_error, revision, created_at, updated_at, options, spec_changed_at
 `
 
 type ScheduleAdvanceCursorManyParams struct {
@@ -71,6 +71,8 @@ func (q *Queries) ScheduleAdvanceCursorMany(ctx context.Context, db DBTX, arg *S
 			&i.Revision,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Options,
+			&i.SpecChangedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -89,7 +91,7 @@ const ScheduleDelete = `-- name: ScheduleDelete :one
 DELETE FROM sched_schedule
 WHERE id = ?1
     AND (CAST(?2 AS BOOLEAN) OR namespace IN (/*SLICE:namespaces*/?))
-RETURNING id, job_id, namespace, name, kind, cron, time_zone, interval_ms, start_time, end_time, max_count, status, next_fire_at, fired_count, last_error, revision, created_at, updated_at
+RETURNING id, job_id, namespace, name, kind, cron, time_zone, interval_ms, start_time, end_time, max_count, status, next_fire_at, fired_count, last_error, revision, created_at, updated_at, options, spec_changed_at
 `
 
 type ScheduleDeleteParams struct {
@@ -132,12 +134,14 @@ func (q *Queries) ScheduleDelete(ctx context.Context, db DBTX, arg *ScheduleDele
 		&i.Revision,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Options,
+		&i.SpecChangedAt,
 	)
 	return &i, err
 }
 
 const ScheduleGetByID = `-- name: ScheduleGetByID :one
-SELECT id, job_id, namespace, name, kind, cron, time_zone, interval_ms, start_time, end_time, max_count, status, next_fire_at, fired_count, last_error, revision, created_at, updated_at
+SELECT id, job_id, namespace, name, kind, cron, time_zone, interval_ms, start_time, end_time, max_count, status, next_fire_at, fired_count, last_error, revision, created_at, updated_at, options, spec_changed_at
 FROM sched_schedule
 WHERE id = ?1
     AND (CAST(?2 AS BOOLEAN) OR namespace IN (/*SLICE:namespaces*/?))
@@ -183,6 +187,8 @@ func (q *Queries) ScheduleGetByID(ctx context.Context, db DBTX, arg *ScheduleGet
 		&i.Revision,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Options,
+		&i.SpecChangedAt,
 	)
 	return &i, err
 }
@@ -191,13 +197,13 @@ const ScheduleInsert = `-- name: ScheduleInsert :one
 INSERT INTO sched_schedule (
     id, job_id, namespace, name, kind, cron, time_zone, interval_ms,
     start_time, end_time, max_count, status, next_fire_at,
-    fired_count, last_error, revision, created_at, updated_at
+    fired_count, last_error, revision, created_at, updated_at, options, spec_changed_at
 ) VALUES (
     ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
     ?9, ?10, ?11, ?12, ?13,
-    0, '', 1, ?14, ?14
+    0, '', 1, ?14, ?14, CAST(?15 AS TEXT), ?14
 )
-RETURNING id, job_id, namespace, name, kind, cron, time_zone, interval_ms, start_time, end_time, max_count, status, next_fire_at, fired_count, last_error, revision, created_at, updated_at
+RETURNING id, job_id, namespace, name, kind, cron, time_zone, interval_ms, start_time, end_time, max_count, status, next_fire_at, fired_count, last_error, revision, created_at, updated_at, options, spec_changed_at
 `
 
 type ScheduleInsertParams struct {
@@ -215,6 +221,7 @@ type ScheduleInsertParams struct {
 	Status     int64
 	NextFireAt *int64
 	Now        int64
+	Options    string
 }
 
 func (q *Queries) ScheduleInsert(ctx context.Context, db DBTX, arg *ScheduleInsertParams) (*SchedSchedule, error) {
@@ -233,6 +240,7 @@ func (q *Queries) ScheduleInsert(ctx context.Context, db DBTX, arg *ScheduleInse
 		arg.Status,
 		arg.NextFireAt,
 		arg.Now,
+		arg.Options,
 	)
 	var i SchedSchedule
 	err := row.Scan(
@@ -254,12 +262,14 @@ func (q *Queries) ScheduleInsert(ctx context.Context, db DBTX, arg *ScheduleInse
 		&i.Revision,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Options,
+		&i.SpecChangedAt,
 	)
 	return &i, err
 }
 
 const ScheduleListDue = `-- name: ScheduleListDue :many
-SELECT s.id, s.job_id, s.namespace, s.name, s.kind, s.cron, s.time_zone, s.interval_ms, s.start_time, s.end_time, s.max_count, s.status, s.next_fire_at, s.fired_count, s.last_error, s.revision, s.created_at, s.updated_at
+SELECT s.id, s.job_id, s.namespace, s.name, s.kind, s.cron, s.time_zone, s.interval_ms, s.start_time, s.end_time, s.max_count, s.status, s.next_fire_at, s.fired_count, s.last_error, s.revision, s.created_at, s.updated_at, s.options, s.spec_changed_at
 FROM sched_schedule AS s
     JOIN sched_job AS j ON j.id = s.job_id
 WHERE s.status = 100
@@ -304,6 +314,8 @@ func (q *Queries) ScheduleListDue(ctx context.Context, db DBTX, arg *ScheduleLis
 			&i.Revision,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Options,
+			&i.SpecChangedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -357,12 +369,14 @@ SET cron = CASE WHEN CAST(?1 AS BOOLEAN) THEN CAST(?2 AS TEXT) ELSE cron END,
     start_time = CASE WHEN CAST(?13 AS BOOLEAN) THEN CAST(?14 AS INTEGER) ELSE start_time END,
     status = CASE WHEN CAST(?15 AS BOOLEAN) THEN CAST(?16 AS INTEGER) ELSE status END,
     time_zone = CASE WHEN CAST(?17 AS BOOLEAN) THEN CAST(?18 AS TEXT) ELSE time_zone END,
+    options = CASE WHEN CAST(?19 AS BOOLEAN) THEN CAST(?20 AS TEXT) ELSE options END,
+    spec_changed_at = CASE WHEN CAST(?21 AS BOOLEAN) THEN ?22 ELSE spec_changed_at END,
     last_error = '',
     revision = revision + 1,
-    updated_at = ?19
-WHERE id = ?20
-    AND (CAST(?21 AS BOOLEAN) OR namespace IN (/*SLICE:namespaces*/?))
-RETURNING id, job_id, namespace, name, kind, cron, time_zone, interval_ms, start_time, end_time, max_count, status, next_fire_at, fired_count, last_error, revision, created_at, updated_at
+    updated_at = ?22
+WHERE id = ?23
+    AND (CAST(?24 AS BOOLEAN) OR namespace IN (/*SLICE:namespaces*/?))
+RETURNING id, job_id, namespace, name, kind, cron, time_zone, interval_ms, start_time, end_time, max_count, status, next_fire_at, fired_count, last_error, revision, created_at, updated_at, options, spec_changed_at
 `
 
 type ScheduleUpdateParams struct {
@@ -384,6 +398,9 @@ type ScheduleUpdateParams struct {
 	Status             int64
 	TimeZoneDoUpdate   bool
 	TimeZone           string
+	OptionsDoUpdate    bool
+	Options            string
+	SpecChanged        bool
 	Now                int64
 	ID                 uuid.UUID
 	AnyNamespace       bool
@@ -411,6 +428,9 @@ func (q *Queries) ScheduleUpdate(ctx context.Context, db DBTX, arg *ScheduleUpda
 	queryParams = append(queryParams, arg.Status)
 	queryParams = append(queryParams, arg.TimeZoneDoUpdate)
 	queryParams = append(queryParams, arg.TimeZone)
+	queryParams = append(queryParams, arg.OptionsDoUpdate)
+	queryParams = append(queryParams, arg.Options)
+	queryParams = append(queryParams, arg.SpecChanged)
 	queryParams = append(queryParams, arg.Now)
 	queryParams = append(queryParams, arg.ID)
 	queryParams = append(queryParams, arg.AnyNamespace)
@@ -443,6 +463,8 @@ func (q *Queries) ScheduleUpdate(ctx context.Context, db DBTX, arg *ScheduleUpda
 		&i.Revision,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Options,
+		&i.SpecChangedAt,
 	)
 	return &i, err
 }

@@ -77,6 +77,33 @@ func (q *Queries) TaskClaimDue(ctx context.Context, db DBTX, arg *TaskClaimDuePa
 	return items, nil
 }
 
+const TaskDeleteMany = `-- name: TaskDeleteMany :execrows
+DELETE FROM sched_task
+WHERE id IN (/*SLICE:ids*/?)
+`
+
+type TaskDeleteManyParams struct {
+	IDs []uuid.UUID
+}
+
+func (q *Queries) TaskDeleteMany(ctx context.Context, db DBTX, arg *TaskDeleteManyParams) (int64, error) {
+	query := TaskDeleteMany
+	var queryParams []interface{}
+	if len(arg.IDs) > 0 {
+		for _, v := range arg.IDs {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:ids*/?", strings.Repeat(",?", len(arg.IDs))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
+	}
+	result, err := db.ExecContext(ctx, query, queryParams...)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const TaskDeletePending = `-- name: TaskDeletePending :execrows
 DELETE FROM sched_task
 WHERE status = 1

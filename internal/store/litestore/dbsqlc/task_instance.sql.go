@@ -57,14 +57,16 @@ SET status = ?1,
     exit_code = CAST(?2 AS INTEGER),
     error = ?3,
     usage = CAST(?4 AS TEXT),
-    finished_at = CAST(?5 AS INTEGER),
-    started_at = coalesce(started_at, CAST(?6 AS INTEGER)),
+    reason = CAST(?5 AS TEXT),
+    output_tail = CAST(?6 AS TEXT),
+    finished_at = CAST(?7 AS INTEGER),
+    started_at = coalesce(started_at, CAST(?8 AS INTEGER)),
     lease_expires_at = NULL,
-    updated_at = ?7
-WHERE id = ?8
+    updated_at = ?9
+WHERE id = ?10
     AND status IN (5, 7, 10)
-    AND (CAST(?9 AS TEXT) = '' OR agent_id = CAST(?9 AS TEXT))
-RETURNING id, task_id, job_id, namespace, attempt, agent_id, server_id, status, planned_at, lease_expires_at, dispatched_at, acked_at, started_at, finished_at, exit_code, error, usage, created_at, updated_at
+    AND (CAST(?11 AS TEXT) = '' OR agent_id = CAST(?11 AS TEXT))
+RETURNING id, task_id, job_id, namespace, attempt, agent_id, server_id, status, planned_at, lease_expires_at, dispatched_at, acked_at, started_at, finished_at, exit_code, error, usage, created_at, updated_at, reason, output_tail
 `
 
 type TaskInstanceFinishManyParams struct {
@@ -72,6 +74,8 @@ type TaskInstanceFinishManyParams struct {
 	ExitCode   *int64
 	Error      string
 	Usage      *string
+	Reason     string
+	OutputTail string
 	FinishedAt int64
 	StartedAt  *int64
 	Now        int64
@@ -87,6 +91,8 @@ func (q *Queries) TaskInstanceFinishMany(ctx context.Context, db DBTX, arg *Task
 		arg.ExitCode,
 		arg.Error,
 		arg.Usage,
+		arg.Reason,
+		arg.OutputTail,
 		arg.FinishedAt,
 		arg.StartedAt,
 		arg.Now,
@@ -120,6 +126,8 @@ func (q *Queries) TaskInstanceFinishMany(ctx context.Context, db DBTX, arg *Task
 			&i.Usage,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Reason,
+			&i.OutputTail,
 		); err != nil {
 			return nil, err
 		}
@@ -135,7 +143,7 @@ func (q *Queries) TaskInstanceFinishMany(ctx context.Context, db DBTX, arg *Task
 }
 
 const TaskInstanceGetByID = `-- name: TaskInstanceGetByID :one
-SELECT id, task_id, job_id, namespace, attempt, agent_id, server_id, status, planned_at, lease_expires_at, dispatched_at, acked_at, started_at, finished_at, exit_code, error, usage, created_at, updated_at
+SELECT id, task_id, job_id, namespace, attempt, agent_id, server_id, status, planned_at, lease_expires_at, dispatched_at, acked_at, started_at, finished_at, exit_code, error, usage, created_at, updated_at, reason, output_tail
 FROM sched_task_instance
 WHERE id = ?1
     AND (CAST(?2 AS BOOLEAN) OR namespace IN (/*SLICE:namespaces*/?))
@@ -182,6 +190,8 @@ func (q *Queries) TaskInstanceGetByID(ctx context.Context, db DBTX, arg *TaskIns
 		&i.Usage,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Reason,
+		&i.OutputTail,
 	)
 	return &i, err
 }
@@ -234,7 +244,7 @@ func (q *Queries) TaskInstanceInsertMany(ctx context.Context, db DBTX, arg *Task
 }
 
 const TaskInstanceListLeaseExpired = `-- name: TaskInstanceListLeaseExpired :many
-SELECT id, task_id, job_id, namespace, attempt, agent_id, server_id, status, planned_at, lease_expires_at, dispatched_at, acked_at, started_at, finished_at, exit_code, error, usage, created_at, updated_at
+SELECT id, task_id, job_id, namespace, attempt, agent_id, server_id, status, planned_at, lease_expires_at, dispatched_at, acked_at, started_at, finished_at, exit_code, error, usage, created_at, updated_at, reason, output_tail
 FROM sched_task_instance
 WHERE status IN (5, 7)
     AND lease_expires_at < CAST(?1 AS INTEGER)
@@ -276,6 +286,8 @@ func (q *Queries) TaskInstanceListLeaseExpired(ctx context.Context, db DBTX, arg
 			&i.Usage,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Reason,
+			&i.OutputTail,
 		); err != nil {
 			return nil, err
 		}
@@ -291,7 +303,7 @@ func (q *Queries) TaskInstanceListLeaseExpired(ctx context.Context, db DBTX, arg
 }
 
 const TaskInstanceListLiveByAgent = `-- name: TaskInstanceListLiveByAgent :many
-SELECT id, task_id, job_id, namespace, attempt, agent_id, server_id, status, planned_at, lease_expires_at, dispatched_at, acked_at, started_at, finished_at, exit_code, error, usage, created_at, updated_at
+SELECT id, task_id, job_id, namespace, attempt, agent_id, server_id, status, planned_at, lease_expires_at, dispatched_at, acked_at, started_at, finished_at, exit_code, error, usage, created_at, updated_at, reason, output_tail
 FROM sched_task_instance
 WHERE agent_id = ?1
     AND status IN (5, 7, 10)
@@ -331,6 +343,8 @@ func (q *Queries) TaskInstanceListLiveByAgent(ctx context.Context, db DBTX, arg 
 			&i.Usage,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Reason,
+			&i.OutputTail,
 		); err != nil {
 			return nil, err
 		}

@@ -122,6 +122,40 @@ func (q *Queries) JobInsert(ctx context.Context, db DBTX, arg *JobInsertParams) 
 	return &i, err
 }
 
+const jobLockMany = `-- name: JobLockMany :many
+SELECT id
+FROM sched_job
+WHERE id = any($1::uuid[])
+ORDER BY id
+FOR UPDATE
+`
+
+type JobLockManyParams struct {
+	IDs []uuid.UUID
+}
+
+// Row locks serialize dispatchers deciding about the same jobs' overlap and
+// concurrency; taken in id order so two claimers cannot deadlock.
+func (q *Queries) JobLockMany(ctx context.Context, db DBTX, arg *JobLockManyParams) ([]uuid.UUID, error) {
+	rows, err := db.Query(ctx, jobLockMany, arg.IDs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []uuid.UUID
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const jobUpdate = `-- name: JobUpdate :one
 UPDATE sched_job
 SET config = CASE WHEN $1::boolean THEN $2::jsonb ELSE config END,

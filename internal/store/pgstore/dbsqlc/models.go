@@ -50,24 +50,26 @@ type SchedJob struct {
 }
 
 type SchedSchedule struct {
-	ID         uuid.UUID
-	JobID      uuid.UUID
-	Namespace  string
-	Name       string
-	Kind       int32
-	Cron       string
-	TimeZone   string
-	IntervalMS int64
-	StartTime  *time.Time
-	EndTime    *time.Time
-	MaxCount   int64
-	Status     int32
-	NextFireAt *time.Time
-	FiredCount int64
-	LastError  string
-	Revision   int64
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	ID            uuid.UUID
+	JobID         uuid.UUID
+	Namespace     string
+	Name          string
+	Kind          int32
+	Cron          string
+	TimeZone      string
+	IntervalMS    int64
+	StartTime     *time.Time
+	EndTime       *time.Time
+	MaxCount      int64
+	Status        int32
+	NextFireAt    *time.Time
+	FiredCount    int64
+	LastError     string
+	Revision      int64
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	Options       []byte
+	SpecChangedAt time.Time
 }
 
 type SchedServer struct {
@@ -118,6 +120,8 @@ type SchedTaskInstance struct {
 	Usage          []byte
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	Reason         string
+	OutputTail     string
 }
 
 type SchedTaskLog struct {

@@ -31,7 +31,7 @@ SET next_fire_at = nullif(input.next_fire_at, '0001-01-01 00:00:00+00'),
 FROM input
 WHERE s.id = input.id
     AND s.revision = input.expect_revision
-RETURNING s.id, s.job_id, s.namespace, s.name, s.kind, s.cron, s.time_zone, s.interval_ms, s.start_time, s.end_time, s.max_count, s.status, s.next_fire_at, s.fired_count, s.last_error, s.revision, s.created_at, s.updated_at
+RETURNING s.id, s.job_id, s.namespace, s.name, s.kind, s.cron, s.time_zone, s.interval_ms, s.start_time, s.end_time, s.max_count, s.status, s.next_fire_at, s.fired_count, s.last_error, s.revision, s.created_at, s.updated_at, s.options, s.spec_changed_at
 `
 
 type ScheduleAdvanceCursorManyParams struct {
@@ -80,6 +80,8 @@ func (q *Queries) ScheduleAdvanceCursorMany(ctx context.Context, db DBTX, arg *S
 			&i.Revision,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Options,
+			&i.SpecChangedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -95,7 +97,7 @@ const scheduleDelete = `-- name: ScheduleDelete :one
 DELETE FROM sched_schedule
 WHERE id = $1
     AND ($2::text[] IS NULL OR namespace = any($2::text[]))
-RETURNING id, job_id, namespace, name, kind, cron, time_zone, interval_ms, start_time, end_time, max_count, status, next_fire_at, fired_count, last_error, revision, created_at, updated_at
+RETURNING id, job_id, namespace, name, kind, cron, time_zone, interval_ms, start_time, end_time, max_count, status, next_fire_at, fired_count, last_error, revision, created_at, updated_at, options, spec_changed_at
 `
 
 type ScheduleDeleteParams struct {
@@ -125,12 +127,14 @@ func (q *Queries) ScheduleDelete(ctx context.Context, db DBTX, arg *ScheduleDele
 		&i.Revision,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Options,
+		&i.SpecChangedAt,
 	)
 	return &i, err
 }
 
 const scheduleGetByID = `-- name: ScheduleGetByID :one
-SELECT id, job_id, namespace, name, kind, cron, time_zone, interval_ms, start_time, end_time, max_count, status, next_fire_at, fired_count, last_error, revision, created_at, updated_at
+SELECT id, job_id, namespace, name, kind, cron, time_zone, interval_ms, start_time, end_time, max_count, status, next_fire_at, fired_count, last_error, revision, created_at, updated_at, options, spec_changed_at
 FROM sched_schedule
 WHERE id = $1
     AND ($2::text[] IS NULL OR namespace = any($2::text[]))
@@ -163,6 +167,8 @@ func (q *Queries) ScheduleGetByID(ctx context.Context, db DBTX, arg *ScheduleGet
 		&i.Revision,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Options,
+		&i.SpecChangedAt,
 	)
 	return &i, err
 }
@@ -171,15 +177,17 @@ const scheduleInsert = `-- name: ScheduleInsert :one
 INSERT INTO sched_schedule (
     id, job_id, namespace, name, kind, cron, time_zone, interval_ms,
     start_time, end_time, max_count, status, next_fire_at,
-    fired_count, last_error, revision, created_at, updated_at
+    fired_count, last_error, revision, created_at, updated_at, options, spec_changed_at
 ) VALUES (
     $1, $2, $3, $4, $5, $6, $7, $8,
     $9, $10, $11, $12, $13,
     0, '', 1,
     coalesce($14::timestamptz, now()),
+    coalesce($14::timestamptz, now()),
+    $15::jsonb,
     coalesce($14::timestamptz, now())
 )
-RETURNING id, job_id, namespace, name, kind, cron, time_zone, interval_ms, start_time, end_time, max_count, status, next_fire_at, fired_count, last_error, revision, created_at, updated_at
+RETURNING id, job_id, namespace, name, kind, cron, time_zone, interval_ms, start_time, end_time, max_count, status, next_fire_at, fired_count, last_error, revision, created_at, updated_at, options, spec_changed_at
 `
 
 type ScheduleInsertParams struct {
@@ -197,6 +205,7 @@ type ScheduleInsertParams struct {
 	Status     int32
 	NextFireAt *time.Time
 	Now        *time.Time
+	Options    []byte
 }
 
 func (q *Queries) ScheduleInsert(ctx context.Context, db DBTX, arg *ScheduleInsertParams) (*SchedSchedule, error) {
@@ -215,6 +224,7 @@ func (q *Queries) ScheduleInsert(ctx context.Context, db DBTX, arg *ScheduleInse
 		arg.Status,
 		arg.NextFireAt,
 		arg.Now,
+		arg.Options,
 	)
 	var i SchedSchedule
 	err := row.Scan(
@@ -236,12 +246,14 @@ func (q *Queries) ScheduleInsert(ctx context.Context, db DBTX, arg *ScheduleInse
 		&i.Revision,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Options,
+		&i.SpecChangedAt,
 	)
 	return &i, err
 }
 
 const scheduleListDue = `-- name: ScheduleListDue :many
-SELECT s.id, s.job_id, s.namespace, s.name, s.kind, s.cron, s.time_zone, s.interval_ms, s.start_time, s.end_time, s.max_count, s.status, s.next_fire_at, s.fired_count, s.last_error, s.revision, s.created_at, s.updated_at
+SELECT s.id, s.job_id, s.namespace, s.name, s.kind, s.cron, s.time_zone, s.interval_ms, s.start_time, s.end_time, s.max_count, s.status, s.next_fire_at, s.fired_count, s.last_error, s.revision, s.created_at, s.updated_at, s.options, s.spec_changed_at
 FROM sched_schedule AS s
     JOIN sched_job AS j ON j.id = s.job_id
 WHERE s.status = 100
@@ -286,6 +298,8 @@ func (q *Queries) ScheduleListDue(ctx context.Context, db DBTX, arg *ScheduleLis
 			&i.Revision,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Options,
+			&i.SpecChangedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -336,12 +350,14 @@ SET cron = CASE WHEN $1::boolean THEN $2::text ELSE cron END,
     start_time = CASE WHEN $13::boolean THEN $14::timestamptz ELSE start_time END,
     status = CASE WHEN $15::boolean THEN $16::int ELSE status END,
     time_zone = CASE WHEN $17::boolean THEN $18::text ELSE time_zone END,
+    options = CASE WHEN $19::boolean THEN $20::jsonb ELSE options END,
+    spec_changed_at = CASE WHEN $21::boolean THEN coalesce($22::timestamptz, now()) ELSE spec_changed_at END,
     last_error = '',
     revision = revision + 1,
-    updated_at = coalesce($19::timestamptz, now())
-WHERE id = $20
-    AND ($21::text[] IS NULL OR namespace = any($21::text[]))
-RETURNING id, job_id, namespace, name, kind, cron, time_zone, interval_ms, start_time, end_time, max_count, status, next_fire_at, fired_count, last_error, revision, created_at, updated_at
+    updated_at = coalesce($22::timestamptz, now())
+WHERE id = $23
+    AND ($24::text[] IS NULL OR namespace = any($24::text[]))
+RETURNING id, job_id, namespace, name, kind, cron, time_zone, interval_ms, start_time, end_time, max_count, status, next_fire_at, fired_count, last_error, revision, created_at, updated_at, options, spec_changed_at
 `
 
 type ScheduleUpdateParams struct {
@@ -363,6 +379,9 @@ type ScheduleUpdateParams struct {
 	Status             int32
 	TimeZoneDoUpdate   bool
 	TimeZone           string
+	OptionsDoUpdate    bool
+	Options            []byte
+	SpecChanged        bool
 	Now                *time.Time
 	ID                 uuid.UUID
 	Namespaces         []string
@@ -388,6 +407,9 @@ func (q *Queries) ScheduleUpdate(ctx context.Context, db DBTX, arg *ScheduleUpda
 		arg.Status,
 		arg.TimeZoneDoUpdate,
 		arg.TimeZone,
+		arg.OptionsDoUpdate,
+		arg.Options,
+		arg.SpecChanged,
 		arg.Now,
 		arg.ID,
 		arg.Namespaces,
@@ -412,6 +434,8 @@ func (q *Queries) ScheduleUpdate(ctx context.Context, db DBTX, arg *ScheduleUpda
 		&i.Revision,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Options,
+		&i.SpecChangedAt,
 	)
 	return &i, err
 }

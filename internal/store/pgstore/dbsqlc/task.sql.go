@@ -76,6 +76,23 @@ func (q *Queries) TaskClaimDue(ctx context.Context, db DBTX, arg *TaskClaimDuePa
 	return items, nil
 }
 
+const taskDeleteMany = `-- name: TaskDeleteMany :execrows
+DELETE FROM sched_task
+WHERE id = any($1::uuid[])
+`
+
+type TaskDeleteManyParams struct {
+	IDs []uuid.UUID
+}
+
+func (q *Queries) TaskDeleteMany(ctx context.Context, db DBTX, arg *TaskDeleteManyParams) (int64, error) {
+	result, err := db.Exec(ctx, taskDeleteMany, arg.IDs)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const taskDeletePending = `-- name: TaskDeletePending :execrows
 DELETE FROM sched_task
 WHERE status = 1

@@ -56,13 +56,17 @@ WITH input AS (
         unnest($7::timestamptz[]) AS finished_at,
         unnest($8::timestamptz[]) AS started_at,
         unnest($9::int[]) AS status,
-        unnest($10::jsonb[]) AS usage
+        unnest($10::jsonb[]) AS usage,
+        unnest($11::text[]) AS reason,
+        unnest($12::text[]) AS output_tail
 )
 UPDATE sched_task_instance AS ti
 SET status = input.status,
     exit_code = CASE WHEN input.exit_code_valid THEN input.exit_code END,
     error = input.error,
     usage = input.usage,
+    reason = input.reason,
+    output_tail = input.output_tail,
     finished_at = coalesce(nullif(input.finished_at, '0001-01-01 00:00:00+00'), $1::timestamptz, now()),
     started_at = coalesce(ti.started_at, nullif(input.started_at, '0001-01-01 00:00:00+00')),
     lease_expires_at = NULL,
@@ -71,7 +75,7 @@ FROM input
 WHERE ti.id = input.id
     AND ti.status IN (5, 7, 10)
     AND (input.agent_id = '' OR ti.agent_id = input.agent_id)
-RETURNING ti.id, ti.task_id, ti.job_id, ti.namespace, ti.attempt, ti.agent_id, ti.server_id, ti.status, ti.planned_at, ti.lease_expires_at, ti.dispatched_at, ti.acked_at, ti.started_at, ti.finished_at, ti.exit_code, ti.error, ti.usage, ti.created_at, ti.updated_at
+RETURNING ti.id, ti.task_id, ti.job_id, ti.namespace, ti.attempt, ti.agent_id, ti.server_id, ti.status, ti.planned_at, ti.lease_expires_at, ti.dispatched_at, ti.acked_at, ti.started_at, ti.finished_at, ti.exit_code, ti.error, ti.usage, ti.created_at, ti.updated_at, ti.reason, ti.output_tail
 `
 
 type TaskInstanceFinishManyParams struct {
@@ -85,6 +89,8 @@ type TaskInstanceFinishManyParams struct {
 	StartedAts     []time.Time
 	Statuses       []int32
 	Usages         [][]byte
+	Reasons        []string
+	OutputTails    []string
 }
 
 // Zero times (0001-01-01) stand for NULL: FinishedAt defaults to now and
@@ -103,6 +109,8 @@ func (q *Queries) TaskInstanceFinishMany(ctx context.Context, db DBTX, arg *Task
 		arg.StartedAts,
 		arg.Statuses,
 		arg.Usages,
+		arg.Reasons,
+		arg.OutputTails,
 	)
 	if err != nil {
 		return nil, err
@@ -131,6 +139,8 @@ func (q *Queries) TaskInstanceFinishMany(ctx context.Context, db DBTX, arg *Task
 			&i.Usage,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Reason,
+			&i.OutputTail,
 		); err != nil {
 			return nil, err
 		}
@@ -143,7 +153,7 @@ func (q *Queries) TaskInstanceFinishMany(ctx context.Context, db DBTX, arg *Task
 }
 
 const taskInstanceGetByID = `-- name: TaskInstanceGetByID :one
-SELECT id, task_id, job_id, namespace, attempt, agent_id, server_id, status, planned_at, lease_expires_at, dispatched_at, acked_at, started_at, finished_at, exit_code, error, usage, created_at, updated_at
+SELECT id, task_id, job_id, namespace, attempt, agent_id, server_id, status, planned_at, lease_expires_at, dispatched_at, acked_at, started_at, finished_at, exit_code, error, usage, created_at, updated_at, reason, output_tail
 FROM sched_task_instance
 WHERE id = $1
     AND ($2::text[] IS NULL OR namespace = any($2::text[]))
@@ -177,6 +187,8 @@ func (q *Queries) TaskInstanceGetByID(ctx context.Context, db DBTX, arg *TaskIns
 		&i.Usage,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Reason,
+		&i.OutputTail,
 	)
 	return &i, err
 }
@@ -255,7 +267,7 @@ func (q *Queries) TaskInstanceInsertMany(ctx context.Context, db DBTX, arg *Task
 }
 
 const taskInstanceListLeaseExpired = `-- name: TaskInstanceListLeaseExpired :many
-SELECT id, task_id, job_id, namespace, attempt, agent_id, server_id, status, planned_at, lease_expires_at, dispatched_at, acked_at, started_at, finished_at, exit_code, error, usage, created_at, updated_at
+SELECT id, task_id, job_id, namespace, attempt, agent_id, server_id, status, planned_at, lease_expires_at, dispatched_at, acked_at, started_at, finished_at, exit_code, error, usage, created_at, updated_at, reason, output_tail
 FROM sched_task_instance
 WHERE status IN (5, 7)
     AND lease_expires_at < coalesce($1::timestamptz, now())
@@ -297,6 +309,8 @@ func (q *Queries) TaskInstanceListLeaseExpired(ctx context.Context, db DBTX, arg
 			&i.Usage,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Reason,
+			&i.OutputTail,
 		); err != nil {
 			return nil, err
 		}
@@ -309,7 +323,7 @@ func (q *Queries) TaskInstanceListLeaseExpired(ctx context.Context, db DBTX, arg
 }
 
 const taskInstanceListLiveByAgent = `-- name: TaskInstanceListLiveByAgent :many
-SELECT id, task_id, job_id, namespace, attempt, agent_id, server_id, status, planned_at, lease_expires_at, dispatched_at, acked_at, started_at, finished_at, exit_code, error, usage, created_at, updated_at
+SELECT id, task_id, job_id, namespace, attempt, agent_id, server_id, status, planned_at, lease_expires_at, dispatched_at, acked_at, started_at, finished_at, exit_code, error, usage, created_at, updated_at, reason, output_tail
 FROM sched_task_instance
 WHERE agent_id = $1
     AND status IN (5, 7, 10)
@@ -349,6 +363,8 @@ func (q *Queries) TaskInstanceListLiveByAgent(ctx context.Context, db DBTX, arg 
 			&i.Usage,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Reason,
+			&i.OutputTail,
 		); err != nil {
 			return nil, err
 		}

@@ -28,11 +28,11 @@ WHERE id = @id
 INSERT INTO sched_schedule (
     id, job_id, namespace, name, kind, cron, time_zone, interval_ms,
     start_time, end_time, max_count, status, next_fire_at,
-    fired_count, last_error, revision, created_at, updated_at
+    fired_count, last_error, revision, created_at, updated_at, options, spec_changed_at
 ) VALUES (
     @id, @job_id, @namespace, @name, @kind, @cron, @time_zone, @interval_ms,
     sqlc.narg('start_time'), sqlc.narg('end_time'), @max_count, @status, sqlc.narg('next_fire_at'),
-    0, '', 1, @now, @now
+    0, '', 1, @now, @now, CAST(@options AS TEXT), @now
 )
 RETURNING *;
 
@@ -66,6 +66,8 @@ SET cron = CASE WHEN CAST(@cron_do_update AS BOOLEAN) THEN CAST(@cron AS TEXT) E
     start_time = CASE WHEN CAST(@start_time_do_update AS BOOLEAN) THEN CAST(sqlc.narg('start_time') AS INTEGER) ELSE start_time END,
     status = CASE WHEN CAST(@status_do_update AS BOOLEAN) THEN CAST(@status AS INTEGER) ELSE status END,
     time_zone = CASE WHEN CAST(@time_zone_do_update AS BOOLEAN) THEN CAST(@time_zone AS TEXT) ELSE time_zone END,
+    options = CASE WHEN CAST(@options_do_update AS BOOLEAN) THEN CAST(@options AS TEXT) ELSE options END,
+    spec_changed_at = CASE WHEN CAST(@spec_changed AS BOOLEAN) THEN @now ELSE spec_changed_at END,
     last_error = '',
     revision = revision + 1,
     updated_at = @now

@@ -69,3 +69,7 @@ WHERE status = 1
     AND scheduled_at >= CAST(@scheduled_after AS INTEGER)
     AND (CAST(sqlc.narg('job_id') AS TEXT) IS NULL OR job_id = CAST(sqlc.narg('job_id') AS TEXT))
     AND (CAST(sqlc.narg('schedule_id') AS TEXT) IS NULL OR schedule_id = CAST(sqlc.narg('schedule_id') AS TEXT));
+
+-- name: TaskDeleteMany :execrows
+DELETE FROM sched_task
+WHERE id IN (sqlc.slice('ids'));

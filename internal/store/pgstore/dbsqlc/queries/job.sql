@@ -32,3 +32,12 @@ SET config = CASE WHEN @config_do_update::boolean THEN @config::jsonb ELSE confi
 WHERE id = @id
     AND (sqlc.narg('namespaces')::text[] IS NULL OR namespace = any(sqlc.narg('namespaces')::text[]))
 RETURNING *;
+
+-- name: JobLockMany :many
+-- Row locks serialize dispatchers deciding about the same jobs' overlap and
+-- concurrency; taken in id order so two claimers cannot deadlock.
+SELECT id
+FROM sched_job
+WHERE id = any(@ids::uuid[])
+ORDER BY id
+FOR UPDATE;

@@ -37,12 +37,14 @@ WHERE id = @id
 INSERT INTO sched_schedule (
     id, job_id, namespace, name, kind, cron, time_zone, interval_ms,
     start_time, end_time, max_count, status, next_fire_at,
-    fired_count, last_error, revision, created_at, updated_at
+    fired_count, last_error, revision, created_at, updated_at, options, spec_changed_at
 ) VALUES (
     @id, @job_id, @namespace, @name, @kind, @cron, @time_zone, @interval_ms,
     sqlc.narg('start_time'), sqlc.narg('end_time'), @max_count, @status, sqlc.narg('next_fire_at'),
     0, '', 1,
     coalesce(sqlc.narg('now')::timestamptz, now()),
+    coalesce(sqlc.narg('now')::timestamptz, now()),
+    @options::jsonb,
     coalesce(sqlc.narg('now')::timestamptz, now())
 )
 RETURNING *;
@@ -77,6 +79,8 @@ SET cron = CASE WHEN @cron_do_update::boolean THEN @cron::text ELSE cron END,
     start_time = CASE WHEN @start_time_do_update::boolean THEN sqlc.narg('start_time')::timestamptz ELSE start_time END,
     status = CASE WHEN @status_do_update::boolean THEN @status::int ELSE status END,
     time_zone = CASE WHEN @time_zone_do_update::boolean THEN @time_zone::text ELSE time_zone END,
+    options = CASE WHEN @options_do_update::boolean THEN @options::jsonb ELSE options END,
+    spec_changed_at = CASE WHEN @spec_changed::boolean THEN coalesce(sqlc.narg('now')::timestamptz, now()) ELSE spec_changed_at END,
     last_error = '',
     revision = revision + 1,
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())

@@ -109,3 +109,7 @@ WHERE status = 1
     AND scheduled_at >= @scheduled_after::timestamptz
     AND (sqlc.narg('job_id')::uuid IS NULL OR job_id = sqlc.narg('job_id')::uuid)
     AND (sqlc.narg('schedule_id')::uuid IS NULL OR schedule_id = sqlc.narg('schedule_id')::uuid);
+
+-- name: TaskDeleteMany :execrows
+DELETE FROM sched_task
+WHERE id = any(@ids::uuid[]);

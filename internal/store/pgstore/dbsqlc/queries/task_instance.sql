@@ -25,13 +25,17 @@ WITH input AS (
         unnest(@finished_ats::timestamptz[]) AS finished_at,
         unnest(@started_ats::timestamptz[]) AS started_at,
         unnest(@statuses::int[]) AS status,
-        unnest(@usages::jsonb[]) AS usage
+        unnest(@usages::jsonb[]) AS usage,
+        unnest(@reasons::text[]) AS reason,
+        unnest(@output_tails::text[]) AS output_tail
 )
 UPDATE sched_task_instance AS ti
 SET status = input.status,
     exit_code = CASE WHEN input.exit_code_valid THEN input.exit_code END,
     error = input.error,
     usage = input.usage,
+    reason = input.reason,
+    output_tail = input.output_tail,
     finished_at = coalesce(nullif(input.finished_at, '0001-01-01 00:00:00+00'), sqlc.narg('now')::timestamptz, now()),
     started_at = coalesce(ti.started_at, nullif(input.started_at, '0001-01-01 00:00:00+00')),
     lease_expires_at = NULL,

@@ -1,0 +1,164 @@
+package sched
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hetuflow/hetuflow/internal/model"
+	"github.com/hetuflow/hetuflow/internal/store"
+)
+
+// Finished is a task that has just reached a final status.
+type Finished struct {
+	Task   *model.Task // as it was before the move
+	Status model.TaskStatus
+}
+
+// FinalEffects says what the follow-up of finished tasks started.
+type FinalEffects struct {
+	// Rearmed counts one-at-a-time schedules given their next fire.
+	Rearmed int
+	// Triggered counts tasks started by job triggers.
+	Triggered int
+}
+
+// Daemon restart backoff: it doubles per run shorter than daemonStable, from
+// daemonBackoffMin up to daemonBackoffMax.
+const (
+	daemonBackoffMin = time.Second
+	daemonBackoffMax = 5 * time.Minute
+	daemonStable     = time.Minute
+)
+
+// AfterFinal does what follows tasks reaching a final status, in the
+// caller's transaction: a fixed-delay or daemon schedule plans its next run
+// (the interval, or the daemon's restart backoff, after now), and the job's
+// triggers start the jobs they name.
+func AfterFinal(ctx context.Context, ex store.Executor, done []Finished, now time.Time) (FinalEffects, error) {
+	var eff FinalEffects
+	if len(done) == 0 {
+		return eff, nil
+	}
+	var scheduleIDs []any
+	seen := map[uuid.UUID]bool{}
+	for _, d := range done {
+		if id := d.Task.ScheduleID; id != nil && !seen[*id] {
+			seen[*id] = true
+			scheduleIDs = append(scheduleIDs, *id)
+		}
+	}
+	if len(scheduleIDs) > 0 {
+		n, err := rearm(ctx, ex, scheduleIDs, now)
+		if err != nil {
+			return eff, err
+		}
+		eff.Rearmed = n
+	}
+	for _, d := range done {
+		n, err := fireTriggers(ctx, ex, d, now)
+		if err != nil {
+			return eff, err
+		}
+		eff.Triggered += n
+	}
+	return eff, nil
+}
+
+// rearm gives one-at-a-time schedules whose run ended their next fire.
+func rearm(ctx context.Context, ex store.Executor, ids []any, now time.Time) (int, error) {
+	scheds, err := ex.ScheduleList(ctx, &store.ScheduleListParams{
+		Filter: store.Filter{
+			{Field: "id", Op: store.OpIn, Value: ids},
+			{Field: "kind", Op: store.OpIn, Value: []any{int64(model.ScheduleInterval), int64(model.ScheduleDaemon)}},
+			{Field: "status", Op: store.OpEq, Value: int64(model.ScheduleEnabled)},
+		},
+		Limit: len(ids),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("load schedules to re-arm: %w", err)
+	}
+	n := 0
+	for _, s := range scheds {
+		if !OneAtATime(s) || s.NextFireAt != nil {
+			continue
+		}
+		delay := s.Interval.D()
+		if s.Kind == model.ScheduleDaemon {
+			if delay, err = daemonBackoff(ctx, ex, s); err != nil {
+				return n, err
+			}
+		}
+		next := now.Add(delay).UTC()
+		if _, err := ex.ScheduleUpdate(ctx, &store.ScheduleUpdateParams{ID: s.ID, NextFireAt: &next, NextFireAtDoUpdate: true}); err != nil {
+			return n, fmt.Errorf("re-arm schedule %s: %w", s.ID, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// daemonBackoff is the pause before restarting a daemon: doubling for each
+// of its latest runs that ended within daemonStable of starting.
+func daemonBackoff(ctx context.Context, ex store.Executor, s *model.Schedule) (time.Duration, error) {
+	recent, err := ex.TaskList(ctx, &store.TaskListParams{
+		Filter:  store.Filter{{Field: "schedule_id", Op: store.OpEq, Value: s.ID}},
+		OrderBy: []store.Order{{Field: "scheduled_at", Desc: true}},
+		Limit:   10,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("load daemon history: %w", err)
+	}
+	d := daemonBackoffMin
+	for _, t := range recent {
+		if t.FinishedAt == nil || t.FinishedAt.Sub(t.RunAt) >= daemonStable {
+			break
+		}
+		d = min(2*d, daemonBackoffMax)
+	}
+	// The first short run restarts after the minimum.
+	return max(daemonBackoffMin, d/2), nil
+}
+
+// fireTriggers starts the jobs a finished task's job names for its outcome.
+func fireTriggers(ctx context.Context, ex store.Executor, d Finished, now time.Time) (int, error) {
+	n := 0
+	for _, tr := range d.Task.Config.Triggers {
+		if !triggerMatches(tr.On, d.Status) {
+			continue
+		}
+		job, err := ex.JobGetByID(ctx, &store.JobGetByIDParams{ID: tr.JobID})
+		if err != nil {
+			// A deleted target is not an error of this run; say so on it
+			// when the API shows the trigger, not here.
+			continue
+		}
+		cfg, err := model.RenderConfig(job.Config, model.DefaultParams(job.Config.Params))
+		if err != nil {
+			cfg = job.Config
+		}
+		reason := fmt.Sprintf("triggered: task %s of job %s %s", d.Task.ID, d.Task.JobID, d.Status)
+		if _, err := ex.TaskInsertMany(ctx, &store.TaskInsertManyParams{Tasks: []*store.TaskInsert{{
+			ID: uuid.Must(uuid.NewV7()), Config: cfg, JobID: job.ID, Namespace: job.Namespace,
+			Parameters: model.DefaultParams(job.Config.Params), Reason: reason, RunAt: now, ScheduledAt: now, Status: model.TaskPending,
+		}}}); err != nil {
+			return n, fmt.Errorf("start triggered job %s: %w", job.ID, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+func triggerMatches(on string, status model.TaskStatus) bool {
+	switch on {
+	case model.TriggerOnSuccess:
+		return status == model.TaskSucceeded
+	case model.TriggerOnFailure:
+		return status == model.TaskFailed
+	case model.TriggerOnEnd:
+		return status.Final() && status != model.TaskSkipped
+	}
+	return false
+}
