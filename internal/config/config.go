@@ -91,6 +91,9 @@ type Scheduler struct {
 	// HousekeepingInterval is the pause between sweeps for expired leases
 	// and silent agents. Default "1s".
 	HousekeepingInterval model.Duration `toml:"housekeeping_interval" env:"HOUSEKEEPING_INTERVAL"`
+	// HistoryTTL is how long finished tasks, their instances and their
+	// output are kept. Default "720h" (30 days).
+	HistoryTTL model.Duration `toml:"history_ttl" env:"HISTORY_TTL"`
 }
 
 // Agent configures the agent process (hetuflow agent, and the in-process
@@ -148,6 +151,7 @@ func Default() *Config {
 			HeartbeatInterval:    model.Duration(5 * time.Second),
 			HeartbeatTTL:         model.Duration(20 * time.Second),
 			HousekeepingInterval: model.Duration(time.Second),
+			HistoryTTL:           model.Duration(720 * time.Hour),
 		},
 		Agent: Agent{
 			Servers:       []string{"ws://127.0.0.1:9500"},
@@ -309,6 +313,7 @@ func (c *Config) Validate() error {
 		{"scheduler.heartbeat_interval", s.HeartbeatInterval},
 		{"scheduler.heartbeat_ttl", s.HeartbeatTTL},
 		{"scheduler.housekeeping_interval", s.HousekeepingInterval},
+		{"scheduler.history_ttl", s.HistoryTTL},
 	} {
 		if d.v <= 0 {
 			return model.Errorf(d.key, "must be positive")

@@ -98,8 +98,8 @@ func New(opts Options) (*App, error) {
 		opts.Store, a.gateway, a.WakeGenerator, a.log.With("svc", "sched.dispatcher"))
 	a.generator = sched.NewGenerator(sched.GeneratorConfig{Window: sc.GenerateWindow.D(), Interval: sc.GenerateInterval.D(), Horizon: sc.DispatchHorizon.D()},
 		opts.Store, a.WakeDispatcher, a.log.With("svc", "sched.generator"))
-	a.housekeeper = sched.NewHousekeeper(sched.HousekeeperConfig{Interval: sc.HousekeepingInterval.D(), HeartbeatTTL: sc.HeartbeatTTL.D()},
-		opts.Store, a.gateway, a.wakers(), a.log.With("svc", "sched.housekeeper"))
+	a.housekeeper = sched.NewHousekeeper(sched.HousekeeperConfig{Interval: sc.HousekeepingInterval.D(), HeartbeatTTL: sc.HeartbeatTTL.D(), HistoryTTL: sc.HistoryTTL.D()},
+		opts.Store, a.gateway, logs, a.wakers(), a.log.With("svc", "sched.housekeeper"))
 	a.heartbeat = &serverHeartbeat{store: opts.Store, id: serverID, interval: sc.HeartbeatInterval.D(), log: a.log.With("svc", "server.heartbeat")}
 	a.api = api.New(api.Deps{Store: opts.Store, Logs: logs, Auth: a.tokens, Scheduler: a, ServerID: serverID, Version: opts.Version, Logger: a.log.With("svc", "api")})
 	return a, nil

@@ -2,14 +2,16 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 
-	"github.com/hetuflow/hetuflow/internal/cron"
 	"github.com/hetuflow/hetuflow/internal/model"
+	"github.com/hetuflow/hetuflow/internal/server/sched"
 	"github.com/hetuflow/hetuflow/internal/store"
 )
 
@@ -56,6 +58,9 @@ func (a *API) createJob(ctx context.Context, in *struct{ Body JobBody }) (*JobCr
 	if err := in.Body.validate(); err != nil {
 		return nil, storeError(err, "job")
 	}
+	if err := a.checkTriggers(ctx, uuid.Nil, in.Body.Config.Triggers); err != nil {
+		return nil, err
+	}
 	job, err := a.deps.Store.JobInsert(ctx, &store.JobInsertParams{
 		ID: uuid.Must(uuid.NewV7()), Config: in.Body.Config, CreatedBy: "admin",
 		Description: in.Body.Description, Name: in.Body.Name, Namespace: in.Body.Namespace, Status: in.Body.Status,
@@ -100,7 +105,13 @@ func (a *API) replaceJob(ctx context.Context, in *struct {
 	if err := in.Body.validate(); err != nil {
 		return nil, storeError(err, "job")
 	}
-	var job *model.Job
+	if err := a.checkTriggers(ctx, id, in.Body.Config.Triggers); err != nil {
+		return nil, err
+	}
+	var (
+		job     *model.Job
+		cancels []instanceCancel
+	)
 	err = store.InTx(ctx, a.deps.Store, func(ex store.Executor) error {
 		job, err = ex.JobUpdate(ctx, &store.JobUpdateParams{
 			ID: id, Config: in.Body.Config, ConfigDoUpdate: true, Description: in.Body.Description, DescriptionDoUpdate: true,
@@ -109,11 +120,12 @@ func (a *API) replaceJob(ctx context.Context, in *struct {
 		if err != nil {
 			return err
 		}
-		return a.afterJobStatus(ctx, ex, old.Status, job)
+		return a.afterJobStatus(ctx, ex, old.Status, job, &cancels)
 	})
 	if err != nil {
 		return nil, storeError(err, "job "+in.Body.Name)
 	}
+	a.sendCancels(cancels)
 	a.deps.Scheduler.WakeGenerator()
 	return &JobOutput{Body: job}, nil
 }
@@ -121,13 +133,31 @@ func (a *API) replaceJob(ctx context.Context, in *struct {
 // afterJobStatus keeps planned tasks in step with a job's status: disabling
 // drops the tasks planned ahead; enabling restarts its schedules from now, so
 // the time it was disabled does not count as missed.
-func (a *API) afterJobStatus(ctx context.Context, ex store.Executor, was model.JobStatus, job *model.Job) error {
+func (a *API) afterJobStatus(ctx context.Context, ex store.Executor, was model.JobStatus, job *model.Job, cancels *[]instanceCancel) error {
 	switch {
 	case was == job.Status:
 		return nil
 	case job.Status != model.JobEnabled:
 		_, err := ex.TaskDeletePending(ctx, &store.TaskDeletePendingParams{JobID: &job.ID, ScheduledAfter: time.Now()})
-		return err
+		if err != nil {
+			return err
+		}
+		// A daemon runs while its job is enabled.
+		daemons, err := ex.ScheduleList(ctx, &store.ScheduleListParams{Filter: store.Filter{
+			{Field: "job_id", Op: store.OpEq, Value: job.ID},
+			{Field: "kind", Op: store.OpEq, Value: int64(model.ScheduleDaemon)},
+		}, Limit: store.MaxPageLimit})
+		if err != nil {
+			return err
+		}
+		for _, d := range daemons {
+			c, err := cancelScheduleRuns(ctx, ex, d.ID, "job disabled", time.Now())
+			if err != nil {
+				return err
+			}
+			*cancels = append(*cancels, c...)
+		}
+		return nil
 	}
 	scheds, err := ex.ScheduleList(ctx, &store.ScheduleListParams{Filter: store.Filter{{Field: "job_id", Op: store.OpEq, Value: job.ID}}, Limit: store.MaxPageLimit})
 	if err != nil {
@@ -145,25 +175,110 @@ func (a *API) afterJobStatus(ctx context.Context, ex store.Executor, was model.J
 	return nil
 }
 
-// restartSchedule drops a schedule's tasks planned from now on and moves its
-// cursor to its first fire at or after now.
+// restartSchedule drops a schedule's tasks planned from now on, moves its
+// cursor to its first fire at or after now, and restarts its ledger there.
 func restartSchedule(ctx context.Context, ex store.Executor, s *model.Schedule, now time.Time) error {
 	if _, err := ex.TaskDeletePending(ctx, &store.TaskDeletePendingParams{ScheduleID: &s.ID, ScheduledAfter: now}); err != nil {
 		return err
 	}
-	spec, err := cron.ForSchedule(s)
-	if err != nil {
-		return err
-	}
-	p := &store.ScheduleUpdateParams{ID: s.ID, NextFireAtDoUpdate: true}
-	if next, ok := cron.First(spec, now); ok {
-		t := next.UTC()
-		p.NextFireAt = &t
-	} else {
+	p := &store.ScheduleUpdateParams{ID: s.ID, NextFireAtDoUpdate: true, SpecChanged: true}
+	next, err := firstFire(s, now)
+	var fe *model.FieldError
+	switch {
+	case errors.As(err, &fe):
+		// The window has closed while it was disabled.
 		p.Status, p.StatusDoUpdate = model.ScheduleExpired, true
+	case err != nil:
+		return err
+	case sched.OneAtATime(s):
+		if p.NextFireAt, err = parkIfRunning(ctx, ex, s.ID, next); err != nil {
+			return err
+		}
+	default:
+		p.NextFireAt = next
 	}
 	_, err = ex.ScheduleUpdate(ctx, p)
 	return err
+}
+
+// parkIfRunning returns nil (the cursor waits) when a one-at-a-time
+// schedule still has a run under way, which re-arms it when it ends; next
+// otherwise.
+func parkIfRunning(ctx context.Context, ex store.Executor, id uuid.UUID, next *time.Time) (*time.Time, error) {
+	n, err := ex.TaskCount(ctx, &store.TaskCountParams{Filter: store.Filter{
+		{Field: "schedule_id", Op: store.OpEq, Value: id},
+		{Field: "status", Op: store.OpIn, Value: []any{int64(model.TaskPending), int64(model.TaskDoing), int64(model.TaskWaitingRetry)}},
+	}})
+	if err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		return nil, nil
+	}
+	return next, nil
+}
+
+// instanceCancel is a run an agent must be told to stop once the
+// transaction that cancelled it has committed.
+type instanceCancel struct {
+	agentID string
+	id      uuid.UUID
+	reason  string
+}
+
+// cancelScheduleRuns cancels a schedule's unfinished tasks: waiting ones at
+// once, running ones by finishing their instances Cancelled. It returns the
+// runs whose agents must be told.
+func cancelScheduleRuns(ctx context.Context, ex store.Executor, scheduleID uuid.UUID, reason string, now time.Time) ([]instanceCancel, error) {
+	tasks, err := ex.TaskList(ctx, &store.TaskListParams{Filter: store.Filter{
+		{Field: "schedule_id", Op: store.OpEq, Value: scheduleID},
+		{Field: "status", Op: store.OpIn, Value: []any{int64(model.TaskPending), int64(model.TaskDoing), int64(model.TaskWaitingRetry)}},
+	}, Limit: store.MaxPageLimit})
+	if err != nil {
+		return nil, err
+	}
+	var cancels []instanceCancel
+	for _, t := range tasks {
+		c, err := cancelTaskIn(ctx, ex, t, reason, now)
+		if err != nil {
+			return nil, err
+		}
+		cancels = append(cancels, c...)
+	}
+	return cancels, nil
+}
+
+// cancelTaskIn cancels one unfinished task in ex's transaction.
+func cancelTaskIn(ctx context.Context, ex store.Executor, t *model.Task, reason string, now time.Time) ([]instanceCancel, error) {
+	if t.Status != model.TaskDoing {
+		if _, err := ex.TaskSetStateIf(ctx, &store.TaskSetStateIfParams{ID: t.ID, FromStatuses: []model.TaskStatus{model.TaskPending, model.TaskWaitingRetry}, Status: model.TaskCancelled, Reason: reason}); err != nil {
+			return nil, err
+		}
+		_, err := sched.AfterFinal(ctx, ex, []sched.Finished{{Task: t, Status: model.TaskCancelled}}, now)
+		return nil, err
+	}
+	live, err := ex.TaskInstanceList(ctx, &store.TaskInstanceListParams{Filter: store.Filter{
+		{Field: "task_id", Op: store.OpEq, Value: t.ID},
+		{Field: "status", Op: store.OpIn, Value: []any{int64(model.InstanceDispatched), int64(model.InstanceAcked), int64(model.InstanceRunning)}},
+	}, Limit: 10})
+	if err != nil {
+		return nil, err
+	}
+	items := make([]*store.TaskInstanceFinish, len(live))
+	cancels := make([]instanceCancel, len(live))
+	for i, in := range live {
+		items[i] = &store.TaskInstanceFinish{ID: in.ID, Status: model.InstanceCancelled, Reason: "cancelled", Error: reason}
+		cancels[i] = instanceCancel{agentID: in.AgentID, id: in.ID, reason: reason}
+	}
+	_, err = sched.FinishInstances(ctx, ex, items, now)
+	return cancels, err
+}
+
+// sendCancels tells agents to stop runs cancelled by a committed change.
+func (a *API) sendCancels(cancels []instanceCancel) {
+	for _, c := range cancels {
+		a.deps.Scheduler.CancelInstance(c.agentID, c.id, c.reason)
+	}
 }
 
 func (a *API) setJobStatus(status model.JobStatus) func(context.Context, *IDInput) (*JobOutput, error) {
@@ -172,7 +287,10 @@ func (a *API) setJobStatus(status model.JobStatus) func(context.Context, *IDInpu
 		if err != nil {
 			return nil, err
 		}
-		var job *model.Job
+		var (
+			job     *model.Job
+			cancels []instanceCancel
+		)
 		err = store.InTx(ctx, a.deps.Store, func(ex store.Executor) error {
 			old, err := ex.JobGetByID(ctx, &store.JobGetByIDParams{ID: id})
 			if err != nil {
@@ -182,11 +300,12 @@ func (a *API) setJobStatus(status model.JobStatus) func(context.Context, *IDInpu
 			if err != nil {
 				return err
 			}
-			return a.afterJobStatus(ctx, ex, old.Status, job)
+			return a.afterJobStatus(ctx, ex, old.Status, job, &cancels)
 		})
 		if err != nil {
 			return nil, storeError(err, "job "+in.ID)
 		}
+		a.sendCancels(cancels)
 		a.deps.Scheduler.WakeGenerator()
 		return &JobOutput{Body: job}, nil
 	}
@@ -249,31 +368,89 @@ func (a *API) runJob(ctx context.Context, in *struct {
 	if body == nil {
 		body = &RunBody{}
 	}
-	t, err := a.insertRun(ctx, job, nil, body, "run now")
+	t, err := a.insertRun(ctx, job, body, "run now")
 	if err != nil {
 		return nil, err
 	}
 	return &TaskCreateOutput{Location: Prefix + "/tasks/" + t.ID.String(), Body: t}, nil
 }
 
-// insertRun creates a task for a manual run of job and wakes the dispatcher.
-func (a *API) insertRun(ctx context.Context, job *model.Job, scheduleID *uuid.UUID, body *RunBody, reason string) (*model.Task, error) {
+// insertRun creates a task for a manual run of job with the given
+// parameters over the job's defaults, its config rendered with them, and
+// wakes the dispatcher.
+func (a *API) insertRun(ctx context.Context, job *model.Job, body *RunBody, reason string) (*model.Task, error) {
 	for k := range body.Parameters {
 		if k == "" || len(k) > 128 {
 			return nil, fieldError("body.parameters", "parameter names must be 1-128 characters")
 		}
 	}
+	params, err := model.ResolveParams(job.Config.Params, body.Parameters)
+	if err != nil {
+		return nil, storeError(err, "run")
+	}
+	cfg, err := model.RenderConfig(job.Config, params)
+	if err != nil {
+		return nil, storeError(model.Prefix("config", err), "run")
+	}
 	now := time.Now().UTC()
 	tasks, err := a.deps.Store.TaskInsertMany(ctx, &store.TaskInsertManyParams{Tasks: []*store.TaskInsert{{
-		ID: uuid.Must(uuid.NewV7()), Config: job.Config, JobID: job.ID, Namespace: job.Namespace, Parameters: body.Parameters,
-		Priority: body.Priority, Reason: reason, RunAt: now, ScheduleID: scheduleID, ScheduledAt: now, Status: model.TaskPending,
+		ID: uuid.Must(uuid.NewV7()), Config: cfg, JobID: job.ID, Namespace: job.Namespace, Parameters: params,
+		Priority: body.Priority, Reason: reason, RunAt: now, ScheduledAt: now, Status: model.TaskPending,
 	}}})
 	if err != nil {
 		return nil, storeError(err, "task")
 	}
-	if len(tasks) != 1 {
-		return nil, huma.Error409Conflict("a run of this schedule at this instant already exists; try again")
-	}
 	a.deps.Scheduler.WakeDispatcher()
 	return tasks[0], nil
+}
+
+// checkTriggers refuses triggers naming a job that does not exist, or that
+// would lead back to the job itself (id; uuid.Nil for a new job, which no
+// trigger can name yet).
+func (a *API) checkTriggers(ctx context.Context, id uuid.UUID, triggers []model.JobTrigger) error {
+	for i, tr := range triggers {
+		if _, err := a.deps.Store.JobGetByID(ctx, &store.JobGetByIDParams{ID: tr.JobID}); err != nil {
+			return fieldError(fmt.Sprintf("body.config.triggers[%d].job_id", i), "no job with this id")
+		}
+	}
+	if id == uuid.Nil {
+		return nil
+	}
+	// Walk the jobs reachable through triggers; reaching id is a cycle.
+	type step struct {
+		job  uuid.UUID
+		path []uuid.UUID
+	}
+	var queue []step
+	for _, tr := range triggers {
+		queue = append(queue, step{tr.JobID, []uuid.UUID{id, tr.JobID}})
+	}
+	seen := map[uuid.UUID]bool{}
+	for len(queue) > 0 {
+		s := queue[0]
+		queue = queue[1:]
+		if s.job == id {
+			return fieldError("body.config.triggers", "would make a cycle: "+describePath(s.path))
+		}
+		if seen[s.job] {
+			continue
+		}
+		seen[s.job] = true
+		j, err := a.deps.Store.JobGetByID(ctx, &store.JobGetByIDParams{ID: s.job})
+		if err != nil {
+			continue
+		}
+		for _, tr := range j.Config.Triggers {
+			queue = append(queue, step{tr.JobID, append(append([]uuid.UUID{}, s.path...), tr.JobID)})
+		}
+	}
+	return nil
+}
+
+func describePath(path []uuid.UUID) string {
+	parts := make([]string, len(path))
+	for i, id := range path {
+		parts[i] = id.String()
+	}
+	return strings.Join(parts, " → ")
 }

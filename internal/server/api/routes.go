@@ -40,6 +40,9 @@ func (a *API) routes() {
 	huma.Register(h, reg(http.MethodPost, "/schedules/{id}/disable", "disable-schedule", "Disable a schedule", "schedules", 0), a.setScheduleStatus(model.ScheduleDisabled))
 	huma.Register(h, reg(http.MethodPost, "/schedules/{id}/run", "run-schedule", "Run a schedule's job now, with parameters", "schedules", http.StatusCreated), a.runSchedule)
 	huma.Register(h, reg(http.MethodPost, "/schedules/query", "query-schedules", "Query schedules", "schedules", 0), a.querySchedules)
+	huma.Register(h, reg(http.MethodGet, "/schedules/preview", "preview-schedule", "List the next fires of a cron or interval without saving it", "schedules", 0), a.previewSchedule)
+	huma.Register(h, reg(http.MethodGet, "/schedules/{id}/preview", "preview-stored-schedule", "List a schedule's next fires", "schedules", 0), a.previewStoredSchedule)
+	huma.Register(h, reg(http.MethodGet, "/schedules/{id}/ledger", "schedule-ledger", "Account for every fire of a schedule in a period", "schedules", 0), a.scheduleLedger)
 
 	huma.Register(h, reg(http.MethodGet, "/tasks/{id}", "get-task", "Get a task", "tasks", 0), a.getTask)
 	huma.Register(h, reg(http.MethodPost, "/tasks/{id}/cancel", "cancel-task", "Cancel a task that has not finished", "tasks", 0), a.cancelTask)

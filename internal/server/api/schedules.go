@@ -8,21 +8,26 @@ import (
 
 	"github.com/hetuflow/hetuflow/internal/cron"
 	"github.com/hetuflow/hetuflow/internal/model"
+	"github.com/hetuflow/hetuflow/internal/server/sched"
 	"github.com/hetuflow/hetuflow/internal/store"
 )
 
 // ScheduleBody is what a user writes to create or replace a schedule.
 type ScheduleBody struct {
-	JobID     string               `json:"job_id" doc:"The job to run. Cannot change after creation." format:"uuid"`
-	Name      string               `json:"name,omitempty" doc:"Optional name."`
-	Kind      model.ScheduleKind   `json:"kind" enum:"1,2,6" doc:"1 cron, 2 interval (fixed rate anchored at start_time or creation), 6 once (at start_time)."`
-	Cron      string               `json:"cron,omitempty" doc:"For kind 1: 5 fields (minute first) or 6 (second first)." example:"*/10 * * * * *"`
-	TimeZone  string               `json:"time_zone,omitempty" doc:"IANA time zone the cron expression is read in; default UTC." example:"Europe/London"`
-	Interval  model.Duration       `json:"interval,omitempty" pattern:"^(0|-?([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$" patternDescription:"a duration such as 30s, 1m30s or 250ms" doc:"For kind 2: the period, e.g. \"30s\"."`
-	StartTime *time.Time           `json:"start_time,omitempty" doc:"No fire before this instant; for kind 6, the instant."`
-	EndTime   *time.Time           `json:"end_time,omitempty" doc:"No fire after this instant."`
-	MaxCount  int64                `json:"max_count,omitempty" minimum:"0" doc:"Stop after this many fires; 0 means no limit."`
-	Status    model.ScheduleStatus `json:"status,omitempty" enum:"1,99,100" doc:"1 created, 99 disabled, 100 enabled (default)."`
+	JobID     string             `json:"job_id" doc:"The job to run. Cannot change after creation." format:"uuid"`
+	Name      string             `json:"name,omitempty" doc:"Optional name."`
+	Kind      model.ScheduleKind `json:"kind" enum:"1,2,5,6" doc:"1 cron, 2 interval (see interval_mode), 5 daemon (one run kept going, restarted with backoff when it ends), 6 once (at start_time)."`
+	Cron      string             `json:"cron,omitempty" doc:"For kind 1: 5 fields (minute first) or 6 (second first)." example:"*/10 * * * * *"`
+	TimeZone  string             `json:"time_zone,omitempty" doc:"IANA time zone the cron expression is read in; default UTC." example:"Europe/London"`
+	Interval  model.Duration     `json:"interval,omitempty" pattern:"^(0|-?([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$" patternDescription:"a duration such as 30s, 1m30s or 250ms" doc:"For kind 2: the period, e.g. \"30s\"."`
+	StartTime *time.Time         `json:"start_time,omitempty" doc:"No fire before this instant; for kind 6, the instant."`
+	EndTime   *time.Time         `json:"end_time,omitempty" doc:"No fire after this instant."`
+	MaxCount  int64              `json:"max_count,omitempty" minimum:"0" doc:"Stop after this many fires; 0 means no limit."`
+	// IntervalMode: fixed_rate fires at start + k·interval; fixed_delay
+	// plans the next run interval after the previous one ends.
+	IntervalMode model.IntervalMode   `json:"interval_mode,omitempty" enum:"fixed_rate,fixed_delay" doc:"For kind 2: fixed_rate (default: start + k·interval, never drifting) or fixed_delay (interval after the previous run ends)."`
+	Misfire      model.MisfirePolicy  `json:"misfire,omitzero" doc:"What happens to fires missed while no server ran."`
+	Status       model.ScheduleStatus `json:"status,omitempty" enum:"1,99,100" doc:"1 created, 99 disabled, 100 enabled (default)."`
 }
 
 // ScheduleOutput is a schedule response.
@@ -50,14 +55,38 @@ func (b *ScheduleBody) check(job *model.Job, createdAt, now time.Time) (*time.Ti
 	if b.EndTime != nil && b.StartTime != nil && b.EndTime.Before(*b.StartTime) {
 		return nil, model.Errorf("end_time", "is before start_time")
 	}
-	s := b.model(job, createdAt)
+	if b.IntervalMode != "" && b.IntervalMode != model.FixedRate && b.IntervalMode != model.FixedDelay {
+		return nil, model.Errorf("interval_mode", "must be fixed_rate or fixed_delay")
+	}
+	if b.IntervalMode == model.FixedDelay && b.Kind != model.ScheduleInterval {
+		return nil, model.Errorf("interval_mode", "applies to interval schedules (kind 2) only")
+	}
+	if err := b.Misfire.Validate(); err != nil {
+		return nil, model.Prefix("misfire", err)
+	}
+	return firstFire(b.model(job, createdAt), now)
+}
+
+// firstFire validates a schedule's timing and returns its first fire at or
+// after now: from its spec, or for a one-at-a-time schedule (daemon, fixed
+// delay) now or its start time.
+func firstFire(s *model.Schedule, now time.Time) (*time.Time, error) {
+	if s.Kind == model.ScheduleDaemon {
+		if _, err := cron.LoadLocation(s.TimeZone); err != nil {
+			return nil, err
+		}
+		return startOrNow(s, now), nil
+	}
 	spec, err := cron.ForSchedule(s)
 	if err != nil {
 		return nil, err
 	}
+	if sched.OneAtATime(s) {
+		return startOrNow(s, now), nil
+	}
 	next, ok := cron.First(spec, now)
 	if !ok {
-		if b.Kind == model.ScheduleOnce {
+		if s.Kind == model.ScheduleOnce {
 			return nil, model.Errorf("start_time", "is in the past")
 		}
 		return nil, model.Errorf("end_time", "leaves no fire after now")
@@ -66,11 +95,19 @@ func (b *ScheduleBody) check(job *model.Job, createdAt, now time.Time) (*time.Ti
 	return &n, nil
 }
 
+func startOrNow(s *model.Schedule, now time.Time) *time.Time {
+	t := now.UTC()
+	if s.StartTime != nil && s.StartTime.After(now) {
+		t = s.StartTime.UTC()
+	}
+	return &t
+}
+
 func (b *ScheduleBody) model(job *model.Job, createdAt time.Time) *model.Schedule {
 	return &model.Schedule{
 		JobID: job.ID, Namespace: job.Namespace, Name: b.Name, Kind: b.Kind, Cron: b.Cron, TimeZone: b.TimeZone,
 		Interval: b.Interval, StartTime: utcPtr(b.StartTime), EndTime: utcPtr(b.EndTime), MaxCount: b.MaxCount,
-		Status: b.Status, CreatedAt: createdAt,
+		IntervalMode: b.IntervalMode, Misfire: b.Misfire, Status: b.Status, CreatedAt: createdAt,
 	}
 }
 
@@ -108,6 +145,7 @@ func (a *API) createSchedule(ctx context.Context, in *struct{ Body ScheduleBody 
 	s, err := a.deps.Store.ScheduleInsert(ctx, &store.ScheduleInsertParams{
 		ID: uuid.Must(uuid.NewV7()), Cron: b.Cron, EndTime: utcPtr(b.EndTime), Interval: b.Interval.D(), JobID: job.ID,
 		Kind: b.Kind, MaxCount: b.MaxCount, Name: b.Name, Namespace: job.Namespace, NextFireAt: next, Now: &now,
+		Options:   model.ScheduleOptions{IntervalMode: b.IntervalMode, Misfire: b.Misfire},
 		StartTime: utcPtr(b.StartTime), Status: b.Status, TimeZone: b.TimeZone,
 	})
 	if err != nil {
@@ -159,18 +197,28 @@ func (a *API) replaceSchedule(ctx context.Context, in *struct {
 	if err != nil {
 		return nil, storeError(err, "schedule")
 	}
+	if in.Body.Kind != old.Kind {
+		return nil, fieldError("body.kind", "cannot change; create a new schedule instead")
+	}
 	b := in.Body
 	var s *model.Schedule
 	err = store.InTx(ctx, a.deps.Store, func(ex store.Executor) error {
 		if _, err := ex.TaskDeletePending(ctx, &store.TaskDeletePendingParams{ScheduleID: &id, ScheduledAfter: now}); err != nil {
 			return err
 		}
+		if sched.OneAtATime(old) {
+			// A run under way re-arms the schedule when it ends.
+			if next, err = parkIfRunning(ctx, ex, id, next); err != nil {
+				return err
+			}
+		}
 		s, err = ex.ScheduleUpdate(ctx, &store.ScheduleUpdateParams{
 			ID: id, Cron: b.Cron, CronDoUpdate: true, EndTime: utcPtr(b.EndTime), EndTimeDoUpdate: true,
 			Interval: b.Interval.D(), IntervalDoUpdate: true, MaxCount: b.MaxCount, MaxCountDoUpdate: true,
 			Name: b.Name, NameDoUpdate: true, NextFireAt: next, NextFireAtDoUpdate: true,
 			StartTime: utcPtr(b.StartTime), StartTimeDoUpdate: true, Status: b.Status, StatusDoUpdate: true,
-			TimeZone: b.TimeZone, TimeZoneDoUpdate: true,
+			TimeZone: b.TimeZone, TimeZoneDoUpdate: true, SpecChanged: true,
+			Options: model.ScheduleOptions{IntervalMode: b.IntervalMode, Misfire: b.Misfire}, OptionsDoUpdate: true,
 		})
 		return err
 	})
@@ -188,7 +236,10 @@ func (a *API) setScheduleStatus(status model.ScheduleStatus) func(context.Contex
 			return nil, err
 		}
 		now := time.Now()
-		var s *model.Schedule
+		var (
+			s       *model.Schedule
+			cancels []instanceCancel
+		)
 		err = store.InTx(ctx, a.deps.Store, func(ex store.Executor) error {
 			s, err = ex.ScheduleUpdate(ctx, &store.ScheduleUpdateParams{ID: id, Status: status, StatusDoUpdate: true})
 			if err != nil {
@@ -202,12 +253,19 @@ func (a *API) setScheduleStatus(status model.ScheduleStatus) func(context.Contex
 				s, err = ex.ScheduleGetByID(ctx, &store.ScheduleGetByIDParams{ID: id})
 				return err
 			}
-			_, err = ex.TaskDeletePending(ctx, &store.TaskDeletePendingParams{ScheduleID: &id, ScheduledAfter: now})
+			if _, err = ex.TaskDeletePending(ctx, &store.TaskDeletePendingParams{ScheduleID: &id, ScheduledAfter: now}); err != nil {
+				return err
+			}
+			if s.Kind == model.ScheduleDaemon {
+				// A daemon runs while its schedule is enabled.
+				cancels, err = cancelScheduleRuns(ctx, ex, id, "daemon schedule disabled", now)
+			}
 			return err
 		})
 		if err != nil {
 			return nil, storeError(err, "schedule "+in.ID)
 		}
+		a.sendCancels(cancels)
 		a.deps.Scheduler.WakeGenerator()
 		return &ScheduleOutput{Body: s}, nil
 	}
@@ -218,16 +276,25 @@ func (a *API) deleteSchedule(ctx context.Context, in *IDInput) (*struct{}, error
 	if err != nil {
 		return nil, err
 	}
+	var cancels []instanceCancel
 	err = store.InTx(ctx, a.deps.Store, func(ex store.Executor) error {
-		if _, err := ex.TaskDeletePending(ctx, &store.TaskDeletePendingParams{ScheduleID: &id, ScheduledAfter: time.Now()}); err != nil {
+		now := time.Now()
+		if _, err := ex.TaskDeletePending(ctx, &store.TaskDeletePendingParams{ScheduleID: &id, ScheduledAfter: now}); err != nil {
 			return err
 		}
-		_, err := ex.ScheduleDelete(ctx, &store.ScheduleDeleteParams{ID: id})
+		s, err := ex.ScheduleDelete(ctx, &store.ScheduleDeleteParams{ID: id})
+		if err != nil {
+			return err
+		}
+		if s.Kind == model.ScheduleDaemon {
+			cancels, err = cancelScheduleRuns(ctx, ex, id, "daemon schedule deleted", now)
+		}
 		return err
 	})
 	if err != nil {
 		return nil, storeError(err, "schedule "+in.ID)
 	}
+	a.sendCancels(cancels)
 	return nil, nil
 }
 
@@ -251,7 +318,9 @@ func (a *API) runSchedule(ctx context.Context, in *struct {
 	if body == nil {
 		body = &RunBody{}
 	}
-	t, err := a.insertRun(ctx, job, &s.ID, body, "run now")
+	// A manual run is not one of the schedule's fires, so it does not
+	// carry the schedule's id: the ledger lists fires only.
+	t, err := a.insertRun(ctx, job, body, "run now (schedule "+s.ID.String()+")")
 	if err != nil {
 		return nil, err
 	}

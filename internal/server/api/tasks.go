@@ -9,7 +9,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/hetuflow/hetuflow/internal/model"
-	"github.com/hetuflow/hetuflow/internal/server/sched"
 	"github.com/hetuflow/hetuflow/internal/store"
 )
 
@@ -58,35 +57,19 @@ func (a *API) cancelTask(ctx context.Context, in *struct {
 	if in.Body != nil && in.Body.Reason != "" {
 		reason = "cancelled by admin: " + in.Body.Reason
 	}
-	now := time.Now()
 	var (
-		t    *model.Task
-		live []*model.TaskInstance
+		t       *model.Task
+		cancels []instanceCancel
 	)
 	err = store.InTx(ctx, a.deps.Store, func(ex store.Executor) error {
 		t, err = ex.TaskGetByID(ctx, &store.TaskGetByIDParams{ID: id})
 		if err != nil {
 			return err
 		}
-		switch {
-		case t.Status.Final():
+		if t.Status.Final() {
 			return huma.Error409Conflict(fmt.Sprintf("task is already %s", t.Status))
-		case t.Status != model.TaskDoing:
-			t, err = ex.TaskSetStateIf(ctx, &store.TaskSetStateIfParams{ID: id, FromStatuses: []model.TaskStatus{model.TaskPending, model.TaskWaitingRetry}, Status: model.TaskCancelled, Reason: reason})
-			return err
 		}
-		live, err = ex.TaskInstanceList(ctx, &store.TaskInstanceListParams{Filter: store.Filter{
-			{Field: "task_id", Op: store.OpEq, Value: id},
-			{Field: "status", Op: store.OpIn, Value: []any{int64(model.InstanceDispatched), int64(model.InstanceAcked), int64(model.InstanceRunning)}},
-		}, Limit: 10})
-		if err != nil {
-			return err
-		}
-		items := make([]*store.TaskInstanceFinish, len(live))
-		for i, in := range live {
-			items[i] = &store.TaskInstanceFinish{ID: in.ID, Status: model.InstanceCancelled, Error: reason}
-		}
-		if _, err := sched.FinishInstances(ctx, ex, items, now); err != nil {
+		if cancels, err = cancelTaskIn(ctx, ex, t, reason, time.Now()); err != nil {
 			return err
 		}
 		t, err = ex.TaskGetByID(ctx, &store.TaskGetByIDParams{ID: id})
@@ -98,9 +81,8 @@ func (a *API) cancelTask(ctx context.Context, in *struct {
 		}
 		return nil, storeError(err, "task "+in.ID)
 	}
-	for _, in := range live {
-		a.deps.Scheduler.CancelInstance(in.AgentID, in.ID, reason)
-	}
+	a.sendCancels(cancels)
+	a.deps.Scheduler.WakeGenerator()
 	return &TaskOutput{Body: t}, nil
 }
 

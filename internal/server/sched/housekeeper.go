@@ -2,8 +2,12 @@ package sched
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,20 +24,35 @@ type Forgetter interface {
 	Forget(agentID string, ids []uuid.UUID, reason string)
 }
 
+// LogDeleter deletes a task instance's stored output.
+type LogDeleter interface {
+	Delete(id uuid.UUID) error
+}
+
 // HousekeeperConfig configures a [Housekeeper].
 type HousekeeperConfig struct {
 	Interval     time.Duration
 	HeartbeatTTL time.Duration
+	// HistoryTTL is how long finished tasks are kept; zero keeps them.
+	HistoryTTL time.Duration
 }
+
+// How often the slower sweeps run, and how much one purge batch deletes.
+const (
+	unplaceableEvery = 5 * time.Second
+	purgeEvery       = time.Minute
+	purgeBatch       = 500
+)
 
 // HousekeeperTestSignals lets tests wait for sweeps.
 type HousekeeperTestSignals struct {
 	Requeued testsignal.Signal[int]    // instances given up by a sweep that gave some up
 	Offline  testsignal.Signal[string] // agent ids marked offline
+	Purged   testsignal.Signal[int]    // tasks deleted by a purge that deleted some
 }
 
 // Init enables the signals.
-func (s *HousekeeperTestSignals) Init() { s.Requeued.Init(); s.Offline.Init() }
+func (s *HousekeeperTestSignals) Init() { s.Requeued.Init(); s.Offline.Init(); s.Purged.Init() }
 
 // Housekeeper gives up dispatched instances whose lease lapsed and agents
 // that stopped sending heartbeats, so nothing stays stuck.
@@ -42,21 +61,26 @@ type Housekeeper struct {
 	cfg    HousekeeperConfig
 	store  store.Store
 	forget Forgetter
+	logs   LogDeleter
 	wake   Wakers
 	log    *slog.Logger
+
+	// When the slower sweeps last ran; only the loop goroutine uses them.
+	lastUnplaceable, lastPurge time.Time
 
 	TestSignals HousekeeperTestSignals
 }
 
-// NewHousekeeper returns a Housekeeper; wake is told about work it creates.
-func NewHousekeeper(cfg HousekeeperConfig, st store.Store, forget Forgetter, wake Wakers, logger *slog.Logger) *Housekeeper {
-	if st == nil || forget == nil || logger == nil {
-		panic("sched: NewHousekeeper needs a store, a forgetter and a logger")
+// NewHousekeeper returns a Housekeeper; wake is told about work it creates
+// and logs deletes the output of purged runs.
+func NewHousekeeper(cfg HousekeeperConfig, st store.Store, forget Forgetter, logs LogDeleter, wake Wakers, logger *slog.Logger) *Housekeeper {
+	if st == nil || forget == nil || logs == nil || logger == nil {
+		panic("sched: NewHousekeeper needs a store, a forgetter, a log deleter and a logger")
 	}
 	if cfg.Interval <= 0 || cfg.HeartbeatTTL <= 0 {
 		panic(fmt.Sprintf("sched: bad housekeeper config %+v", cfg))
 	}
-	return &Housekeeper{cfg: cfg, store: st, forget: forget, wake: wake, log: logger}
+	return &Housekeeper{cfg: cfg, store: st, forget: forget, logs: logs, wake: wake, log: logger}
 }
 
 // Start runs sweeps until ctx ends or Stop is called.
@@ -91,7 +115,156 @@ func (h *Housekeeper) RunOnce(ctx context.Context, now time.Time) error {
 	if err := h.sweepLeases(ctx, now); err != nil {
 		return err
 	}
-	return h.sweepAgents(ctx, now)
+	if err := h.sweepAgents(ctx, now); err != nil {
+		return err
+	}
+	if now.Sub(h.lastUnplaceable) >= unplaceableEvery {
+		h.lastUnplaceable = now
+		if err := h.sweepUnplaceable(ctx, now); err != nil {
+			return err
+		}
+	}
+	if h.cfg.HistoryTTL > 0 && now.Sub(h.lastPurge) >= purgeEvery {
+		h.lastPurge = now
+		if _, err := h.Purge(ctx, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sweepUnplaceable fails runs that no online agent can take (their labels
+// match none) once they waited their job's no_agent_timeout. Runs that
+// matching agents are merely too busy for keep waiting.
+func (h *Housekeeper) sweepUnplaceable(ctx context.Context, now time.Time) error {
+	old, err := h.store.TaskList(ctx, &store.TaskListParams{
+		Filter: store.Filter{
+			{Field: "status", Op: store.OpIn, Value: []any{int64(model.TaskPending), int64(model.TaskWaitingRetry)}},
+			{Field: "run_at", Op: store.OpLt, Value: now.Add(-minNoAgentTimeout)},
+		},
+		OrderBy: []store.Order{{Field: "run_at"}},
+		Limit:   500,
+	})
+	if err != nil {
+		return fmt.Errorf("list waiting tasks: %w", err)
+	}
+	var due []*model.Task
+	for _, t := range old {
+		if now.Sub(t.RunAt) >= t.Config.EffectiveNoAgentTimeout() {
+			due = append(due, t)
+		}
+	}
+	if len(due) == 0 {
+		return nil
+	}
+	agents, err := h.store.AgentList(ctx, &store.AgentListParams{Filter: store.Filter{{Field: "status", Op: store.OpEq, Value: int64(model.AgentOnline)}}, Limit: store.MaxPageLimit})
+	if err != nil {
+		return fmt.Errorf("list agents: %w", err)
+	}
+	for _, t := range due {
+		matched := false
+		for _, a := range agents {
+			if model.MatchLabels(t.Config.Labels, a.Labels) {
+				matched = true
+				break
+			}
+		}
+		if matched {
+			continue
+		}
+		reason := fmt.Sprintf("no agent can run it: none online has labels %s; waited %s", describeLabels(t.Config.Labels), now.Sub(t.RunAt).Round(time.Second))
+		var fin FinalEffects
+		err := store.InTx(ctx, h.store, func(ex store.Executor) error {
+			if _, err := ex.TaskSetStateIf(ctx, &store.TaskSetStateIfParams{ID: t.ID, FromStatuses: []model.TaskStatus{model.TaskPending, model.TaskWaitingRetry}, Status: model.TaskFailed, Reason: reason}); err != nil {
+				if errors.Is(err, store.ErrNotFound) {
+					return nil // dispatched meanwhile
+				}
+				return err
+			}
+			fin, err = AfterFinal(ctx, ex, []Finished{{Task: t, Status: model.TaskFailed}}, now)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("fail unplaceable task %s: %w", t.ID, err)
+		}
+		h.log.WarnContext(ctx, "task failed: no agent can run it", "task_id", t.ID, "job_id", t.JobID, "labels", describeLabels(t.Config.Labels))
+		h.wakeFor(FinishResult{FinalEffects: fin})
+	}
+	return nil
+}
+
+// minNoAgentTimeout is the shortest wait the unplaceable sweep looks at.
+const minNoAgentTimeout = time.Second
+
+func describeLabels(labels map[string]string) string {
+	if len(labels) == 0 {
+		return "(none: no agent is online)"
+	}
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + labels[k]
+	}
+	return strings.Join(parts, ",")
+}
+
+// Purge deletes finished tasks older than the history TTL, with their
+// instances and output, in batches with a pause between them so it never
+// holds the database for long. It returns how many tasks it deleted.
+func (h *Housekeeper) Purge(ctx context.Context, now time.Time) (int, error) {
+	before := now.Add(-h.cfg.HistoryTTL)
+	total := 0
+	for {
+		old, err := h.store.TaskList(ctx, &store.TaskListParams{
+			Filter:  store.Filter{{Field: "finished_at", Op: store.OpLt, Value: before}},
+			OrderBy: []store.Order{{Field: "finished_at"}},
+			Limit:   purgeBatch,
+		})
+		if err != nil {
+			return total, fmt.Errorf("list old tasks: %w", err)
+		}
+		if len(old) == 0 {
+			break
+		}
+		ids := make([]uuid.UUID, len(old))
+		vals := make([]any, len(old))
+		for i, t := range old {
+			ids[i], vals[i] = t.ID, t.ID
+		}
+		// Output first: a crash between the two leaves rows without
+		// output, which the next purge deletes, never orphaned files.
+		instances, err := h.store.TaskInstanceList(ctx, &store.TaskInstanceListParams{Filter: store.Filter{{Field: "task_id", Op: store.OpIn, Value: vals}}, Limit: store.MaxPageLimit})
+		if err != nil {
+			return total, fmt.Errorf("list old instances: %w", err)
+		}
+		for _, in := range instances {
+			if err := h.logs.Delete(in.ID); err != nil {
+				h.log.WarnContext(ctx, "delete task output", "instance_id", in.ID, "error", err)
+			}
+		}
+		n, err := h.store.TaskDeleteMany(ctx, &store.TaskDeleteManyParams{IDs: ids})
+		if err != nil {
+			return total, fmt.Errorf("delete old tasks: %w", err)
+		}
+		total += n
+		if len(old) < purgeBatch {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return total, ctx.Err()
+		case <-time.After(50*time.Millisecond + rand.N(50*time.Millisecond)):
+		}
+	}
+	if total > 0 {
+		h.log.InfoContext(ctx, "history purged", "num_tasks", total)
+		h.TestSignals.Purged.Signal(total)
+	}
+	return total, nil
 }
 
 func (h *Housekeeper) sweepLeases(ctx context.Context, now time.Time) error {

@@ -51,6 +51,11 @@ func doingTask(ctx context.Context, t *testing.T, st store.Store, retry model.Re
 	return task, in
 }
 
+// nopLogs deletes nothing.
+type nopLogs struct{}
+
+func (nopLogs) Delete(uuid.UUID) error { return nil }
+
 func getTask(ctx context.Context, t *testing.T, st store.Store, id uuid.UUID) *model.Task {
 	t.Helper()
 	task, err := st.TaskGetByID(ctx, &store.TaskGetByIDParams{ID: id})
@@ -81,7 +86,7 @@ func TestHousekeeper(t *testing.T) {
 
 func testHousekeeper(t *testing.T, open func(testing.TB) store.Store) {
 	newHK := func(t *testing.T, st store.Store, f Forgetter) *Housekeeper {
-		return NewHousekeeper(HousekeeperConfig{Interval: time.Second, HeartbeatTTL: 10 * time.Second}, st, f, Wakers{}, lifecycletest.WarnLogger(t))
+		return NewHousekeeper(HousekeeperConfig{Interval: time.Second, HeartbeatTTL: 10 * time.Second}, st, f, nopLogs{}, Wakers{}, lifecycletest.WarnLogger(t))
 	}
 
 	t.Run("ExpiredLeaseRequeuesUnderTheSameAttempt", func(t *testing.T) {
