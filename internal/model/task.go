@@ -24,9 +24,15 @@ type Task struct {
 	Config JobConfig `json:"config"`
 	// Attempt is the number of the current or last attempt (0 before the
 	// first dispatch).
-	Attempt    int        `json:"attempt"`
-	Status     TaskStatus `json:"status"`
-	Reason     string     `json:"reason,omitempty"`
+	Attempt int        `json:"attempt"`
+	Status  TaskStatus `json:"status"`
+	Reason  string     `json:"reason,omitempty"`
+	// Event is the body of the webhook call that started the task, handed
+	// to the run as a file (HETUFLOW_EVENT_FILE).
+	Event []byte `json:"-"`
+	// FlowRunID and FlowNode place the task in a flow run.
+	FlowRunID  *uuid.UUID `json:"flow_run_id,omitempty"`
+	FlowNode   string     `json:"flow_node,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 	UpdatedAt  time.Time  `json:"updated_at"`
 	FinishedAt *time.Time `json:"finished_at"`

@@ -85,6 +85,105 @@ type AgentUpsertParams struct {
 	Version  string
 }
 
+// FlowCountParams are the inputs of Executor.FlowCount.
+type FlowCountParams struct {
+	Filter     Filter
+	Namespaces []string
+}
+
+// FlowDeleteParams are the inputs of Executor.FlowDelete.
+type FlowDeleteParams struct {
+	ID         uuid.UUID
+	Namespaces []string
+}
+
+// FlowGetByIDParams are the inputs of Executor.FlowGetByID.
+type FlowGetByIDParams struct {
+	ID         uuid.UUID
+	Namespaces []string
+}
+
+// FlowInsertParams are the inputs of Executor.FlowInsert.
+type FlowInsertParams struct {
+	ID          uuid.UUID
+	Description string
+	Name        string
+	Namespace   string
+	Now         *time.Time
+	Spec        model.FlowSpec
+	Status      model.JobStatus
+}
+
+// FlowListParams are the inputs of Executor.FlowList.
+type FlowListParams struct {
+	Filter     Filter
+	Limit      int
+	Namespaces []string
+	Offset     int
+	OrderBy    []Order
+}
+
+// FlowUpdateParams are the inputs of Executor.FlowUpdate.
+type FlowUpdateParams struct {
+	ID                  uuid.UUID
+	Description         string
+	DescriptionDoUpdate bool
+	Name                string
+	NameDoUpdate        bool
+	Namespaces          []string
+	Now                 *time.Time
+	Spec                model.FlowSpec
+	SpecDoUpdate        bool
+	Status              model.JobStatus
+	StatusDoUpdate      bool
+}
+
+// FlowRunCountParams are the inputs of Executor.FlowRunCount.
+type FlowRunCountParams struct {
+	Filter     Filter
+	Namespaces []string
+}
+
+// FlowRunFinishIfParams are the inputs of Executor.FlowRunFinishIf.
+type FlowRunFinishIfParams struct {
+	ID     uuid.UUID
+	Now    *time.Time
+	Reason string
+	Status model.TaskStatus
+}
+
+// FlowRunGetByIDParams are the inputs of Executor.FlowRunGetByID.
+type FlowRunGetByIDParams struct {
+	ID         uuid.UUID
+	Namespaces []string
+}
+
+// FlowRunInsertParams are the inputs of Executor.FlowRunInsert.
+type FlowRunInsertParams struct {
+	ID         uuid.UUID
+	FlowID     uuid.UUID
+	Namespace  string
+	Now        *time.Time
+	Parameters map[string]string
+	Reason     string
+	Spec       model.FlowSpec
+	Status     model.TaskStatus
+}
+
+// FlowRunListParams are the inputs of Executor.FlowRunList.
+type FlowRunListParams struct {
+	Filter     Filter
+	Limit      int
+	Namespaces []string
+	Offset     int
+	OrderBy    []Order
+}
+
+// FlowRunLockParams are the inputs of Executor.FlowRunLock.
+type FlowRunLockParams struct {
+	ID uuid.UUID
+}
+
 // JobCountParams are the inputs of Executor.JobCount.
 type JobCountParams struct {
 	Filter     Filter
@@ -358,8 +457,14 @@ type TaskInsertManyParams struct {
 
 // TaskInsert is one task to insert.
 type TaskInsert struct {
-	ID          uuid.UUID
-	Config      model.JobConfig
+	ID     uuid.UUID
+	Config model.JobConfig
+	// Event is the body of the webhook call that started the task.
+	Event []byte
+	// FlowNode and FlowRunID place the task in a flow run; inserting a
+	// node twice in a run is ErrConflict.
+	FlowNode    string
+	FlowRunID   *uuid.UUID
 	JobID       uuid.UUID
 	Namespace   string
 	Parameters  map[string]string

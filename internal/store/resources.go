@@ -71,6 +71,8 @@ func TaskResource() *Resource {
 			{Name: "attempt", Column: "attempt", Kind: KindInt},
 			{Name: "status", Column: "status", Kind: KindInt, Enum: enumOf(model.TaskPending, model.TaskDoing, model.TaskWaitingRetry, model.TaskFailed, model.TaskSkipped, model.TaskCancelled, model.TaskSucceeded)},
 			{Name: "reason", Column: "reason", Kind: KindString},
+			{Name: "flow_run_id", Column: "flow_run_id", Kind: KindUUID, Nullable: true},
+			{Name: "flow_node", Column: "flow_node", Kind: KindString},
 			{Name: "created_at", Column: "created_at", Kind: KindTime},
 			{Name: "updated_at", Column: "updated_at", Kind: KindTime},
 			{Name: "finished_at", Column: "finished_at", Kind: KindTime, Nullable: true},
@@ -140,5 +142,39 @@ func ServerResource() *Resource {
 			{Name: "created_at", Column: "created_at", Kind: KindTime},
 		},
 		DefaultOrder: []Order{{Field: "id"}},
+	}
+}
+
+// FlowResource describes sched_flow for queries.
+func FlowResource() *Resource {
+	return &Resource{
+		Name: "flows", Table: "sched_flow",
+		Fields: []Field{
+			{Name: "id", Column: "id", Kind: KindUUID},
+			{Name: "namespace", Column: "namespace", Kind: KindString},
+			{Name: "name", Column: "name", Kind: KindString},
+			{Name: "description", Column: "description", Kind: KindString},
+			{Name: "status", Column: "status", Kind: KindInt, Enum: enumOf(model.JobCreated, model.JobDisabled, model.JobEnabled)},
+			{Name: "created_at", Column: "created_at", Kind: KindTime},
+			{Name: "updated_at", Column: "updated_at", Kind: KindTime},
+		},
+		DefaultOrder: []Order{{Field: "created_at", Desc: true}},
+	}
+}
+
+// FlowRunResource describes sched_flow_run for queries.
+func FlowRunResource() *Resource {
+	return &Resource{
+		Name: "flow-runs", Table: "sched_flow_run",
+		Fields: []Field{
+			{Name: "id", Column: "id", Kind: KindUUID},
+			{Name: "flow_id", Column: "flow_id", Kind: KindUUID},
+			{Name: "namespace", Column: "namespace", Kind: KindString},
+			{Name: "status", Column: "status", Kind: KindInt, Enum: enumOf(model.TaskPending, model.TaskDoing, model.TaskWaitingRetry, model.TaskFailed, model.TaskSkipped, model.TaskCancelled, model.TaskSucceeded)},
+			{Name: "created_at", Column: "created_at", Kind: KindTime},
+			{Name: "updated_at", Column: "updated_at", Kind: KindTime},
+			{Name: "finished_at", Column: "finished_at", Kind: KindTime, Nullable: true},
+		},
+		DefaultOrder: []Order{{Field: "created_at", Desc: true}},
 	}
 }

@@ -95,6 +95,37 @@ type Executor interface {
 	// capacity and version, Online, held by ServerID.
 	AgentUpsert(ctx context.Context, params *AgentUpsertParams) (*model.Agent, error)
 
+	// FlowCount counts flows matching a filter.
+	FlowCount(ctx context.Context, params *FlowCountParams) (int, error)
+	// FlowDelete deletes a flow with its runs and returns it, or ErrNotFound.
+	FlowDelete(ctx context.Context, params *FlowDeleteParams) (*model.Flow, error)
+	// FlowGetByID returns a flow or ErrNotFound.
+	FlowGetByID(ctx context.Context, params *FlowGetByIDParams) (*model.Flow, error)
+	// FlowInsert stores a new flow; a duplicate name in the namespace is
+	// ErrConflict.
+	FlowInsert(ctx context.Context, params *FlowInsertParams) (*model.Flow, error)
+	// FlowList lists flows matching a filter, one page.
+	FlowList(ctx context.Context, params *FlowListParams) ([]*model.Flow, error)
+	// FlowUpdate changes the fields marked DoUpdate and returns the flow, or
+	// ErrNotFound.
+	FlowUpdate(ctx context.Context, params *FlowUpdateParams) (*model.Flow, error)
+
+	// FlowRunCount counts flow runs matching a filter.
+	FlowRunCount(ctx context.Context, params *FlowRunCountParams) (int, error)
+	// FlowRunFinishIf moves a flow run that is Doing to a final status and
+	// returns the number changed.
+	FlowRunFinishIf(ctx context.Context, params *FlowRunFinishIfParams) (int, error)
+	// FlowRunGetByID returns a flow run or ErrNotFound.
+	FlowRunGetByID(ctx context.Context, params *FlowRunGetByIDParams) (*model.FlowRun, error)
+	// FlowRunInsert stores a new flow run.
+	FlowRunInsert(ctx context.Context, params *FlowRunInsertParams) (*model.FlowRun, error)
+	// FlowRunList lists flow runs matching a filter, one page.
+	FlowRunList(ctx context.Context, params *FlowRunListParams) ([]*model.FlowRun, error)
+	// FlowRunLock returns a flow run and, on PostgreSQL, locks it until the
+	// transaction ends, so decisions about its nodes take turns. It must
+	// run in a transaction.
+	FlowRunLock(ctx context.Context, params *FlowRunLockParams) (*model.FlowRun, error)
+
 	// JobCount counts jobs matching a filter.
 	JobCount(ctx context.Context, params *JobCountParams) (int, error)
 	// JobDelete deletes a job with its schedules, tasks and instances and

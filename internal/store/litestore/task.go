@@ -109,6 +109,9 @@ func (e *executor) TaskInsertMany(ctx context.Context, params *store.TaskInsertM
 				Reason:      t.Reason,
 				Now:         now,
 				FinishedAt:  finishedAt(t.Status.Final(), now),
+				Event:       t.Event,
+				FlowRunID:   t.FlowRunID,
+				FlowNode:    t.FlowNode,
 			})
 			if err != nil {
 				return err

@@ -94,6 +94,9 @@ func (e *executor) TaskInsertMany(ctx context.Context, params *store.TaskInsertM
 		ScheduleIDs:  make([]uuid.UUID, n),
 		ScheduledAts: make([]time.Time, n),
 		Statuses:     make([]int32, n),
+		Events:       make([][]byte, n),
+		FlowRunIds:   make([]uuid.UUID, n),
+		FlowNodes:    make([]string, n),
 	}
 	for i, t := range params.Tasks {
 		config, err := json.Marshal(t.Config)
@@ -117,6 +120,11 @@ func (e *executor) TaskInsertMany(ctx context.Context, params *store.TaskInsertM
 		}
 		arg.ScheduledAts[i] = t.ScheduledAt
 		arg.Statuses[i] = int32(t.Status)
+		arg.Events[i] = t.Event
+		if t.FlowRunID != nil {
+			arg.FlowRunIds[i] = *t.FlowRunID
+		}
+		arg.FlowNodes[i] = t.FlowNode
 	}
 	rows, err := e.q.TaskInsertMany(ctx, e.db, arg)
 	if err != nil {

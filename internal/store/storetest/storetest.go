@@ -28,6 +28,7 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 	}{
 		{"APIToken", exerciseAPIToken},
 		{"Agent", exerciseAgent},
+		{"Flow", exerciseFlow},
 		{"Job", exerciseJob},
 		{"Query", exerciseQuery},
 		{"Schedule", exerciseSchedule},

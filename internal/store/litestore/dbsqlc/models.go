@@ -34,6 +34,30 @@ type SchedAgent struct {
 	UpdatedAt       int64
 }
 
+type SchedFlow struct {
+	ID          uuid.UUID
+	Namespace   string
+	Name        string
+	Description string
+	Status      int64
+	Spec        string
+	CreatedAt   int64
+	UpdatedAt   int64
+}
+
+type SchedFlowRun struct {
+	ID         uuid.UUID
+	FlowID     uuid.UUID
+	Namespace  string
+	Status     int64
+	Spec       string
+	Parameters string
+	Reason     string
+	CreatedAt  int64
+	UpdatedAt  int64
+	FinishedAt *int64
+}
+
 type SchedJob struct {
 	ID          uuid.UUID
 	Namespace   string
@@ -96,6 +120,9 @@ type SchedTask struct {
 	CreatedAt   int64
 	UpdatedAt   int64
 	FinishedAt  *int64
+	Event       []byte
+	FlowRunID   *uuid.UUID
+	FlowNode    string
 }
 
 type SchedTaskInstance struct {

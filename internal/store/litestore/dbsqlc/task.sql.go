@@ -13,7 +13,7 @@ import (
 )
 
 const TaskClaimDue = `-- name: TaskClaimDue :many
-SELECT id, job_id, schedule_id, namespace, scheduled_at, run_at, priority, parameters, config, attempt, status, reason, created_at, updated_at, finished_at
+SELECT id, job_id, schedule_id, namespace, scheduled_at, run_at, priority, parameters, config, attempt, status, reason, created_at, updated_at, finished_at, event, flow_run_id, flow_node
 FROM sched_task
 WHERE status IN (1, 20)
     AND run_at <= ?1
@@ -63,6 +63,9 @@ func (q *Queries) TaskClaimDue(ctx context.Context, db DBTX, arg *TaskClaimDuePa
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.FinishedAt,
+			&i.Event,
+			&i.FlowRunID,
+			&i.FlowNode,
 		); err != nil {
 			return nil, err
 		}
@@ -170,7 +173,7 @@ func (q *Queries) TaskFinishMany(ctx context.Context, db DBTX, arg *TaskFinishMa
 }
 
 const TaskGetByID = `-- name: TaskGetByID :one
-SELECT id, job_id, schedule_id, namespace, scheduled_at, run_at, priority, parameters, config, attempt, status, reason, created_at, updated_at, finished_at
+SELECT id, job_id, schedule_id, namespace, scheduled_at, run_at, priority, parameters, config, attempt, status, reason, created_at, updated_at, finished_at, event, flow_run_id, flow_node
 FROM sched_task
 WHERE id = ?1
     AND (CAST(?2 AS BOOLEAN) OR namespace IN (/*SLICE:namespaces*/?))
@@ -213,6 +216,9 @@ func (q *Queries) TaskGetByID(ctx context.Context, db DBTX, arg *TaskGetByIDPara
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.FinishedAt,
+		&i.Event,
+		&i.FlowRunID,
+		&i.FlowNode,
 	)
 	return &i, err
 }
@@ -220,13 +226,15 @@ func (q *Queries) TaskGetByID(ctx context.Context, db DBTX, arg *TaskGetByIDPara
 const TaskInsertMany = `-- name: TaskInsertMany :many
 INSERT INTO sched_task (
     id, job_id, schedule_id, namespace, scheduled_at, run_at, priority,
-    parameters, config, attempt, status, reason, created_at, updated_at, finished_at
+    parameters, config, attempt, status, reason, created_at, updated_at, finished_at,
+    event, flow_run_id, flow_node
 ) VALUES (
     ?1, ?2, ?3, ?4, ?5, ?6, ?7,
-    ?8, ?9, 0, ?10, ?11, ?12, ?12, ?13
+    ?8, ?9, 0, ?10, ?11, ?12, ?12, ?13,
+    ?14, ?15, ?16
 )
 ON CONFLICT (schedule_id, scheduled_at) DO NOTHING
-RETURNING id, job_id, schedule_id, namespace, scheduled_at, run_at, priority, parameters, config, attempt, status, reason, created_at, updated_at, finished_at
+RETURNING id, job_id, schedule_id, namespace, scheduled_at, run_at, priority, parameters, config, attempt, status, reason, created_at, updated_at, finished_at, event, flow_run_id, flow_node
 `
 
 type TaskInsertManyParams struct {
@@ -243,10 +251,15 @@ type TaskInsertManyParams struct {
 	Reason      string
 	Now         int64
 	FinishedAt  *int64
+	Event       []byte
+	FlowRunID   *uuid.UUID
+	FlowNode    string
 }
 
 // Inserts one task, or nothing when its fire is already planned; the driver
 // runs it per item in one transaction.
+// A fire planned twice is skipped. A flow node inserted twice is an error
+// (sched_task_flow_node_key): its run's lock should have prevented it.
 func (q *Queries) TaskInsertMany(ctx context.Context, db DBTX, arg *TaskInsertManyParams) ([]*SchedTask, error) {
 	rows, err := db.QueryContext(ctx, TaskInsertMany,
 		arg.ID,
@@ -262,6 +275,9 @@ func (q *Queries) TaskInsertMany(ctx context.Context, db DBTX, arg *TaskInsertMa
 		arg.Reason,
 		arg.Now,
 		arg.FinishedAt,
+		arg.Event,
+		arg.FlowRunID,
+		arg.FlowNode,
 	)
 	if err != nil {
 		return nil, err
@@ -286,6 +302,9 @@ func (q *Queries) TaskInsertMany(ctx context.Context, db DBTX, arg *TaskInsertMa
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.FinishedAt,
+			&i.Event,
+			&i.FlowRunID,
+			&i.FlowNode,
 		); err != nil {
 			return nil, err
 		}
@@ -309,7 +328,7 @@ SET status = ?1,
 WHERE id = ?5
     AND (CAST(?6 AS BOOLEAN) OR namespace IN (/*SLICE:namespaces*/?))
     AND status IN (/*SLICE:from_statuses*/?)
-RETURNING id, job_id, schedule_id, namespace, scheduled_at, run_at, priority, parameters, config, attempt, status, reason, created_at, updated_at, finished_at
+RETURNING id, job_id, schedule_id, namespace, scheduled_at, run_at, priority, parameters, config, attempt, status, reason, created_at, updated_at, finished_at, event, flow_run_id, flow_node
 `
 
 type TaskSetStateIfParams struct {
@@ -366,6 +385,9 @@ func (q *Queries) TaskSetStateIf(ctx context.Context, db DBTX, arg *TaskSetState
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.FinishedAt,
+		&i.Event,
+		&i.FlowRunID,
+		&i.FlowNode,
 	)
 	return &i, err
 }

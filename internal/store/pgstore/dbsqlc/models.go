@@ -36,6 +36,30 @@ type SchedAgent struct {
 	UpdatedAt       time.Time
 }
 
+type SchedFlow struct {
+	ID          uuid.UUID
+	Namespace   string
+	Name        string
+	Description string
+	Status      int32
+	Spec        []byte
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+type SchedFlowRun struct {
+	ID         uuid.UUID
+	FlowID     uuid.UUID
+	Namespace  string
+	Status     int32
+	Spec       []byte
+	Parameters []byte
+	Reason     string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	FinishedAt *time.Time
+}
+
 type SchedJob struct {
 	ID          uuid.UUID
 	Namespace   string
@@ -98,6 +122,9 @@ type SchedTask struct {
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	FinishedAt  *time.Time
+	Event       []byte
+	FlowRunID   *uuid.UUID
+	FlowNode    string
 }
 
 type SchedTaskInstance struct {

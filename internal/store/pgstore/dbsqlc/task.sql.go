@@ -13,7 +13,7 @@ import (
 )
 
 const taskClaimDue = `-- name: TaskClaimDue :many
-SELECT id, job_id, schedule_id, namespace, scheduled_at, run_at, priority, parameters, config, attempt, status, reason, created_at, updated_at, finished_at
+SELECT id, job_id, schedule_id, namespace, scheduled_at, run_at, priority, parameters, config, attempt, status, reason, created_at, updated_at, finished_at, event, flow_run_id, flow_node
 FROM sched_task
 WHERE status IN (1, 20)
     AND run_at <= $1
@@ -65,6 +65,9 @@ func (q *Queries) TaskClaimDue(ctx context.Context, db DBTX, arg *TaskClaimDuePa
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.FinishedAt,
+			&i.Event,
+			&i.FlowRunID,
+			&i.FlowNode,
 		); err != nil {
 			return nil, err
 		}
@@ -166,7 +169,7 @@ func (q *Queries) TaskFinishMany(ctx context.Context, db DBTX, arg *TaskFinishMa
 }
 
 const taskGetByID = `-- name: TaskGetByID :one
-SELECT id, job_id, schedule_id, namespace, scheduled_at, run_at, priority, parameters, config, attempt, status, reason, created_at, updated_at, finished_at
+SELECT id, job_id, schedule_id, namespace, scheduled_at, run_at, priority, parameters, config, attempt, status, reason, created_at, updated_at, finished_at, event, flow_run_id, flow_node
 FROM sched_task
 WHERE id = $1
     AND ($2::text[] IS NULL OR namespace = any($2::text[]))
@@ -196,6 +199,9 @@ func (q *Queries) TaskGetByID(ctx context.Context, db DBTX, arg *TaskGetByIDPara
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.FinishedAt,
+		&i.Event,
+		&i.FlowRunID,
+		&i.FlowNode,
 	)
 	return &i, err
 }
@@ -213,11 +219,15 @@ WITH input AS (
         unnest($9::timestamptz[]) AS run_at,
         unnest($10::uuid[]) AS schedule_id,
         unnest($11::timestamptz[]) AS scheduled_at,
-        unnest($12::int[]) AS status
+        unnest($12::int[]) AS status,
+        unnest($13::bytea[]) AS event,
+        unnest($14::uuid[]) AS flow_run_id,
+        unnest($15::text[]) AS flow_node
 )
 INSERT INTO sched_task (
     id, job_id, schedule_id, namespace, scheduled_at, run_at, priority,
-    parameters, config, attempt, status, reason, created_at, updated_at, finished_at
+    parameters, config, attempt, status, reason, created_at, updated_at, finished_at,
+    event, flow_run_id, flow_node
 )
 SELECT
     input.id,
@@ -234,10 +244,13 @@ SELECT
     input.reason,
     coalesce($1::timestamptz, now()),
     coalesce($1::timestamptz, now()),
-    CASE WHEN input.status >= 90 THEN coalesce($1::timestamptz, now()) END
+    CASE WHEN input.status >= 90 THEN coalesce($1::timestamptz, now()) END,
+    input.event,
+    nullif(input.flow_run_id, '00000000-0000-0000-0000-000000000000'),
+    input.flow_node
 FROM input
 ON CONFLICT (schedule_id, scheduled_at) DO NOTHING
-RETURNING id, job_id, schedule_id, namespace, scheduled_at, run_at, priority, parameters, config, attempt, status, reason, created_at, updated_at, finished_at
+RETURNING id, job_id, schedule_id, namespace, scheduled_at, run_at, priority, parameters, config, attempt, status, reason, created_at, updated_at, finished_at, event, flow_run_id, flow_node
 `
 
 type TaskInsertManyParams struct {
@@ -253,10 +266,15 @@ type TaskInsertManyParams struct {
 	ScheduleIDs  []uuid.UUID
 	ScheduledAts []time.Time
 	Statuses     []int32
+	Events       [][]byte
+	FlowRunIds   []uuid.UUID
+	FlowNodes    []string
 }
 
-// A nil schedule id (all zeros) stands for NULL: a manual or event task,
-// which never conflicts.
+// A nil schedule or flow run id (all zeros) stands for NULL: a manual or
+// event task, which never conflicts.
+// A fire planned twice is skipped. A flow node inserted twice is an error
+// (sched_task_flow_node_key): its run's lock should have prevented it.
 func (q *Queries) TaskInsertMany(ctx context.Context, db DBTX, arg *TaskInsertManyParams) ([]*SchedTask, error) {
 	rows, err := db.Query(ctx, taskInsertMany,
 		arg.Now,
@@ -271,6 +289,9 @@ func (q *Queries) TaskInsertMany(ctx context.Context, db DBTX, arg *TaskInsertMa
 		arg.ScheduleIDs,
 		arg.ScheduledAts,
 		arg.Statuses,
+		arg.Events,
+		arg.FlowRunIds,
+		arg.FlowNodes,
 	)
 	if err != nil {
 		return nil, err
@@ -295,6 +316,9 @@ func (q *Queries) TaskInsertMany(ctx context.Context, db DBTX, arg *TaskInsertMa
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.FinishedAt,
+			&i.Event,
+			&i.FlowRunID,
+			&i.FlowNode,
 		); err != nil {
 			return nil, err
 		}
@@ -315,7 +339,7 @@ SET status = $1,
 WHERE id = $4
     AND status = any($5::int[])
     AND ($6::text[] IS NULL OR namespace = any($6::text[]))
-RETURNING id, job_id, schedule_id, namespace, scheduled_at, run_at, priority, parameters, config, attempt, status, reason, created_at, updated_at, finished_at
+RETURNING id, job_id, schedule_id, namespace, scheduled_at, run_at, priority, parameters, config, attempt, status, reason, created_at, updated_at, finished_at, event, flow_run_id, flow_node
 `
 
 type TaskSetStateIfParams struct {
@@ -354,6 +378,9 @@ func (q *Queries) TaskSetStateIf(ctx context.Context, db DBTX, arg *TaskSetState
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.FinishedAt,
+		&i.Event,
+		&i.FlowRunID,
+		&i.FlowNode,
 	)
 	return &i, err
 }

@@ -34,11 +34,15 @@ WHERE id = @id
 -- runs it per item in one transaction.
 INSERT INTO sched_task (
     id, job_id, schedule_id, namespace, scheduled_at, run_at, priority,
-    parameters, config, attempt, status, reason, created_at, updated_at, finished_at
+    parameters, config, attempt, status, reason, created_at, updated_at, finished_at,
+    event, flow_run_id, flow_node
 ) VALUES (
     @id, @job_id, sqlc.narg('schedule_id'), @namespace, @scheduled_at, @run_at, @priority,
-    @parameters, @config, 0, @status, @reason, @now, @now, sqlc.narg('finished_at')
+    @parameters, @config, 0, @status, @reason, @now, @now, sqlc.narg('finished_at'),
+    sqlc.narg('event'), sqlc.narg('flow_run_id'), @flow_node
 )
+-- A fire planned twice is skipped. A flow node inserted twice is an error
+-- (sched_task_flow_node_key): its run's lock should have prevented it.
 ON CONFLICT (schedule_id, scheduled_at) DO NOTHING
 RETURNING *;
 

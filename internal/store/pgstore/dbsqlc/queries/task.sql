@@ -41,8 +41,8 @@ WHERE id = @id
     AND (sqlc.narg('namespaces')::text[] IS NULL OR namespace = any(sqlc.narg('namespaces')::text[]));
 
 -- name: TaskInsertMany :many
--- A nil schedule id (all zeros) stands for NULL: a manual or event task,
--- which never conflicts.
+-- A nil schedule or flow run id (all zeros) stands for NULL: a manual or
+-- event task, which never conflicts.
 WITH input AS (
     SELECT
         unnest(@ids::uuid[]) AS id,
@@ -55,11 +55,15 @@ WITH input AS (
         unnest(@run_ats::timestamptz[]) AS run_at,
         unnest(@schedule_ids::uuid[]) AS schedule_id,
         unnest(@scheduled_ats::timestamptz[]) AS scheduled_at,
-        unnest(@statuses::int[]) AS status
+        unnest(@statuses::int[]) AS status,
+        unnest(@events::bytea[]) AS event,
+        unnest(@flow_run_ids::uuid[]) AS flow_run_id,
+        unnest(@flow_nodes::text[]) AS flow_node
 )
 INSERT INTO sched_task (
     id, job_id, schedule_id, namespace, scheduled_at, run_at, priority,
-    parameters, config, attempt, status, reason, created_at, updated_at, finished_at
+    parameters, config, attempt, status, reason, created_at, updated_at, finished_at,
+    event, flow_run_id, flow_node
 )
 SELECT
     input.id,
@@ -76,8 +80,13 @@ SELECT
     input.reason,
     coalesce(sqlc.narg('now')::timestamptz, now()),
     coalesce(sqlc.narg('now')::timestamptz, now()),
-    CASE WHEN input.status >= 90 THEN coalesce(sqlc.narg('now')::timestamptz, now()) END
+    CASE WHEN input.status >= 90 THEN coalesce(sqlc.narg('now')::timestamptz, now()) END,
+    input.event,
+    nullif(input.flow_run_id, '00000000-0000-0000-0000-000000000000'),
+    input.flow_node
 FROM input
+-- A fire planned twice is skipped. A flow node inserted twice is an error
+-- (sched_task_flow_node_key): its run's lock should have prevented it.
 ON CONFLICT (schedule_id, scheduled_at) DO NOTHING
 RETURNING *;
 
