@@ -1,6 +1,7 @@
 package model
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/google/uuid"
@@ -26,8 +27,14 @@ type Schedule struct {
 	// run ends), for kind Interval.
 	IntervalMode IntervalMode `json:"interval_mode,omitempty"`
 	// Misfire says what happens to fires missed while no server ran.
-	Misfire MisfirePolicy  `json:"misfire"`
-	Status  ScheduleStatus `json:"status"`
+	Misfire MisfirePolicy `json:"misfire"`
+	// EventFilter decides, for kind Event, whether a webhook body fires the
+	// schedule (see package eventfilter); empty fires on every call.
+	EventFilter json.RawMessage `json:"event_filter,omitempty"`
+	// HookSecret authenticates webhook calls for kind Event. It is shown
+	// once, when created or rotated, and never returned again.
+	HookSecret string         `json:"-"`
+	Status     ScheduleStatus `json:"status"`
 	// NextFireAt is the cursor: the first fire not yet turned into a task.
 	// Nil means the schedule has no further fire.
 	NextFireAt *time.Time `json:"next_fire_at"`
@@ -126,16 +133,18 @@ func (m MisfirePolicy) Validate() error {
 // ScheduleOptions are the policy settings of a schedule that are stored
 // together (as JSON) rather than as columns.
 type ScheduleOptions struct {
-	IntervalMode IntervalMode  `json:"interval_mode,omitempty"`
-	Misfire      MisfirePolicy `json:"misfire,omitzero"`
+	IntervalMode IntervalMode    `json:"interval_mode,omitempty"`
+	Misfire      MisfirePolicy   `json:"misfire,omitzero"`
+	EventFilter  json.RawMessage `json:"event_filter,omitempty"`
+	HookSecret   string          `json:"hook_secret,omitempty"`
 }
 
 // Options returns s's stored options.
 func (s *Schedule) Options() ScheduleOptions {
-	return ScheduleOptions{IntervalMode: s.IntervalMode, Misfire: s.Misfire}
+	return ScheduleOptions{IntervalMode: s.IntervalMode, Misfire: s.Misfire, EventFilter: s.EventFilter, HookSecret: s.HookSecret}
 }
 
 // SetOptions copies stored options into s.
 func (s *Schedule) SetOptions(o ScheduleOptions) {
-	s.IntervalMode, s.Misfire = o.IntervalMode, o.Misfire
+	s.IntervalMode, s.Misfire, s.EventFilter, s.HookSecret = o.IntervalMode, o.Misfire, o.EventFilter, o.HookSecret
 }

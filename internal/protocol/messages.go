@@ -133,6 +133,10 @@ type DispatchedInstance struct {
 	FireAt      time.Time         `json:"fire_at"`
 	Config      model.JobConfig   `json:"config"`
 	Parameters  map[string]string `json:"parameters,omitempty"`
+	// Event is the webhook body that started the task; the agent writes it
+	// to a file in the run's working directory and names it in
+	// HETUFLOW_EVENT_FILE.
+	Event []byte `json:"event,omitempty"`
 }
 
 // Cancel asks the agent to stop an instance: drop it if held, or signal its

@@ -44,6 +44,21 @@ func (a *API) routes() {
 	huma.Register(h, reg(http.MethodGet, "/schedules/{id}/preview", "preview-stored-schedule", "List a schedule's next fires", "schedules", 0), a.previewStoredSchedule)
 	huma.Register(h, reg(http.MethodGet, "/schedules/{id}/ledger", "schedule-ledger", "Account for every fire of a schedule in a period", "schedules", 0), a.scheduleLedger)
 
+	hook := reg(http.MethodPost, "/hooks/{id}", "fire-hook", "Fire an event schedule: the body reaches the run as a file", "schedules", 0)
+	hook.Security = []map[string][]string{}
+	huma.Register(h, hook, a.fireHook)
+	huma.Register(h, reg(http.MethodPost, "/schedules/{id}/rotate-secret", "rotate-hook-secret", "Give an event schedule a new hook secret", "schedules", 0), a.rotateHookSecret)
+
+	huma.Register(h, reg(http.MethodPost, "/flows", "create-flow", "Create a flow: a DAG of jobs", "flows", http.StatusCreated), a.createFlow)
+	huma.Register(h, reg(http.MethodGet, "/flows/{id}", "get-flow", "Get a flow", "flows", 0), a.getFlow)
+	huma.Register(h, reg(http.MethodPut, "/flows/{id}", "replace-flow", "Replace a flow", "flows", 0), a.replaceFlow)
+	huma.Register(h, reg(http.MethodDelete, "/flows/{id}", "delete-flow", "Delete a flow with its runs", "flows", http.StatusNoContent), a.deleteFlow)
+	huma.Register(h, reg(http.MethodPost, "/flows/{id}/run", "run-flow", "Start a run of a flow", "flows", http.StatusCreated), a.runFlow)
+	huma.Register(h, reg(http.MethodPost, "/flows/query", "query-flows", "Query flows", "flows", 0), a.queryFlows)
+	huma.Register(h, reg(http.MethodGet, "/flow-runs/{id}", "get-flow-run", "Get a flow run with each node's task", "flows", 0), a.getFlowRun)
+	huma.Register(h, reg(http.MethodPost, "/flow-runs/{id}/cancel", "cancel-flow-run", "Cancel a flow run's unfinished nodes", "flows", 0), a.cancelFlowRun)
+	huma.Register(h, reg(http.MethodPost, "/flow-runs/query", "query-flow-runs", "Query flow runs", "flows", 0), a.queryFlowRuns)
+
 	huma.Register(h, reg(http.MethodGet, "/tasks/{id}", "get-task", "Get a task", "tasks", 0), a.getTask)
 	huma.Register(h, reg(http.MethodPost, "/tasks/{id}/cancel", "cancel-task", "Cancel a task that has not finished", "tasks", 0), a.cancelTask)
 	huma.Register(h, reg(http.MethodPost, "/tasks/query", "query-tasks", "Query tasks", "tasks", 0), a.queryTasks)

@@ -2,12 +2,15 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/hetuflow/hetuflow/internal/cron"
+	"github.com/hetuflow/hetuflow/internal/eventfilter"
 	"github.com/hetuflow/hetuflow/internal/model"
+	"github.com/hetuflow/hetuflow/internal/server/auth"
 	"github.com/hetuflow/hetuflow/internal/server/sched"
 	"github.com/hetuflow/hetuflow/internal/store"
 )
@@ -27,6 +30,7 @@ type ScheduleBody struct {
 	// plans the next run interval after the previous one ends.
 	IntervalMode model.IntervalMode   `json:"interval_mode,omitempty" enum:"fixed_rate,fixed_delay" doc:"For kind 2: fixed_rate (default: start + k·interval, never drifting) or fixed_delay (interval after the previous run ends)."`
 	Misfire      model.MisfirePolicy  `json:"misfire,omitzero" doc:"What happens to fires missed while no server ran."`
+	EventFilter  map[string]any       `json:"event_filter,omitempty" doc:"For kind 3: conditions on the webhook's JSON body, all of which must hold for it to fire; same operators as queries, on dotted paths." example:"{\"action\":\"push\",\"repository.name\":{\"$in\":[\"api\"]}}"`
 	Status       model.ScheduleStatus `json:"status,omitempty" enum:"1,99,100" doc:"1 created, 99 disabled, 100 enabled (default)."`
 }
 
@@ -38,7 +42,23 @@ type ScheduleOutput struct {
 // ScheduleCreateOutput is the response to a created schedule.
 type ScheduleCreateOutput struct {
 	Location string `header:"Location"`
-	Body     *model.Schedule
+	Body     *ScheduleWithHook
+}
+
+// ScheduleWithHook is a schedule with, for kind event, its webhook address
+// and secret: shown this once.
+type ScheduleWithHook struct {
+	*model.Schedule
+	HookURL    string `json:"hook_url,omitempty" doc:"For kind 3: POST the event here."`
+	HookSecret string `json:"hook_secret,omitempty" doc:"For kind 3: sign the body with it (X-Hetuflow-Signature: sha256=<hex HMAC-SHA256>) or send it as Authorization: Bearer. Shown once."`
+}
+
+func withHook(s *model.Schedule) *ScheduleWithHook {
+	out := &ScheduleWithHook{Schedule: s}
+	if s.Kind == model.ScheduleEvent {
+		out.HookURL, out.HookSecret = Prefix+"/hooks/"+s.ID.String(), s.HookSecret
+	}
+	return out
 }
 
 // check validates b as a schedule of job created at createdAt and returns
@@ -64,13 +84,37 @@ func (b *ScheduleBody) check(job *model.Job, createdAt, now time.Time) (*time.Ti
 	if err := b.Misfire.Validate(); err != nil {
 		return nil, model.Prefix("misfire", err)
 	}
+	if b.EventFilter != nil && b.Kind != model.ScheduleEvent {
+		return nil, model.Errorf("event_filter", "applies to event schedules (kind 3) only")
+	}
+	if _, err := eventfilter.Parse(b.eventFilterJSON()); err != nil {
+		return nil, err
+	}
 	return firstFire(b.model(job, createdAt), now)
+}
+
+func (b *ScheduleBody) eventFilterJSON() json.RawMessage {
+	if b.EventFilter == nil {
+		return nil
+	}
+	raw, _ := json.Marshal(b.EventFilter)
+	return raw
+}
+
+// options returns the stored options of b, keeping hookSecret.
+func (b *ScheduleBody) options(hookSecret string) model.ScheduleOptions {
+	return model.ScheduleOptions{IntervalMode: b.IntervalMode, Misfire: b.Misfire, EventFilter: b.eventFilterJSON(), HookSecret: hookSecret}
 }
 
 // firstFire validates a schedule's timing and returns its first fire at or
 // after now: from its spec, or for a one-at-a-time schedule (daemon, fixed
 // delay) now or its start time.
 func firstFire(s *model.Schedule, now time.Time) (*time.Time, error) {
+	if s.Kind == model.ScheduleEvent {
+		// Fired by webhook calls only; the generator never plans it.
+		_, err := cron.LoadLocation(s.TimeZone)
+		return nil, err
+	}
 	if s.Kind == model.ScheduleDaemon {
 		if _, err := cron.LoadLocation(s.TimeZone); err != nil {
 			return nil, err
@@ -142,17 +186,21 @@ func (a *API) createSchedule(ctx context.Context, in *struct{ Body ScheduleBody 
 		return nil, storeError(err, "schedule")
 	}
 	b := in.Body
+	secret := ""
+	if b.Kind == model.ScheduleEvent {
+		secret = auth.Generate()
+	}
 	s, err := a.deps.Store.ScheduleInsert(ctx, &store.ScheduleInsertParams{
 		ID: uuid.Must(uuid.NewV7()), Cron: b.Cron, EndTime: utcPtr(b.EndTime), Interval: b.Interval.D(), JobID: job.ID,
 		Kind: b.Kind, MaxCount: b.MaxCount, Name: b.Name, Namespace: job.Namespace, NextFireAt: next, Now: &now,
-		Options:   model.ScheduleOptions{IntervalMode: b.IntervalMode, Misfire: b.Misfire},
+		Options:   b.options(secret),
 		StartTime: utcPtr(b.StartTime), Status: b.Status, TimeZone: b.TimeZone,
 	})
 	if err != nil {
 		return nil, storeError(err, "schedule")
 	}
 	a.deps.Scheduler.WakeGenerator()
-	return &ScheduleCreateOutput{Location: Prefix + "/schedules/" + s.ID.String(), Body: s}, nil
+	return &ScheduleCreateOutput{Location: Prefix + "/schedules/" + s.ID.String(), Body: withHook(s)}, nil
 }
 
 func (a *API) getSchedule(ctx context.Context, in *IDInput) (*ScheduleOutput, error) {
@@ -218,7 +266,7 @@ func (a *API) replaceSchedule(ctx context.Context, in *struct {
 			Name: b.Name, NameDoUpdate: true, NextFireAt: next, NextFireAtDoUpdate: true,
 			StartTime: utcPtr(b.StartTime), StartTimeDoUpdate: true, Status: b.Status, StatusDoUpdate: true,
 			TimeZone: b.TimeZone, TimeZoneDoUpdate: true, SpecChanged: true,
-			Options: model.ScheduleOptions{IntervalMode: b.IntervalMode, Misfire: b.Misfire}, OptionsDoUpdate: true,
+			Options: b.options(old.HookSecret), OptionsDoUpdate: true,
 		})
 		return err
 	})

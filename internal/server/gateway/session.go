@@ -296,7 +296,7 @@ func (s *session) reconcile(ctx context.Context, h *protocol.Hello) {
 			}
 			insts = append(insts, &protocol.DispatchedInstance{
 				InstanceID: in.ID, TaskID: t.ID, JobID: t.JobID, Namespace: t.Namespace, Attempt: in.Attempt,
-				ScheduledAt: t.ScheduledAt, FireAt: in.PlannedAt, Config: t.Config, Parameters: t.Parameters,
+				ScheduledAt: t.ScheduledAt, FireAt: in.PlannedAt, Config: t.Config, Parameters: t.Parameters, Event: t.Event,
 			})
 		}
 		if len(insts) > 0 {

@@ -471,5 +471,6 @@ func dispatched(t *model.Task, in *store.TaskInstanceInsert) *protocol.Dispatche
 		FireAt:      in.PlannedAt,
 		Config:      t.Config,
 		Parameters:  t.Parameters,
+		Event:       t.Event,
 	}
 }

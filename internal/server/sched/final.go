@@ -21,7 +21,7 @@ type Finished struct {
 type FinalEffects struct {
 	// Rearmed counts one-at-a-time schedules given their next fire.
 	Rearmed int
-	// Triggered counts tasks started by job triggers.
+	// Triggered counts tasks started by job triggers and flow edges.
 	Triggered int
 }
 
@@ -35,8 +35,8 @@ const (
 
 // AfterFinal does what follows tasks reaching a final status, in the
 // caller's transaction: a fixed-delay or daemon schedule plans its next run
-// (the interval, or the daemon's restart backoff, after now), and the job's
-// triggers start the jobs they name.
+// (the interval, or the daemon's restart backoff, after now), the job's
+// triggers start the jobs they name, and flow runs move on.
 func AfterFinal(ctx context.Context, ex store.Executor, done []Finished, now time.Time) (FinalEffects, error) {
 	var eff FinalEffects
 	if len(done) == 0 {
@@ -64,7 +64,9 @@ func AfterFinal(ctx context.Context, ex store.Executor, done []Finished, now tim
 		}
 		eff.Triggered += n
 	}
-	return eff, nil
+	n, err := advanceFlows(ctx, ex, done, now)
+	eff.Triggered += n
+	return eff, err
 }
 
 // rearm gives one-at-a-time schedules whose run ended their next fire.
