@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,7 +56,8 @@ type Config struct {
 	// lack of room.
 	Capacity int
 	// DataDir holds the per-run work directories (DataDir/runs/<instance>).
-	// Empty means <os.TempDir()>/hetuflow-agent/<ID>.
+	// Empty means <os.TempDir()>/hetuflow-agent/<ID>. Jobs that run as
+	// another user need it to be searchable (o+x) by that user.
 	DataDir string
 	// Version is the hetuflow version, sent in hello.
 	Version string
@@ -114,6 +116,10 @@ type Status struct {
 	// Draining is set while the agent takes no new work: after the server's
 	// drain (until the next connection) or during Shutdown.
 	Draining bool
+	// Limits says how each job limit is enforced, and Warnings what an
+	// operator should know about it; both are empty while stopped.
+	Limits   protocol.LimitSupport
+	Warnings []string
 }
 
 // Agent dials a server, receives dispatched task instances, fires each at
@@ -136,6 +142,14 @@ type Agent struct {
 	out    *outbox
 	clock  *clock
 	timers *timers
+	// http makes the requests of http tasks.
+	http      *httpClients
+	userAgent string
+	// users caches the users jobs run as; euid is the agent's.
+	users userCache
+	euid  int
+	// noCgroup makes the agent contain runs without cgroups (tests).
+	noCgroup bool
 
 	// serverSeq is the highest server sequence applied from the server run
 	// serverRunID: the watermark acked in every frame.
@@ -149,6 +163,7 @@ type Agent struct {
 
 	mu           sync.Mutex
 	svcCtx       context.Context // the current run's lifetime; nil when stopped
+	box          *sandbox        // how runs are contained; nil when stopped
 	running      map[uuid.UUID]*run
 	recent       recentSet // finished or refused instances, to ignore repeats
 	draining     bool
@@ -227,7 +242,10 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 		clock:   &clock{},
 		hbNow:   make(chan struct{}, 1),
 		running: map[uuid.UUID]*run{},
+		http:    newHTTPClients(),
+		euid:    os.Geteuid(),
 	}
+	a.userAgent = "hetuflow-agent/" + cfg.Version
 	a.timers = newTimers(&a.mu, a.clock.Offset, a.fireLocked)
 	return a, nil
 }
@@ -249,21 +267,37 @@ func normalizeURL(s string) (string, error) {
 	return u.String(), nil
 }
 
-// Start creates the data directory, then connects in the background and
-// keeps reconnecting until the agent is stopped or ctx is cancelled. It
-// returns an error only if the data directory cannot be created.
+// Start creates the data directory, sets up how runs are contained (a
+// cgroup per run when the agent has a delegated cgroup v2, see doc.go),
+// then connects in the background and keeps reconnecting until the agent
+// is stopped or ctx is cancelled. It returns an error only if the data
+// directory cannot be created.
 func (a *Agent) Start(ctx context.Context) error {
 	ctx, shouldStart, started, stopped := a.StartInit(ctx)
 	if !shouldStart {
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Join(a.cfg.DataDir, "runs"), 0o750); err != nil {
+	// runs is searchable by all, so a job's user can enter its own work dir.
+	runsDir := filepath.Join(a.cfg.DataDir, "runs")
+	if err := os.MkdirAll(runsDir, 0o750); err != nil {
 		started()
 		stopped()
 		return fmt.Errorf("create data dir: %w", err)
 	}
+	if err := os.Chmod(runsDir, 0o711); err != nil {
+		started()
+		stopped()
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	box := acquireSandbox(a.noCgroup)
+	for _, w := range box.warnings {
+		if _, logged := loggedWarnings.LoadOrStore(w, true); !logged {
+			a.log.WarnContext(ctx, "limited run containment", "warning", w)
+		}
+	}
 	a.mu.Lock()
 	a.svcCtx = ctx
+	a.box = box
 	a.draining, a.shuttingDown, a.graceful = false, false, false
 	a.mu.Unlock()
 
@@ -291,7 +325,10 @@ func (a *Agent) Start(ctx context.Context) error {
 		// from the next hello, or the agent missing altogether.
 		a.timers.removeAll()
 		a.svcCtx = nil
+		a.box = nil
 		a.mu.Unlock()
+		box.release()
+		a.http.transport.CloseIdleConnections()
 		a.log.DebugContext(ctx, "agent stopped")
 	}()
 	return nil
@@ -376,6 +413,10 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 // to let work finish first.
 func (a *Agent) Stop() { a.Base.Stop() }
 
+// loggedWarnings holds the containment warnings already logged by an agent
+// of the process: each is logged once, not at every start.
+var loggedWarnings sync.Map
+
 // errShuttingDown is the reason given for instances ended by Shutdown.
 const errShuttingDown = "agent shutting down"
 
@@ -413,6 +454,9 @@ func (a *Agent) Status() Status {
 		Held:      a.timers.len(),
 		Running:   len(a.running),
 		Draining:  a.draining,
+	}
+	if a.box != nil {
+		s.Limits, s.Warnings = a.box.limits, slices.Clone(a.box.warnings)
 	}
 	a.mu.Unlock()
 	s.ClockOffset = a.clock.Offset()

@@ -294,7 +294,7 @@ func TestAgent(t *testing.T) {
 			d := newInstance(model.JobConfig{Command: tc.command})
 			done := b.run(t, d)
 			wantStatus(t, done, model.InstanceFailed)
-			if done.ExitCode != nil || done.Error != tc.wantErr || !done.StartedAt.IsZero() {
+			if done.ExitCode != nil || done.Error != tc.wantErr || done.Reason != reasonStartFailed || !done.StartedAt.IsZero() {
 				t.Errorf("done = exit code %s, error %q, started %v; want nil, %q, zero", exitCode(done), done.Error, done.StartedAt, tc.wantErr)
 			}
 			if r := b.srv.runningFor(d.InstanceID); r != nil {
@@ -375,8 +375,8 @@ func TestAgent(t *testing.T) {
 				d.Config.KillGrace = model.Duration(200 * time.Millisecond)
 				done := b.run(t, d)
 				wantStatus(t, done, model.InstanceTimeout)
-				if done.Error != "timed out after 300ms" {
-					t.Errorf("error = %q, want %q", done.Error, "timed out after 300ms")
+				if done.Error != "timed out after 300ms" || done.Reason != reasonTimeout {
+					t.Errorf("error %q, reason %q; want %q, %q", done.Error, done.Reason, "timed out after 300ms", reasonTimeout)
 				}
 				if got := b.srv.output(d.InstanceID, model.Stdout); got != "started\n" {
 					t.Errorf("stdout = %q, want %q", got, "started\n")
@@ -429,7 +429,7 @@ func TestAgent(t *testing.T) {
 		b.srv.send(protocol.KindCancel, &protocol.Cancel{InstanceID: d.InstanceID, Reason: "cancelled by alice"})
 		done := b.srv.waitDone(t, d.InstanceID)
 		wantStatus(t, done, model.InstanceCancelled)
-		if done.Error != "cancelled by alice" || !done.StartedAt.IsZero() || done.ExitCode != nil {
+		if done.Error != "cancelled by alice" || done.Reason != reasonCancelled || !done.StartedAt.IsZero() || done.ExitCode != nil {
 			t.Errorf("done = %+v, want the reason, no start, no exit code", done)
 		}
 		if r := b.srv.runningFor(d.InstanceID); r != nil {
@@ -449,7 +449,7 @@ func TestAgent(t *testing.T) {
 		b.srv.send(protocol.KindCancel, &protocol.Cancel{InstanceID: d.InstanceID, Reason: "replaced"})
 		done := b.srv.waitDone(t, d.InstanceID)
 		wantStatus(t, done, model.InstanceCancelled)
-		if done.Error != "replaced" || done.StartedAt.IsZero() {
+		if done.Error != "replaced" || done.Reason != reasonCancelled || done.StartedAt.IsZero() {
 			t.Errorf("done = %+v, want error %q and a start time", done, "replaced")
 		}
 	})

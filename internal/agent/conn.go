@@ -219,6 +219,9 @@ func (a *Agent) hello() *protocol.Hello {
 		ServerRunID:     a.serverRunID,
 		Draining:        a.draining,
 	}
+	if a.box != nil {
+		h.Limits, h.Warnings = a.box.limits, a.box.warnings
+	}
 	return h
 }
 

@@ -25,20 +25,34 @@ var chunkPool = sync.Pool{New: func() any {
 	return &b
 }}
 
-// pump reads one output stream of a run and ships it as task.log chunks.
+// outStream is one output stream of a run as shipped to the server.
 // Offset is the position in the stream as stored by the server: bytes over
 // the output limit, or refused by a full outbox, are counted as dropped and
 // never sent, and a final marker chunk says how many there were. Its
-// counters are read by the run after the pump returned.
-type pump struct {
+// counters are read by the run after its writer finished.
+type outStream struct {
 	r      *run
 	stream model.LogStream
-	f      *os.File
 	limit  int64
 
-	total   int64 // bytes the process wrote
+	total   int64 // bytes the run wrote
 	sent    int64 // bytes shipped, marker included: the next chunk's offset
 	dropped int64 // bytes not shipped
+}
+
+// write ships data, which the run wrote just now, and adds it to the
+// run's output tail.
+func (s *outStream) write(ctx context.Context, data []byte) {
+	s.total += int64(len(data))
+	s.r.tail.write(data)
+	s.flush(ctx, data)
+}
+
+// pump reads one output stream of a process and ships it as task.log
+// chunks.
+type pump struct {
+	outStream
+	f *os.File
 }
 
 // run reads until EOF, or until the run closes the read end.
@@ -55,6 +69,7 @@ func (p *pump) run(ctx context.Context) {
 				// from now. Pipes are pollable, so the deadline is cheap.
 				_ = p.f.SetReadDeadline(time.Now().Add(coalesceDelay))
 			}
+			p.r.tail.write(buf[n : n+m])
 			n += m
 			p.total += int64(m)
 		}
@@ -73,36 +88,36 @@ func (p *pump) run(ctx context.Context) {
 	}
 }
 
-// flush ships data, the last len(data) bytes the process wrote, minus what
+// flush ships data, the last len(data) bytes the run wrote, minus what
 // lies beyond the output limit.
-func (p *pump) flush(ctx context.Context, data []byte) {
+func (s *outStream) flush(ctx context.Context, data []byte) {
 	if len(data) == 0 {
 		return
 	}
-	start := p.total - int64(len(data)) // stream position of data[0]
+	start := s.total - int64(len(data)) // stream position of data[0]
 	keep := int64(len(data))
-	if room := p.limit - start; room < keep {
+	if room := s.limit - start; room < keep {
 		keep = max(room, 0)
 	}
-	p.dropped += int64(len(data)) - keep
+	s.dropped += int64(len(data)) - keep
 	if keep == 0 {
 		return
 	}
-	if !p.r.sendLog(ctx, p.stream, p.sent, data[:keep], false) {
-		p.dropped += keep
+	if !s.r.sendLog(ctx, s.stream, s.sent, data[:keep], false) {
+		s.dropped += keep
 		return
 	}
-	p.sent += keep
+	s.sent += keep
 }
 
 // finish ships the truncation marker if anything was dropped.
-func (p *pump) finish(ctx context.Context) {
-	if p.dropped == 0 {
+func (s *outStream) finish(ctx context.Context) {
+	if s.dropped == 0 {
 		return
 	}
-	marker := fmt.Appendf(nil, "\n[hetuflow: output truncated: %d bytes dropped]\n", p.dropped)
-	p.r.sendLog(ctx, p.stream, p.sent, marker, true)
-	p.sent += int64(len(marker))
+	marker := fmt.Appendf(nil, "\n[hetuflow: output truncated: %d bytes dropped]\n", s.dropped)
+	s.r.sendLog(ctx, s.stream, s.sent, marker, true)
+	s.sent += int64(len(marker))
 }
 
 // sendLog queues a log chunk and reports whether it was kept. Once the

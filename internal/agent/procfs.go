@@ -84,9 +84,9 @@ func parseProcStat(pid int, b []byte) (procInfo, bool) {
 	}
 	p := procInfo{pid: pid, state: b[i+2]}
 	// Fields after the state, counted from 0: ppid, pgrp, session, …,
-	// starttime at 19 (field 22 of proc(5)).
+	// starttime at 18 (field 22 of proc(5)).
 	rest := b[i+3:]
-	for f := 0; f <= 19; f++ {
+	for f := 0; f <= 18; f++ {
 		rest = bytes.TrimLeft(rest, " ")
 		end := bytes.IndexByte(rest, ' ')
 		if end < 0 {
@@ -108,7 +108,7 @@ func parseProcStat(pid int, b []byte) (procInfo, bool) {
 			case 2:
 				p.sid = n
 			}
-		case 19:
+		case 18:
 			n, err := strconv.ParseUint(string(bytes.TrimSpace(field)), 10, 64)
 			if err != nil {
 				return procInfo{}, false

@@ -36,6 +36,9 @@ type Options struct {
 	// Listener, if set, is used instead of listening on Config.Server.Listen
 	// (tests pass 127.0.0.1:0).
 	Listener net.Listener
+	// PurgeInterval overrides how often history is purged (default a
+	// minute); tests shorten it.
+	PurgeInterval time.Duration
 }
 
 // Credentials are tokens created at this start, in plain text. They are
@@ -98,7 +101,7 @@ func New(opts Options) (*App, error) {
 		opts.Store, a.gateway, a.WakeGenerator, a.log.With("svc", "sched.dispatcher"))
 	a.generator = sched.NewGenerator(sched.GeneratorConfig{Window: sc.GenerateWindow.D(), Interval: sc.GenerateInterval.D(), Horizon: sc.DispatchHorizon.D()},
 		opts.Store, a.WakeDispatcher, a.log.With("svc", "sched.generator"))
-	a.housekeeper = sched.NewHousekeeper(sched.HousekeeperConfig{Interval: sc.HousekeepingInterval.D(), HeartbeatTTL: sc.HeartbeatTTL.D(), HistoryTTL: sc.HistoryTTL.D()},
+	a.housekeeper = sched.NewHousekeeper(sched.HousekeeperConfig{Interval: sc.HousekeepingInterval.D(), HeartbeatTTL: sc.HeartbeatTTL.D(), HistoryTTL: sc.HistoryTTL.D(), PurgeInterval: opts.PurgeInterval},
 		opts.Store, a.gateway, logs, a.wakers(), a.log.With("svc", "sched.housekeeper"))
 	a.heartbeat = &serverHeartbeat{store: opts.Store, id: serverID, interval: sc.HeartbeatInterval.D(), log: a.log.With("svc", "server.heartbeat")}
 	a.api = api.New(api.Deps{Store: opts.Store, Logs: logs, Auth: a.tokens, Scheduler: a, ServerID: serverID, Version: opts.Version, Logger: a.log.With("svc", "api")})

@@ -66,7 +66,7 @@ func newHarness(t *testing.T, open func(testing.TB) store.Store, edit func(*conf
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	app, err := server.New(server.Options{Config: cfg, Store: st, Logger: lifecycletest.WarnLogger(t), Version: "test", Listener: ln})
+	app, err := server.New(server.Options{Config: cfg, Store: st, Logger: lifecycletest.WarnLogger(t), Version: "test", Listener: ln, PurgeInterval: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
@@ -167,6 +167,25 @@ func (h *harness) runJob(job *model.Job, params map[string]string) *model.Task {
 	var task model.Task
 	h.mustCall(http.MethodPost, "/jobs/"+job.ID.String()+"/run", map[string]any{"parameters": params}, &task, http.StatusCreated)
 	return &task
+}
+
+// tasks lists a filter's tasks, oldest planned first.
+func (h *harness) tasks(filter map[string]any) []*model.Task {
+	h.t.Helper()
+	var page struct {
+		Result []*model.Task `json:"result"`
+	}
+	h.mustCall(http.MethodPost, "/tasks/query", map[string]any{
+		"filter": filter, "page": map[string]any{"limit": 1000, "order_bys": []string{"scheduled_at"}},
+	}, &page, http.StatusOK)
+	return page.Result
+}
+
+func (h *harness) createSchedule(body map[string]any) *model.Schedule {
+	h.t.Helper()
+	var s model.Schedule
+	h.mustCall(http.MethodPost, "/schedules", body, &s, http.StatusCreated)
+	return &s
 }
 
 func (h *harness) task(id uuid.UUID) *model.Task {

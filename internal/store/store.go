@@ -202,8 +202,9 @@ type Executor interface {
 	TaskDeletePending(ctx context.Context, params *TaskDeletePendingParams) (int, error)
 	// TaskFinishMany moves tasks that are Doing at the given attempt to a new
 	// status: a final one (setting FinishedAt), WaitingRetry (with RunAt) or
-	// Pending (a requeue: the attempt number is given back). It returns the
-	// number of tasks changed; items whose guard fails are skipped.
+	// Pending (a requeue: the attempt number is given back). An empty Reason
+	// keeps the task's. It returns the number of tasks changed; items whose
+	// guard fails are skipped.
 	TaskFinishMany(ctx context.Context, params *TaskFinishManyParams) (int, error)
 	// TaskGetByID returns a task or ErrNotFound.
 	TaskGetByID(ctx context.Context, params *TaskGetByIDParams) (*model.Task, error)

@@ -35,12 +35,13 @@ type HousekeeperConfig struct {
 	HeartbeatTTL time.Duration
 	// HistoryTTL is how long finished tasks are kept; zero keeps them.
 	HistoryTTL time.Duration
+	// PurgeInterval is the pause between purges. Zero means a minute.
+	PurgeInterval time.Duration
 }
 
 // How often the slower sweeps run, and how much one purge batch deletes.
 const (
 	unplaceableEvery = 5 * time.Second
-	purgeEvery       = time.Minute
 	purgeBatch       = 500
 )
 
@@ -79,6 +80,9 @@ func NewHousekeeper(cfg HousekeeperConfig, st store.Store, forget Forgetter, log
 	}
 	if cfg.Interval <= 0 || cfg.HeartbeatTTL <= 0 {
 		panic(fmt.Sprintf("sched: bad housekeeper config %+v", cfg))
+	}
+	if cfg.PurgeInterval <= 0 {
+		cfg.PurgeInterval = time.Minute
 	}
 	return &Housekeeper{cfg: cfg, store: st, forget: forget, logs: logs, wake: wake, log: logger}
 }
@@ -124,7 +128,7 @@ func (h *Housekeeper) RunOnce(ctx context.Context, now time.Time) error {
 			return err
 		}
 	}
-	if h.cfg.HistoryTTL > 0 && now.Sub(h.lastPurge) >= purgeEvery {
+	if h.cfg.HistoryTTL > 0 && now.Sub(h.lastPurge) >= h.cfg.PurgeInterval {
 		h.lastPurge = now
 		if _, err := h.Purge(ctx, now); err != nil {
 			return err

@@ -62,6 +62,19 @@ func exerciseTask(t *testing.T, open func(t *testing.T) store.Store) {
 		checkTask(t, "TaskGetByID", stored, want)
 	})
 
+	t.Run("FinishManyKeepsTheReasonWhenGivenNone", func(t *testing.T) {
+		t.Parallel()
+		ctx, bundle := setup(t, open)
+		task := Task(ctx, t, bundle.exec, &TaskOpts{Reason: ptr("ran late: planned for 12:00"), Status: ptr(model.TaskDoing)})
+		if n, err := bundle.exec.TaskFinishMany(ctx, &store.TaskFinishManyParams{Items: []*store.TaskFinish{{ID: task.ID, Attempt: 1, Status: model.TaskSucceeded}}}); err != nil || n != 1 {
+			t.Fatalf("TaskFinishMany = %d, %v", n, err)
+		}
+		got, err := bundle.exec.TaskGetByID(ctx, &store.TaskGetByIDParams{ID: task.ID})
+		if err != nil || got.Reason != "ran late: planned for 12:00" {
+			t.Errorf("reason after a reasonless finish = %q, %v; want it kept", got.Reason, err)
+		}
+	})
+
 	t.Run("DeleteManyRemovesTasksWithTheirInstances", func(t *testing.T) {
 		t.Parallel()
 		ctx, bundle := setup(t, open)

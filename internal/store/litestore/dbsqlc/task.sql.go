@@ -134,7 +134,8 @@ func (q *Queries) TaskDeletePending(ctx context.Context, db DBTX, arg *TaskDelet
 const TaskFinishMany = `-- name: TaskFinishMany :execrows
 UPDATE sched_task
 SET status = CAST(?1 AS INTEGER),
-    reason = ?2,
+    -- A move without a reason keeps the task's (why it ran, or ran late).
+    reason = CASE WHEN CAST(?2 AS TEXT) = '' THEN reason ELSE CAST(?2 AS TEXT) END,
     run_at = coalesce(CAST(?3 AS INTEGER), run_at),
     attempt = CASE WHEN CAST(?1 AS INTEGER) = 1 THEN attempt - 1 ELSE attempt END,
     updated_at = ?4,

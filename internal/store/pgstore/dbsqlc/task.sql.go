@@ -131,7 +131,8 @@ WITH input AS (
 )
 UPDATE sched_task AS t
 SET status = input.status,
-    reason = input.reason,
+    -- A move without a reason keeps the task's (why it ran, or ran late).
+    reason = CASE WHEN input.reason = '' THEN t.reason ELSE input.reason END,
     run_at = coalesce(nullif(input.run_at, '0001-01-01 00:00:00+00'), t.run_at),
     attempt = CASE WHEN input.status = 1 THEN t.attempt - 1 ELSE t.attempt END,
     updated_at = coalesce($1::timestamptz, now()),

@@ -14,7 +14,8 @@ LIMIT @max;
 -- (Pending) is a requeue: the attempt number is given back.
 UPDATE sched_task
 SET status = CAST(@status AS INTEGER),
-    reason = @reason,
+    -- A move without a reason keeps the task's (why it ran, or ran late).
+    reason = CASE WHEN CAST(@reason AS TEXT) = '' THEN reason ELSE CAST(@reason AS TEXT) END,
     run_at = coalesce(CAST(sqlc.narg('run_at') AS INTEGER), run_at),
     attempt = CASE WHEN CAST(@status AS INTEGER) = 1 THEN attempt - 1 ELSE attempt END,
     updated_at = @now,

@@ -1,0 +1,309 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"sync/atomic"
+	"time"
+
+	"github.com/hetuflow/hetuflow/internal/model"
+	"github.com/hetuflow/hetuflow/internal/protocol"
+)
+
+var PhaseNS [12]atomic.Int64
+
+func ph(i int, t *time.Time) { n := time.Now(); PhaseNS[i].Add(int64(n.Sub(*t))); *t = n }
+
+// executeProcess runs the instance's process and returns its result.
+func (r *run) executeProcess(ctx context.Context) *protocol.TaskDone {
+	t0 := time.Now()
+	a, d := r.a, r.d
+	cfg := &d.Config
+	res := &protocol.TaskDone{InstanceID: d.InstanceID}
+	// A stop kills the run; registered first so a stop during the start
+	// is not missed.
+	stopOnStop := context.AfterFunc(ctx, func() { r.terminate(model.InstanceCancelled, "agent stopped", true) })
+	defer stopOnStop()
+
+	path, argv, err := commandLine(cfg)
+	if err != nil {
+		return r.failStart(res, err.Error())
+	}
+	user, err := a.runUser(cfg.User)
+	if err != nil {
+		return r.failStart(res, err.Error())
+	}
+	dir, cleanup, err := a.workDir(ctx, d, user)
+	if err != nil {
+		return r.failStart(res, err.Error())
+	}
+	ph(0, &t0)
+	defer func() { t := time.Now(); cleanup(); ph(9, &t) }()
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return r.failStart(res, fmt.Sprintf("create stdout pipe: %v", err))
+	}
+	defer outR.Close()
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outW.Close()
+		return r.failStart(res, fmt.Sprintf("create stderr pipe: %v", err))
+	}
+	defer errR.Close()
+	attr := &syscall.SysProcAttr{}
+	if user != nil {
+		attr.Credential = user.cred
+	}
+	ph(1, &t0)
+	box, err := a.box.newBox(d, attr)
+	if err != nil {
+		outW.Close()
+		errW.Close()
+		return r.failStart(res, err.Error())
+	}
+	defer box.close()
+	cmd := &exec.Cmd{
+		Path:        path,
+		Args:        argv,
+		Env:         environ(d, user),
+		Dir:         dir,
+		Stdout:      outW,
+		Stderr:      errW,
+		SysProcAttr: attr,
+	}
+
+	if ended := r.endedBeforeStart(res); ended != nil {
+		outW.Close()
+		errW.Close()
+		return ended
+	}
+	ph(2, &t0)
+	err = cmd.Start()
+	ph(3, &t0)
+	// The child has its copies; ours must go, or the pipes never reach EOF.
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		return r.failStart(res, fmt.Sprintf("start %s: %v", argv[0], err))
+	}
+	pid := cmd.Process.Pid
+	if err := box.started(pid); err != nil {
+		// A limit that cannot be applied must not be run without.
+		box.kill()
+		_ = cmd.Wait()
+		box.reaped()
+		return r.failStart(res, err.Error())
+	}
+	started := time.Now()
+	res.StartedAt = started.Add(r.offset).UTC()
+	if !r.dropped.Load() {
+		a.enqueue(ctx, protocol.KindTaskRunning, &protocol.TaskRunning{InstanceID: d.InstanceID, StartedAt: res.StartedAt, PID: pid}, true)
+	}
+	a.TestSignals.Started.Signal(d.InstanceID)
+	r.mu.Lock()
+	r.pid, r.box = pid, box
+	if r.status != 0 {
+		r.signalLocked() // ended while it was starting
+	}
+	r.mu.Unlock()
+	if t := cfg.Timeout.D(); t > 0 {
+		timeout := time.AfterFunc(t, func() { r.terminate(model.InstanceTimeout, "timed out after "+t.String(), false) })
+		defer timeout.Stop()
+	}
+
+	limit := cfg.EffectiveOutputLimit()
+	stdout := &pump{outStream: outStream{r: r, stream: model.Stdout, limit: limit}, f: outR}
+	stderr := &pump{outStream: outStream{r: r, stream: model.Stderr, limit: limit}, f: errR}
+	pumps := make(chan struct{}, 2)
+	for _, p := range []*pump{stdout, stderr} {
+		go func() {
+			defer func() { pumps <- struct{}{} }()
+			p.run(ctx)
+		}()
+	}
+
+	// Wait for the leader to exit without reaping it: while it is a zombie
+	// its pid, and so the run's session and group id, cannot be reused.
+	// Then end whatever is left of the run, and only then reap.
+	ph(4, &t0)
+	if err := waitExited(pid); err != nil {
+		a.log.WarnContext(ctx, "wait for process", "instance_id", d.InstanceID, "error", err)
+	}
+	r.mu.Lock()
+	r.exited = true
+	if r.killTimer != nil {
+		r.killTimer.Stop()
+	}
+	status, reason := r.status, r.reason
+	r.mu.Unlock()
+	ph(5, &t0)
+	box.collect()
+	ph(6, &t0)
+	waitErr := cmd.Wait() // after a start, only a failed reap is an error not told by ProcessState
+	box.reaped()
+	ph(7, &t0)
+	finished := time.Now()
+	if box.numKilled > 0 {
+		a.log.InfoContext(ctx, "killed processes that outlived their run", "instance_id", d.InstanceID, "num_processes", box.numKilled)
+	}
+
+	drain := time.NewTimer(pipeDrainTimeout)
+	for n := 0; n < 2; n++ {
+		select {
+		case <-pumps:
+		case <-drain.C:
+			// Something outside the run holds a pipe: stop reading.
+			a.log.WarnContext(ctx, "output pipe held open after exit", "instance_id", d.InstanceID)
+			outR.Close()
+			errR.Close()
+			<-pumps
+		}
+	}
+	drain.Stop()
+	ph(8, &t0)
+
+	res.FinishedAt = finished.Add(r.offset).UTC()
+	res.OutputTail = r.tail.String()
+	if cmd.ProcessState == nil {
+		res.Status, res.Reason, res.Error = model.InstanceFailed, reasonSignal, fmt.Sprintf("wait for process: %v", waitErr)
+		return res
+	}
+	res.Usage = usageOf(cmd.ProcessState, stdout, stderr)
+	oom := box.finish(&res.Usage)
+	ph(10, &t0)
+	outcome(res, cmd.ProcessState, status, reason, oom, &box.lim, box.rlimitMemory)
+	return res
+}
+
+// usageOf returns the leader's resource usage, which includes what it
+// reaped, and the output counts.
+func usageOf(ps *os.ProcessState, stdout, stderr *pump) model.ResourceUsage {
+	u := model.ResourceUsage{
+		StdoutBytes:  stdout.total,
+		StderrBytes:  stderr.total,
+		DroppedBytes: stdout.dropped + stderr.dropped,
+	}
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok && ru != nil {
+		u.UserCPUMillis = ru.Utime.Nano() / int64(time.Millisecond)
+		u.SystemCPUMillis = ru.Stime.Nano() / int64(time.Millisecond)
+		u.PeakMemoryBytes = ru.Maxrss * 1024 // KiB on Linux
+	}
+	return u
+}
+
+// commandLine resolves the program to run: the command with its args, or
+// the interpreter with the script. An error names the program and the OS
+// error.
+func commandLine(cfg *model.JobConfig) (path string, argv []string, err error) {
+	switch {
+	case cfg.Command != "":
+		argv = make([]string, 0, 1+len(cfg.Args))
+		argv = append(append(argv, cfg.Command), cfg.Args...)
+	case cfg.Script != "":
+		prefix, ok := model.InterpreterArgv(cfg.Interpreter)
+		if !ok {
+			return "", nil, fmt.Errorf("unknown interpreter %q", cfg.Interpreter)
+		}
+		argv = make([]string, 0, len(prefix)+1)
+		argv = append(append(argv, prefix...), cfg.Script)
+	default:
+		return "", nil, errors.New("config has neither command nor script")
+	}
+	path, err = exec.LookPath(argv[0])
+	if err != nil {
+		var ee *exec.Error
+		if errors.As(err, &ee) {
+			err = ee.Err
+		}
+		return "", nil, fmt.Errorf("command %q: %w", argv[0], err)
+	}
+	return path, argv, nil
+}
+
+// workDir returns the run's working directory and a function that cleans it
+// up: the configured one, which must exist, or a fresh one under DataDir,
+// owned by the run's user, that is removed after the run unless the job
+// keeps it.
+func (a *Agent) workDir(ctx context.Context, d *protocol.DispatchedInstance, user *runUser) (string, func(), error) {
+	if wd := d.Config.WorkDir; wd != "" {
+		fi, err := os.Stat(wd)
+		if err != nil {
+			return "", nil, fmt.Errorf("work dir: %w", err)
+		}
+		if !fi.IsDir() {
+			return "", nil, fmt.Errorf("work dir %s is not a directory", wd)
+		}
+		return wd, func() {}, nil
+	}
+	dir := filepath.Join(a.cfg.DataDir, "runs", d.InstanceID.String())
+	err := os.Mkdir(dir, 0o750)
+	if errors.Is(err, os.ErrNotExist) { // DataDir/runs was removed
+		err = os.MkdirAll(dir, 0o750)
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("create work dir: %w", err)
+	}
+	if user != nil && user.cred != nil {
+		if err := os.Chown(dir, user.uid, user.gid); err != nil {
+			_ = os.Remove(dir)
+			return "", nil, fmt.Errorf("give work dir to user %s: %w", user.name, err)
+		}
+	}
+	if d.Config.KeepWorkDir {
+		return dir, func() {}, nil
+	}
+	return dir, func() {
+		if err := os.RemoveAll(dir); err != nil {
+			a.log.WarnContext(ctx, "remove work dir", "instance_id", d.InstanceID, "error", err)
+		}
+	}, nil
+}
+
+// environ returns the process environment: the agent's, then the user's
+// HOME, USER and LOGNAME, then the job's env, then the HETUFLOW_*
+// variables; a later value of a name wins. HETUFLOW_INSTANCE_ID also marks
+// the run's processes for the sweep (doc.go, "Containment and limits").
+func environ(d *protocol.DispatchedInstance, user *runUser) []string {
+	base := os.Environ()
+	env := make([]string, 0, len(base)+3+len(d.Config.Env)+6+len(d.Parameters))
+	env = append(env, base...)
+	if user != nil {
+		env = append(env, user.env()...)
+	}
+	for k, v := range d.Config.Env {
+		env = append(env, k+"="+v)
+	}
+	env = append(env,
+		"HETUFLOW_TASK_ID="+d.TaskID.String(),
+		"HETUFLOW_INSTANCE_ID="+d.InstanceID.String(),
+		"HETUFLOW_JOB_ID="+d.JobID.String(),
+		"HETUFLOW_NAMESPACE="+d.Namespace,
+		"HETUFLOW_ATTEMPT="+strconv.Itoa(d.Attempt),
+		"HETUFLOW_SCHEDULED_AT="+d.ScheduledAt.UTC().Format(time.RFC3339Nano),
+	)
+	for k, v := range d.Parameters {
+		env = append(env, "HETUFLOW_PARAM_"+paramEnvName(k)+"="+v)
+	}
+	return env
+}
+
+// paramEnvName upper-cases a parameter name and turns everything but ASCII
+// letters and digits into '_'.
+func paramEnvName(name string) string {
+	return strings.Map(func(c rune) rune {
+		switch {
+		case c >= 'a' && c <= 'z':
+			return c - 'a' + 'A'
+		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+			return c
+		}
+		return '_'
+	}, name)
+}
