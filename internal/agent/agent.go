@@ -150,6 +150,9 @@ type Agent struct {
 	euid  int
 	// noCgroup makes the agent contain runs without cgroups (tests).
 	noCgroup bool
+	// workDirs hands out the runs' work dirs; devNull is every run's stdin.
+	workDirs workDirs
+	devNull  *os.File
 
 	// serverSeq is the highest server sequence applied from the server run
 	// serverRunID: the watermark acked in every frame.
@@ -233,6 +236,10 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = http.DefaultClient
 	}
+	devNull, err := openDevNull()
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", os.DevNull, err)
+	}
 	a := &Agent{
 		cfg:     cfg,
 		urls:    urls,
@@ -244,6 +251,7 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 		running: map[uuid.UUID]*run{},
 		http:    newHTTPClients(),
 		euid:    os.Geteuid(),
+		devNull: devNull,
 	}
 	a.userAgent = "hetuflow-agent/" + cfg.Version
 	a.timers = newTimers(&a.mu, a.clock.Offset, a.fireLocked)
@@ -288,6 +296,11 @@ func (a *Agent) Start(ctx context.Context) error {
 		started()
 		stopped()
 		return fmt.Errorf("create data dir: %w", err)
+	}
+	if err := a.workDirs.reset(runsDir); err != nil {
+		started()
+		stopped()
+		return fmt.Errorf("create work dir pool: %w", err)
 	}
 	box := acquireSandbox(a.noCgroup)
 	for _, w := range box.warnings {
@@ -412,6 +425,9 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 // has returned. It is idempotent and safe before Start. Use [Agent.Shutdown]
 // to let work finish first.
 func (a *Agent) Stop() { a.Base.Stop() }
+
+// openDevNull opens /dev/null once per process: every run's stdin.
+var openDevNull = sync.OnceValues(func() (*os.File, error) { return os.Open(os.DevNull) })
 
 // loggedWarnings holds the containment warnings already logged by an agent
 // of the process: each is logged once, not at every start.

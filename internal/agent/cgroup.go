@@ -24,16 +24,27 @@ import (
 //	│                       root and must enable controllers for its
 //	│                       children (no internal processes)
 //	└── hetuflow-<pid>/     the runs of this agent process
-//	    └── <instance id>/  one run: limits, cgroup.kill, accounting
+//	    └── r<n>/           one run at a time: limits, cgroup.kill, accounting
 //
 // Runs are created inside the agent's own (delegated) cgroup, never beside
 // it: a delegation covers a subtree, and its parent is not the agent's.
+//
+// The kernel serialises every cgroup mkdir, rmdir, cgroup.kill and
+// CLONE_INTO_CGROUP fork on one global mutex, and Go serialises forks, so a
+// run cgroup that is empty after its run goes back to a pool and serves the
+// next run: only the fork takes the mutex. A run with a memory limit gets a
+// fresh cgroup instead, removed after it, so that memory.peak and the OOM
+// count are its own (a reused cgroup keeps page cache charged by earlier
+// runs, and memory.peak cannot be reset before Linux 6.12).
 
 // wantedControllers are the controllers that enforce a job's limits.
 var wantedControllers = []string{"cpu", "memory", "pids"}
 
 // cpuPeriod is the cpu.max period, in microseconds.
 const cpuPeriod = 100_000
+
+// maxPooled bounds the idle run cgroups kept for reuse.
+const maxPooled = 64
 
 // cgroupBase is the agent's delegated cgroup, found once per process.
 type cgroupBase struct {
@@ -194,7 +205,9 @@ type cgroupRoot struct {
 	memoryPeak        bool // memory.peak exists (Linux 5.19)
 
 	mu    sync.Mutex
-	stale []string // run cgroups not removed yet
+	seq   int          // names run cgroups
+	pool  []*runCgroup // idle, empty, without limits
+	stale []string     // run cgroups not removed yet
 }
 
 // open creates the runs' parent and enables the controllers in it. It
@@ -244,8 +257,16 @@ func (b *cgroupBase) removeStale(keep string) {
 	}
 }
 
-// close removes the runs' parent; every run of the process has ended.
+// close removes the runs' parent with its pool; every run of the process
+// has ended.
 func (c *cgroupRoot) close() {
+	c.mu.Lock()
+	pool := c.pool
+	c.pool = nil
+	c.mu.Unlock()
+	for _, rc := range pool {
+		rc.remove()
+	}
 	c.retryStale()
 	if err := unix.Rmdir(c.dir); err != nil && !errors.Is(err, unix.ENOENT) {
 		removeCgroupTree(c.dir, time.Now().Add(sweepBudget))
@@ -271,26 +292,59 @@ type runCgroup struct {
 	dir  string
 	rel  string
 	fd   int // the directory, for SysProcAttr.CgroupFD; -1 once closed
+	// fresh is set for a cgroup made for one run (with a memory limit) and
+	// removed after it; the others go back to the pool.
+	fresh bool
+	// limited is set when cpu.max or pids.max was written: they are reset
+	// before the cgroup goes back to the pool.
+	limited bool
+	// killed is set from a cgroup.kill until the cgroup is empty again.
+	killed bool
+	// poisoned is set by any cgroup.kill: the cgroup must not be reused.
+	// Linux 6.14 and later (at least to 6.18) kill every process later
+	// started in such a cgroup with CLONE_INTO_CGROUP, as cgroup_post_fork
+	// compares the kill count of the forking process's cgroup, not the
+	// target's, with the target's.
+	poisoned bool
+	// user and system are cpu.stat at the end of the previous run, in µs:
+	// an idle cgroup's counters do not move, so a run's CPU is the
+	// difference.
+	user, system int64
 }
 
-// create makes the cgroup of a run and sets its limits; a limit whose
-// controller is missing is left to the caller. The caller must remove it.
-func (c *cgroupRoot) create(name string, lim *model.ResourceLimits) (*runCgroup, error) {
-	c.retryStale()
-	rc := &runCgroup{root: c, dir: c.dir + "/" + name, rel: c.rel + "/" + name, fd: -1}
-	if err := unix.Mkdir(rc.dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create cgroup %s: %w", rc.dir, err)
+// get returns a cgroup for a run with the given limits: from the pool, or
+// a new one; a limit whose controller is missing is left to the caller.
+// The caller must put it back.
+func (c *cgroupRoot) get(lim *model.ResourceLimits) (*runCgroup, error) {
+	fresh := lim.MemoryMB > 0 && c.memory
+	var rc *runCgroup
+	c.mu.Lock()
+	if n := len(c.pool); n > 0 && !fresh {
+		rc, c.pool = c.pool[n-1], c.pool[:n-1]
+	}
+	c.seq++
+	seq, stale := c.seq, len(c.stale) > 0
+	c.mu.Unlock()
+	if stale {
+		c.retryStale()
+	}
+	if rc == nil {
+		name := "r" + strconv.Itoa(seq)
+		rc = &runCgroup{root: c, dir: c.dir + "/" + name, rel: c.rel + "/" + name, fd: -1, fresh: fresh}
+		if err := unix.Mkdir(rc.dir, 0o755); err != nil {
+			return nil, fmt.Errorf("create cgroup %s: %w", rc.dir, err)
+		}
+		fd, err := unix.Open(rc.dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			rc.remove()
+			return nil, fmt.Errorf("open cgroup %s: %w", rc.dir, err)
+		}
+		rc.fd = fd
 	}
 	if err := rc.limit(lim); err != nil {
 		rc.remove()
 		return nil, err
 	}
-	fd, err := unix.Open(rc.dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		rc.remove()
-		return nil, fmt.Errorf("open cgroup %s: %w", rc.dir, err)
-	}
-	rc.fd = fd
 	return rc, nil
 }
 
@@ -306,12 +360,14 @@ func (rc *runCgroup) limit(lim *model.ResourceLimits) error {
 		_ = writeSmall(rc.dir+"/memory.oom.group", "1")
 	}
 	if lim.CPU > 0 && c.cpu {
+		rc.limited = true
 		quota := max(int64(lim.CPU*cpuPeriod), 1000)
 		if err := writeSmall(rc.dir+"/cpu.max", fmt.Sprintf("%d %d", quota, cpuPeriod)); err != nil {
 			return fmt.Errorf("set cpu.max: %w", err)
 		}
 	}
 	if lim.Pids > 0 && c.pids {
+		rc.limited = true
 		if err := writeSmall(rc.dir+"/pids.max", strconv.Itoa(lim.Pids)); err != nil {
 			return fmt.Errorf("set pids.max: %w", err)
 		}
@@ -320,17 +376,41 @@ func (rc *runCgroup) limit(lim *model.ResourceLimits) error {
 }
 
 // kill kills every process in the cgroup, whatever its session.
-func (rc *runCgroup) kill() error { return writeSmall(rc.dir+"/cgroup.kill", "1") }
+func (rc *runCgroup) kill() error {
+	rc.killed, rc.poisoned = true, true
+	return writeSmall(rc.dir+"/cgroup.kill", "1")
+}
 
-// accounting reads the run's CPU time, peak memory and OOM kills into u.
-// Fields it cannot read keep their values (the leader's rusage).
+// end kills what is left in the cgroup once the leader exited; an empty
+// cgroup is only looked at.
+func (rc *runCgroup) end() error {
+	if !populated(rc.dir) {
+		return nil
+	}
+	return rc.kill()
+}
+
+// settle waits until killed processes are gone, at most sweepBudget, and
+// reports whether they are.
+func (rc *runCgroup) settle() bool {
+	if rc.killed && waitUnpopulated(rc.dir, time.Now().Add(sweepBudget)) {
+		rc.killed = false
+	}
+	return !rc.killed
+}
+
+// accounting reads the run's CPU time, and for a fresh cgroup its peak
+// memory and OOM kills, into u. Fields it cannot read keep their values
+// (the leader's rusage).
 func (rc *runCgroup) accounting(u *model.ResourceUsage) (oomKills int64) {
 	var buf [1024]byte
 	if b, err := readSmall(rc.dir+"/cpu.stat", buf[:]); err == nil {
-		u.UserCPUMillis = statField(b, "user_usec") / 1000
-		u.SystemCPUMillis = statField(b, "system_usec") / 1000
+		user, system := statField(b, "user_usec"), statField(b, "system_usec")
+		u.UserCPUMillis = (user - rc.user) / 1000
+		u.SystemCPUMillis = (system - rc.system) / 1000
+		rc.user, rc.system = user, system
 	}
-	if !rc.root.memory {
+	if !rc.fresh {
 		return 0
 	}
 	if rc.root.memoryPeak {
@@ -344,6 +424,37 @@ func (rc *runCgroup) accounting(u *model.ResourceUsage) (oomKills int64) {
 		oomKills = statField(b, "oom_kill")
 	}
 	return oomKills
+}
+
+// put ends the cgroup's use by a run: once empty and with its limits
+// reset it goes back to the pool; a fresh or killed one, or one that does
+// not empty or reset, is removed.
+func (rc *runCgroup) put() {
+	if !rc.settle() || rc.fresh || rc.poisoned || (rc.limited && !rc.resetLimits()) {
+		rc.remove()
+		return
+	}
+	c := rc.root
+	c.mu.Lock()
+	if len(c.pool) < maxPooled {
+		c.pool = append(c.pool, rc)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	rc.remove()
+}
+
+// resetLimits lifts the CPU and pids limits a run set.
+func (rc *runCgroup) resetLimits() bool {
+	if rc.root.cpu && writeSmall(rc.dir+"/cpu.max", "max") != nil {
+		return false
+	}
+	if rc.root.pids && writeSmall(rc.dir+"/pids.max", "max") != nil {
+		return false
+	}
+	rc.limited = false
+	return true
 }
 
 // remove closes the cgroup's descriptor and removes it, waiting for

@@ -152,6 +152,19 @@ func TestProcessTreeKilledOnStop(t *testing.T) {
 	})
 }
 
+// A run cgroup that needed cgroup.kill is not reused: recent kernels kill
+// every process later started in it.
+func TestRunsAfterKilledRunSucceed(t *testing.T) {
+	t.Parallel()
+	eachContainment(t, func(t *testing.T, noCgroupOn bool) {
+		b := setup(t, &setupOpts{agent: noCgroup(noCgroupOn)})
+		wantStatus(t, b.run(t, newInstance(script(`sleep 300 & true`))), model.InstanceSucceeded)
+		for range 5 {
+			wantStatus(t, b.run(t, newInstance(script(`true`))), model.InstanceSucceeded)
+		}
+	})
+}
+
 func TestMemoryLimit(t *testing.T) {
 	t.Parallel()
 	python, err := exec.LookPath("python3")

@@ -6,24 +6,18 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
-	"sync/atomic"
 	"time"
 
 	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/protocol"
 )
 
-var PhaseNS [12]atomic.Int64
-
-func ph(i int, t *time.Time) { n := time.Now(); PhaseNS[i].Add(int64(n.Sub(*t))); *t = n }
-
 // executeProcess runs the instance's process and returns its result.
 func (r *run) executeProcess(ctx context.Context) *protocol.TaskDone {
-	t0 := time.Now()
 	a, d := r.a, r.d
 	cfg := &d.Config
 	res := &protocol.TaskDone{InstanceID: d.InstanceID}
@@ -44,8 +38,7 @@ func (r *run) executeProcess(ctx context.Context) *protocol.TaskDone {
 	if err != nil {
 		return r.failStart(res, err.Error())
 	}
-	ph(0, &t0)
-	defer func() { t := time.Now(); cleanup(); ph(9, &t) }()
+	defer cleanup()
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return r.failStart(res, fmt.Sprintf("create stdout pipe: %v", err))
@@ -61,7 +54,6 @@ func (r *run) executeProcess(ctx context.Context) *protocol.TaskDone {
 	if user != nil {
 		attr.Credential = user.cred
 	}
-	ph(1, &t0)
 	box, err := a.box.newBox(d, attr)
 	if err != nil {
 		outW.Close()
@@ -74,6 +66,7 @@ func (r *run) executeProcess(ctx context.Context) *protocol.TaskDone {
 		Args:        argv,
 		Env:         environ(d, user),
 		Dir:         dir,
+		Stdin:       a.devNull,
 		Stdout:      outW,
 		Stderr:      errW,
 		SysProcAttr: attr,
@@ -84,9 +77,7 @@ func (r *run) executeProcess(ctx context.Context) *protocol.TaskDone {
 		errW.Close()
 		return ended
 	}
-	ph(2, &t0)
 	err = cmd.Start()
-	ph(3, &t0)
 	// The child has its copies; ours must go, or the pipes never reach EOF.
 	outW.Close()
 	errW.Close()
@@ -132,7 +123,6 @@ func (r *run) executeProcess(ctx context.Context) *protocol.TaskDone {
 	// Wait for the leader to exit without reaping it: while it is a zombie
 	// its pid, and so the run's session and group id, cannot be reused.
 	// Then end whatever is left of the run, and only then reap.
-	ph(4, &t0)
 	if err := waitExited(pid); err != nil {
 		a.log.WarnContext(ctx, "wait for process", "instance_id", d.InstanceID, "error", err)
 	}
@@ -143,12 +133,9 @@ func (r *run) executeProcess(ctx context.Context) *protocol.TaskDone {
 	}
 	status, reason := r.status, r.reason
 	r.mu.Unlock()
-	ph(5, &t0)
 	box.collect()
-	ph(6, &t0)
 	waitErr := cmd.Wait() // after a start, only a failed reap is an error not told by ProcessState
 	box.reaped()
-	ph(7, &t0)
 	finished := time.Now()
 	if box.numKilled > 0 {
 		a.log.InfoContext(ctx, "killed processes that outlived their run", "instance_id", d.InstanceID, "num_processes", box.numKilled)
@@ -167,7 +154,6 @@ func (r *run) executeProcess(ctx context.Context) *protocol.TaskDone {
 		}
 	}
 	drain.Stop()
-	ph(8, &t0)
 
 	res.FinishedAt = finished.Add(r.offset).UTC()
 	res.OutputTail = r.tail.String()
@@ -177,7 +163,6 @@ func (r *run) executeProcess(ctx context.Context) *protocol.TaskDone {
 	}
 	res.Usage = usageOf(cmd.ProcessState, stdout, stderr)
 	oom := box.finish(&res.Usage)
-	ph(10, &t0)
 	outcome(res, cmd.ProcessState, status, reason, oom, &box.lim, box.rlimitMemory)
 	return res
 }
@@ -216,7 +201,7 @@ func commandLine(cfg *model.JobConfig) (path string, argv []string, err error) {
 	default:
 		return "", nil, errors.New("config has neither command nor script")
 	}
-	path, err = exec.LookPath(argv[0])
+	path, err = lookPath(argv[0])
 	if err != nil {
 		var ee *exec.Error
 		if errors.As(err, &ee) {
@@ -227,43 +212,46 @@ func commandLine(cfg *model.JobConfig) (path string, argv []string, err error) {
 	return path, argv, nil
 }
 
-// workDir returns the run's working directory and a function that cleans it
-// up: the configured one, which must exist, or a fresh one under DataDir,
-// owned by the run's user, that is removed after the run unless the job
-// keeps it.
-func (a *Agent) workDir(ctx context.Context, d *protocol.DispatchedInstance, user *runUser) (string, func(), error) {
-	if wd := d.Config.WorkDir; wd != "" {
-		fi, err := os.Stat(wd)
-		if err != nil {
-			return "", nil, fmt.Errorf("work dir: %w", err)
-		}
-		if !fi.IsDir() {
-			return "", nil, fmt.Errorf("work dir %s is not a directory", wd)
-		}
-		return wd, func() {}, nil
+// lookPathTTL bounds how long a resolved command is reused: resolving
+// "sh" stats every $PATH entry before /usr/bin, at every run.
+const lookPathTTL = 10 * time.Second
+
+// lookPaths caches lookPath's successes.
+var lookPaths struct {
+	sync.Mutex
+	m map[string]lookPathEntry
+}
+
+type lookPathEntry struct {
+	path    string
+	expires time.Time
+}
+
+// lookPath is exec.LookPath for the agent's $PATH, remembering successes
+// for lookPathTTL. A name with a slash is not looked up in $PATH and not
+// cached.
+func lookPath(name string) (string, error) {
+	if strings.Contains(name, "/") {
+		return exec.LookPath(name)
 	}
-	dir := filepath.Join(a.cfg.DataDir, "runs", d.InstanceID.String())
-	err := os.Mkdir(dir, 0o750)
-	if errors.Is(err, os.ErrNotExist) { // DataDir/runs was removed
-		err = os.MkdirAll(dir, 0o750)
+	now := time.Now()
+	lookPaths.Lock()
+	e, ok := lookPaths.m[name]
+	lookPaths.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.path, nil
 	}
+	path, err := exec.LookPath(name)
 	if err != nil {
-		return "", nil, fmt.Errorf("create work dir: %w", err)
+		return "", err
 	}
-	if user != nil && user.cred != nil {
-		if err := os.Chown(dir, user.uid, user.gid); err != nil {
-			_ = os.Remove(dir)
-			return "", nil, fmt.Errorf("give work dir to user %s: %w", user.name, err)
-		}
+	lookPaths.Lock()
+	if lookPaths.m == nil || len(lookPaths.m) > 1024 {
+		lookPaths.m = map[string]lookPathEntry{}
 	}
-	if d.Config.KeepWorkDir {
-		return dir, func() {}, nil
-	}
-	return dir, func() {
-		if err := os.RemoveAll(dir); err != nil {
-			a.log.WarnContext(ctx, "remove work dir", "instance_id", d.InstanceID, "error", err)
-		}
-	}, nil
+	lookPaths.m[name] = lookPathEntry{path: path, expires: now.Add(lookPathTTL)}
+	lookPaths.Unlock()
+	return path, nil
 }
 
 // environ returns the process environment: the agent's, then the user's

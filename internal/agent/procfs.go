@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"strconv"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -153,10 +154,22 @@ func allPIDs() ([]int, error) {
 	return pids, nil
 }
 
+// envBufPool recycles the buffers hasEnv reads environments into.
+var envBufPool = sync.Pool{New: func() any {
+	b := make([]byte, 32<<10)
+	return &b
+}}
+
 // hasEnv reports whether the environment of pid, as it was at its last
 // execve, holds the entry kv exactly. A zombie's environment is empty.
 func hasEnv(pid int, kv string) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	bp := envBufPool.Get().(*[]byte)
+	defer envBufPool.Put(bp)
+	path := "/proc/" + strconv.Itoa(pid) + "/environ"
+	b, err := readSmall(path, *bp)
+	if err == nil && len(b) == len(*bp) { // larger than the buffer
+		b, err = os.ReadFile(path)
+	}
 	if err != nil {
 		return false
 	}

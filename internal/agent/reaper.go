@@ -57,23 +57,37 @@ func becomeSubreaper() error {
 	return subreaper.err
 }
 
-// leaders holds the pids of the run leaders started and not yet reaped, in
-// every agent of the process: a sweep skips them without reading /proc.
+// leaders holds the pids of the run leaders of every agent of the process,
+// started and not yet reaped (0) or reaped less than wrapSafe ago (when, in
+// Unix nanoseconds): a sweep skips them without reading /proc. A reaped
+// leader's pid cannot have been reused that soon (see wrapSafe).
 var leaders = struct {
 	sync.Mutex
-	m map[int]struct{}
-}{m: map[int]struct{}{}}
+	m         map[int]int64
+	numReaped int
+}{m: map[int]int64{}}
 
 func addLeader(pid int) {
 	leaders.Lock()
-	leaders.m[pid] = struct{}{}
+	leaders.m[pid] = 0
 	leaders.Unlock()
 }
 
 func removeLeader(pid int) {
+	now := time.Now().UnixNano()
 	leaders.Lock()
-	delete(leaders.m, pid)
-	leaders.Unlock()
+	defer leaders.Unlock()
+	leaders.m[pid] = now
+	leaders.numReaped++
+	if leaders.numReaped < 1024 {
+		return
+	}
+	leaders.numReaped = 0
+	for p, when := range leaders.m {
+		if when != 0 && now-when >= int64(wrapSafe) {
+			delete(leaders.m, p)
+		}
+	}
 }
 
 // pendingReaps holds pidfds of killed children of the agent that had not
@@ -194,10 +208,12 @@ func (s *sweep) candidates() []procInfo {
 			return nil
 		}
 	}
+	now := time.Now().UnixNano()
 	leaders.Lock()
 	n := 0
 	for _, pid := range pids {
-		if _, ok := leaders.m[pid]; !ok && pid != s.leader && pid != selfPID {
+		when, ok := leaders.m[pid]
+		if (!ok || (when != 0 && now-when >= int64(wrapSafe))) && pid != s.leader && pid != selfPID {
 			pids[n] = pid
 			n++
 		}
@@ -234,8 +250,10 @@ func (s *sweep) identify(procs []procInfo) []procInfo {
 		switch {
 		case p.sid == s.leader || p.pgrp == s.leader:
 			ours[p.pid] = true
-		case p.ppid == selfPID && p.alive():
-			// Left the session and lost its parent: the marker tells.
+		case p.alive() && (p.ppid == selfPID || !subreaper.on.Load()):
+			// Left the session and lost its parent (which made it the
+			// agent's, or init's if the agent is no subreaper): the
+			// marker tells.
 			ours[p.pid] = hasEnv(p.pid, s.marker)
 		}
 	}

@@ -145,7 +145,7 @@ func (sb *sandbox) newBox(d *protocol.DispatchedInstance, attr *syscall.SysProcA
 	}
 	attr.Setsid = true
 	if sb.cg != nil {
-		cg, err := sb.cg.create(d.InstanceID.String(), &b.lim)
+		cg, err := sb.cg.get(&b.lim)
 		if err != nil {
 			return nil, err
 		}
@@ -191,13 +191,20 @@ func (b *runBox) kill() {
 // run's orphans are the agent's children and are reaped here too. Without
 // one, the sweep finds, kills and reaps them.
 func (b *runBox) collect() {
-	b.kill()
 	s := &sweep{leader: b.leader, since: b.since, marker: b.marker}
-	if b.cg != nil {
-		if !subreaper.on.Load() {
+	switch {
+	case b.cg == nil:
+		b.kill()
+	case b.cg.end() != nil:
+		b.kill()
+		fallthrough
+	default:
+		// Orphans are init's to reap, unless the agent is init or a
+		// subreaper (for another agent of the process, in tests).
+		if !subreaper.on.Load() && selfPID != 1 {
 			return
 		}
-		waitUnpopulated(b.cg.dir, time.Now().Add(sweepBudget))
+		b.cg.settle()
 		s.cgroup = b.cg.rel
 	}
 	s.run()
@@ -216,15 +223,16 @@ func (b *runBox) finish(u *model.ResourceUsage) (oom bool) {
 	if b.cg == nil {
 		return false
 	}
+	b.cg.settle() // killed processes add their last CPU time
 	oom = b.cg.accounting(u) > 0
 	b.close()
 	return oom
 }
 
-// close removes the run's cgroup if it still exists.
+// close gives the run's cgroup back, if it still has it.
 func (b *runBox) close() {
 	if b.cg != nil {
-		b.cg.remove()
+		b.cg.put()
 		b.cg = nil
 	}
 }

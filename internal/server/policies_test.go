@@ -134,9 +134,24 @@ func TestPolicies(t *testing.T) {
 		for _, id := range ids {
 			h.waitTask(mustUUID(t, id), 30*time.Second)
 		}
+		// The cap is the server's promise, so measure it on the server's
+		// clock: a run holds a place from its dispatch until its task is
+		// recorded finished. (Spans from two agents' own clocks would mix
+		// their offset estimates.)
 		ins := h.instances(map[string]any{"job_id": job.ID.String()})
-		if n := maxConcurrent(spans(ins)); n != 2 {
+		var held []runSpan
+		for _, in := range ins {
+			task := h.task(in.TaskID)
+			if in.DispatchedAt != nil && task.FinishedAt != nil {
+				held = append(held, runSpan{*in.DispatchedAt, *task.FinishedAt})
+			}
+		}
+		if n := maxConcurrent(held); n != 2 {
 			t.Errorf("at most %d runs at once, want exactly 2 (cap)", n)
+			for _, in := range ins {
+				t.Logf("  %s task %s attempt %d %s agent %s planned %s dispatched %s started %s finished %s %q", in.ID, in.TaskID, in.Attempt, in.Status, in.AgentID,
+					in.PlannedAt.Format("15:04:05.000"), fmtT(in.DispatchedAt), fmtT(in.StartedAt), fmtT(in.FinishedAt), in.Error)
+			}
 		}
 	})
 
@@ -378,4 +393,11 @@ func mustUUID(t *testing.T, s string) uuid.UUID {
 		t.Fatalf("parse %q: %v", s, err)
 	}
 	return id
+}
+
+func fmtT(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.Format("15:04:05.000")
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -61,6 +63,11 @@ type Dispatcher struct {
 	wake  chan struct{}
 	// wakeGenerator is called when a decision re-armed a schedule.
 	wakeGenerator func()
+	// startedAt is when the dispatcher last started: fires due before it
+	// (by more than their misfire threshold) were missed while no
+	// dispatcher ran, and get their schedule's misfire policy.
+	startedMu sync.Mutex
+	startedAt time.Time
 
 	TestSignals DispatcherTestSignals
 }
@@ -96,6 +103,9 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	if !shouldStart {
 		return nil
 	}
+	d.startedMu.Lock()
+	d.startedAt = time.Now()
+	d.startedMu.Unlock()
 	go func() {
 		started()
 		defer stopped() // deferred first, so it runs last
@@ -147,10 +157,17 @@ func (d *Dispatcher) runOnce(ctx context.Context) (dispatchResult, error) {
 	if err != nil {
 		return dispatchResult{}, err
 	}
-	p := &pass{d: d, now: time.Now(), cands: cands, free: free, strategy: strategy,
-		byAgent: map[string][]*protocol.DispatchedInstance{}, seen: map[uuid.UUID]bool{}, jobs: map[uuid.UUID]*jobState{}}
+	d.startedMu.Lock()
+	startedAt := d.startedAt
+	d.startedMu.Unlock()
+	p := &pass{d: d, now: time.Now(), startedAt: startedAt, cands: cands, free: free, strategy: strategy,
+		byAgent: map[string][]*protocol.DispatchedInstance{}, seen: map[uuid.UUID]bool{}, jobs: map[uuid.UUID]*jobState{},
+		schedules: map[uuid.UUID]*model.Schedule{}}
 	err = store.InTx(ctx, d.store, func(ex store.Executor) error {
 		p.ex = ex
+		// Stamp the pass once the transaction holds the write lock
+		// (SQLite), so dispatched_at is when the decision was made.
+		p.now = time.Now()
 		// Tasks overdue by starveAfter go first whatever their priority,
 		// so a steady stream of higher-priority work cannot starve them.
 		if err := p.scan(ctx, p.now.Add(-starveAfter)); err != nil {
@@ -202,13 +219,16 @@ const (
 
 // pass is one dispatch pass: what it claimed, placed and decided.
 type pass struct {
-	d        *Dispatcher
-	ex       store.Executor
-	now      time.Time
-	cands    []*balance.Candidate
-	free     int
-	strategy balance.Strategy
-	buf      []*balance.Candidate
+	d         *Dispatcher
+	ex        store.Executor
+	now       time.Time
+	startedAt time.Time
+	// schedules caches the schedules of missed fires met in this pass.
+	schedules map[uuid.UUID]*model.Schedule
+	cands     []*balance.Candidate
+	free      int
+	strategy  balance.Strategy
+	buf       []*balance.Candidate
 
 	seen      map[uuid.UUID]bool      // tasks decided in this pass
 	jobs      map[uuid.UUID]*jobState // constrained jobs met in this pass
@@ -258,6 +278,13 @@ func (p *pass) scan(ctx context.Context, horizon time.Time) error {
 				continue
 			}
 			p.seen[t.ID] = true
+			runs, err := p.misfire(ctx, t)
+			if err != nil {
+				return err
+			}
+			if !runs {
+				continue
+			}
 			if err := p.decide(ctx, t); err != nil {
 				return err
 			}
@@ -309,6 +336,76 @@ func (p *pass) loadJobs(ctx context.Context, tasks []*model.Task) error {
 		js.active = append(js.active, t)
 	}
 	return nil
+}
+
+// misfire applies the schedule's misfire policy to a fire that was due while
+// no dispatcher ran (planned ahead before an outage, due during it). It
+// decides the schedule's whole run of missed fires at once: those to skip
+// are recorded Skipped with the reason (guarded writes, safe on rows other
+// dispatchers may hold), and it reports whether t runs. The survivors stay
+// Pending and are dispatched when claimed, where a second look finds only
+// them, so the decision is the same whoever makes it. Fires that become late
+// while a dispatcher runs are backlog, not misfires: they wait their turn.
+func (p *pass) misfire(ctx context.Context, t *model.Task) (bool, error) {
+	if t.ScheduleID == nil || t.Status != model.TaskPending || t.Attempt != 0 || !t.RunAt.Before(p.startedAt) {
+		return true, nil
+	}
+	s, ok := p.schedules[*t.ScheduleID]
+	if !ok {
+		var err error
+		s, err = p.ex.ScheduleGetByID(ctx, &store.ScheduleGetByIDParams{ID: *t.ScheduleID})
+		if errors.Is(err, store.ErrNotFound) {
+			s = nil
+		} else if err != nil {
+			return false, fmt.Errorf("load schedule of missed fire: %w", err)
+		}
+		p.schedules[*t.ScheduleID] = s
+	}
+	if s == nil || OneAtATime(s) {
+		return true, nil
+	}
+	lateBefore := p.startedAt.Add(-s.Misfire.EffectiveThreshold())
+	if !t.RunAt.Before(lateBefore) {
+		return true, nil
+	}
+	missed, err := p.ex.TaskList(ctx, &store.TaskListParams{
+		Filter: store.Filter{
+			{Field: "schedule_id", Op: store.OpEq, Value: s.ID},
+			{Field: "status", Op: store.OpEq, Value: int64(model.TaskPending)},
+			{Field: "attempt", Op: store.OpEq, Value: int64(0)},
+			{Field: "run_at", Op: store.OpLt, Value: lateBefore},
+		},
+		OrderBy: []store.Order{{Field: "scheduled_at"}},
+		Limit:   store.MaxPageLimit,
+	})
+	if err != nil {
+		return false, fmt.Errorf("list missed fires: %w", err)
+	}
+	firstToRun := len(missed)
+	switch s.Misfire.EffectivePolicy() {
+	case model.MisfireFireOnce:
+		firstToRun = len(missed) - 1
+	case model.MisfireFireAll:
+		firstToRun = max(0, len(missed)-s.Misfire.EffectiveLimit())
+	}
+	runs := false
+	for i, m := range missed {
+		if i < firstToRun {
+			p.seen[m.ID] = true
+			if err := p.skip(ctx, m, "missed while no server was running; misfire policy "+describeMisfire(s.Misfire, len(missed))); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return false, err
+			}
+			continue
+		}
+		if !strings.HasPrefix(m.Reason, "ran late") {
+			reason := fmt.Sprintf("ran late: planned for %s, missed while no server was running (misfire policy %s)", m.ScheduledAt.UTC().Format(time.RFC3339Nano), s.Misfire.EffectivePolicy())
+			if _, err := p.ex.TaskSetStateIf(ctx, &store.TaskSetStateIfParams{ID: m.ID, FromStatuses: []model.TaskStatus{model.TaskPending}, Status: model.TaskPending, Reason: reason}); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return false, fmt.Errorf("note late fire: %w", err)
+			}
+		}
+		runs = runs || m.ID == t.ID
+	}
+	return runs, nil
 }
 
 // decide places a task, or for a constrained job applies its overlap policy

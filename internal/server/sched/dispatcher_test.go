@@ -2,6 +2,7 @@ package sched
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -133,6 +134,70 @@ func testDispatcher(t *testing.T, open func(testing.TB) store.Store) {
 		pending, _ := st.TaskCount(ctx, &store.TaskCountParams{Filter: store.Filter{{Field: "status", Op: store.OpEq, Value: int64(model.TaskPending)}}})
 		if pending != 3 { // 1 gpu task beyond its agent's slots, 1 plain beyond, the future one
 			t.Errorf("pending tasks = %d, want 3", pending)
+		}
+	})
+
+	t.Run("FiresDueWhileNoDispatcherRanGetTheMisfirePolicy", func(t *testing.T) {
+		t.Parallel()
+		ctx, st := t.Context(), open(t)
+		started := time.Now().UTC()
+		plan := func(policy string) (*model.Schedule, []*model.Task) {
+			job := storetest.Job(ctx, t, st, &storetest.JobOpts{Config: &model.JobConfig{Command: "true"}})
+			s := storetest.Schedule(ctx, t, st, &storetest.ScheduleOpts{JobID: &job.ID})
+			if _, err := st.ScheduleUpdate(ctx, &store.ScheduleUpdateParams{ID: s.ID, Options: model.ScheduleOptions{Misfire: model.MisfirePolicy{Policy: policy}}, OptionsDoUpdate: true}); err != nil {
+				t.Fatalf("ScheduleUpdate: %v", err)
+			}
+			var tasks []*model.Task
+			// Planned ahead before the outage: four fires 40 s … 10 s
+			// before the dispatcher started, and one 1 s before (within the
+			// 5 s threshold: merely late).
+			for _, ago := range []time.Duration{40, 30, 20, 10, 1} {
+				at := started.Add(-ago * time.Second)
+				tasks = append(tasks, storetest.Task(ctx, t, st, &storetest.TaskOpts{JobID: &job.ID, ScheduleID: &s.ID, ScheduledAt: &at, Config: &job.Config}))
+			}
+			return s, tasks
+		}
+		skipS, skipTasks := plan(model.MisfireSkip)
+		onceS, onceTasks := plan(model.MisfireFireOnce)
+		allS, allTasks := plan(model.MisfireFireAll)
+		pool := newRecordingPool(&balance.Candidate{ID: "a", Free: 100})
+		d := newTestDispatcher(t, st, pool)
+		d.startedAt = started
+		for range 3 {
+			if _, err := d.runOnce(ctx); err != nil {
+				t.Fatalf("runOnce: %v", err)
+			}
+		}
+		statuses := func(tasks []*model.Task) string {
+			var out []string
+			for _, task := range tasks {
+				got, _ := st.TaskGetByID(ctx, &store.TaskGetByIDParams{ID: task.ID})
+				out = append(out, got.Status.String())
+			}
+			return strings.Join(out, " ")
+		}
+		for _, tc := range []struct {
+			s     *model.Schedule
+			tasks []*model.Task
+			want  string
+		}{
+			{skipS, skipTasks, "skipped skipped skipped skipped doing"},
+			{onceS, onceTasks, "skipped skipped skipped doing doing"},
+			{allS, allTasks, "doing doing doing doing doing"},
+		} {
+			if got := statuses(tc.tasks); got != tc.want {
+				t.Errorf("policy %s: %s, want %s", tc.s.Misfire.EffectivePolicy(), got, tc.want)
+			}
+		}
+		// Backlog: a dispatcher running all along does not skip late fires.
+		d2 := newTestDispatcher(t, st, pool)
+		d2.startedAt = started.Add(-time.Hour)
+		_, late := plan(model.MisfireSkip)
+		if _, err := d2.runOnce(ctx); err != nil {
+			t.Fatalf("runOnce: %v", err)
+		}
+		if got := statuses(late); got != "doing doing doing doing doing" {
+			t.Errorf("backlog under a running dispatcher: %s, want all dispatched", got)
 		}
 	})
 

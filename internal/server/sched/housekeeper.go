@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -69,6 +70,10 @@ type Housekeeper struct {
 	// When the slower sweeps last ran; only the loop goroutine uses them.
 	lastUnplaceable, lastPurge time.Time
 
+	// started is when the housekeeper last started; zero before.
+	started   time.Time
+	startedMu sync.Mutex
+
 	TestSignals HousekeeperTestSignals
 }
 
@@ -93,6 +98,9 @@ func (h *Housekeeper) Start(ctx context.Context) error {
 	if !shouldStart {
 		return nil
 	}
+	h.startedMu.Lock()
+	h.started = time.Now()
+	h.startedMu.Unlock()
 	go func() {
 		started()
 		defer stopped() // deferred first, so it runs last
@@ -110,6 +118,12 @@ func (h *Housekeeper) Start(ctx context.Context) error {
 		}
 	}()
 	return nil
+}
+
+func (h *Housekeeper) startedAt() time.Time {
+	h.startedMu.Lock()
+	defer h.startedMu.Unlock()
+	return h.started
 }
 
 // RunOnce performs one sweep at now.
@@ -271,6 +285,11 @@ func (h *Housekeeper) Purge(ctx context.Context, now time.Time) (int, error) {
 	return total, nil
 }
 
+// sweepLeases gives up dispatched or held instances whose lease ended while
+// their agent is alive (it heartbeats but did not ack, or did not start the
+// run by its fire time plus the grace): they are cancelled on the agent and
+// their tasks dispatched again. An instance whose agent is silent is left to
+// sweepAgents, which knows whether the agent may have started it.
 func (h *Housekeeper) sweepLeases(ctx context.Context, now time.Time) error {
 	for {
 		expired, err := h.store.TaskInstanceListLeaseExpired(ctx, &store.TaskInstanceListLeaseExpiredParams{Now: &now, Limit: 500})
@@ -280,20 +299,31 @@ func (h *Housekeeper) sweepLeases(ctx context.Context, now time.Time) error {
 		if len(expired) == 0 {
 			return nil
 		}
-		items := make([]*store.TaskInstanceFinish, len(expired))
+		alive, err := h.aliveAgents(ctx, expired, now)
+		if err != nil {
+			return err
+		}
+		var items []*store.TaskInstanceFinish
 		byAgent := map[string][]uuid.UUID{}
-		for i, in := range expired {
+		for _, in := range expired {
+			if !alive[in.AgentID] {
+				continue
+			}
 			what := "acknowledge"
 			if in.Status == model.InstanceAcked {
 				what = "start"
 			}
-			items[i] = &store.TaskInstanceFinish{
+			items = append(items, &store.TaskInstanceFinish{
 				ID:      in.ID,
 				AgentID: in.AgentID,
 				Status:  model.InstanceLost,
+				Reason:  "lost",
 				Error:   fmt.Sprintf("agent %s did not %s it in time (lease ended %s)", in.AgentID, what, in.LeaseExpiresAt.UTC().Format(time.RFC3339)),
-			}
+			})
 			byAgent[in.AgentID] = append(byAgent[in.AgentID], in.ID)
+		}
+		if len(items) == 0 {
+			return nil
 		}
 		var fin FinishResult
 		err = store.InTx(ctx, h.store, func(ex store.Executor) error {
@@ -306,16 +336,51 @@ func (h *Housekeeper) sweepLeases(ctx context.Context, now time.Time) error {
 		for agentID, ids := range byAgent {
 			h.forget.Forget(agentID, ids, "lease expired; dispatched again")
 		}
-		h.log.WarnContext(ctx, "dispatched instances not started in time", "num_instances", len(expired))
-		h.TestSignals.Requeued.Signal(len(expired))
+		h.log.WarnContext(ctx, "dispatched instances not started in time", "num_instances", len(items))
+		h.TestSignals.Requeued.Signal(len(items))
 		h.wakeFor(fin)
-		if len(expired) < 500 {
+		if len(expired) < 500 || len(items) < len(expired) {
 			return nil
 		}
 	}
 }
 
+// aliveAgents reports which of the instances' agents sent a heartbeat within
+// the TTL.
+func (h *Housekeeper) aliveAgents(ctx context.Context, ins []*model.TaskInstance, now time.Time) (map[string]bool, error) {
+	ids := map[string]bool{}
+	var vals []any
+	for _, in := range ins {
+		if !ids[in.AgentID] {
+			ids[in.AgentID] = true
+			vals = append(vals, in.AgentID)
+		}
+	}
+	agents, err := h.store.AgentList(ctx, &store.AgentListParams{Filter: store.Filter{
+		{Field: "id", Op: store.OpIn, Value: vals},
+		{Field: "last_heartbeat_at", Op: store.OpGte, Value: now.Add(-h.cfg.HeartbeatTTL)},
+	}, Limit: len(vals)})
+	if err != nil {
+		return nil, fmt.Errorf("load agents of expired leases: %w", err)
+	}
+	alive := make(map[string]bool, len(agents))
+	for _, a := range agents {
+		alive[a.ID] = true
+	}
+	return alive, nil
+}
+
+// sweepAgents marks agents silent for the heartbeat TTL offline and moves
+// their work on. A run that was going is Lost (an attempt; its retry policy
+// decides). A held instance whose fire time came before the agent fell
+// silent may have started too, and is treated the same; one due later can
+// not have started (an agent out of touch for half the TTL starts nothing),
+// so its task is simply dispatched again. For one TTL after the housekeeper
+// starts, no agent is judged: while no server ran, none could heartbeat.
 func (h *Housekeeper) sweepAgents(ctx context.Context, now time.Time) error {
+	if now.Before(h.startedAt().Add(h.cfg.HeartbeatTTL)) {
+		return nil
+	}
 	before := now.Add(-h.cfg.HeartbeatTTL)
 	stale, err := h.store.AgentListStale(ctx, &store.AgentListStaleParams{HeartbeatBefore: before, Limit: 500})
 	if err != nil {
@@ -337,10 +402,18 @@ func (h *Housekeeper) sweepAgents(ctx context.Context, now time.Time) error {
 				return err
 			}
 			items := make([]*store.TaskInstanceFinish, len(live))
+			safeAfter := a.LastHeartbeatAt.Add(h.cfg.HeartbeatTTL / 2)
 			for i, in := range live {
 				items[i] = &store.TaskInstanceFinish{
-					ID: in.ID, AgentID: a.ID, Status: model.InstanceLost,
+					ID: in.ID, AgentID: a.ID, Status: model.InstanceLost, Reason: "lost",
 					Error: fmt.Sprintf("agent %s sent no heartbeat for %s", a.ID, h.cfg.HeartbeatTTL),
+				}
+				if in.Status != model.InstanceRunning && !in.PlannedAt.After(safeAfter) {
+					// Due while the agent may still have been firing: it may
+					// have started, so it counts as an attempt.
+					planned := in.PlannedAt
+					items[i].StartedAt = &planned
+					items[i].Error += "; it was due before then and may have started"
 				}
 			}
 			fin, err = FinishInstances(ctx, ex, items, now)

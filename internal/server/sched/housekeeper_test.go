@@ -92,13 +92,19 @@ func testHousekeeper(t *testing.T, open func(testing.TB) store.Store) {
 	t.Run("ExpiredLeaseRequeuesUnderTheSameAttempt", func(t *testing.T) {
 		t.Parallel()
 		ctx, st := t.Context(), open(t)
+		storetest.Agent(ctx, t, st, &storetest.AgentOpts{ID: ptr("agent-1")})
 		past := time.Now().Add(-time.Second)
 		task, in := doingTask(ctx, t, st, model.RetryPolicy{}, "agent-1", model.InstanceDispatched, &past)
 		future := time.Now().Add(time.Hour)
 		_, fresh := doingTask(ctx, t, st, model.RetryPolicy{}, "agent-1", model.InstanceDispatched, &future)
+		// A silent agent's expired lease is left to the offline sweep,
+		// which knows whether it may have started.
+		old := time.Now().Add(-30 * time.Second) // beyond the 10 s TTL
+		storetest.Agent(ctx, t, st, &storetest.AgentOpts{ID: ptr("silent"), Now: &old})
+		_, silent := doingTask(ctx, t, st, model.RetryPolicy{}, "silent", model.InstanceAcked, &past)
 		f := &recordingForgetter{}
-		if err := newHK(t, st, f).RunOnce(ctx, time.Now()); err != nil {
-			t.Fatalf("RunOnce: %v", err)
+		if err := newHK(t, st, f).sweepLeases(ctx, time.Now()); err != nil {
+			t.Fatalf("sweepLeases: %v", err)
 		}
 		got := getInstance(ctx, t, st, in.ID)
 		if got.Status != model.InstanceLost || !strings.Contains(got.Error, "did not acknowledge") {
@@ -110,6 +116,9 @@ func testHousekeeper(t *testing.T, open func(testing.TB) store.Store) {
 		if got := getInstance(ctx, t, st, fresh.ID); got.Status != model.InstanceDispatched {
 			t.Errorf("instance with a live lease = %s, want untouched", got.Status)
 		}
+		if got := getInstance(ctx, t, st, silent.ID); got.Status != model.InstanceAcked {
+			t.Errorf("expired lease of a silent agent = %s, want untouched", got.Status)
+		}
 		if ids := f.forgot["agent-1"]; len(ids) != 1 || ids[0] != in.ID {
 			t.Errorf("forgot %v, want the expired instance", f.forgot)
 		}
@@ -120,12 +129,24 @@ func testHousekeeper(t *testing.T, open func(testing.TB) store.Store) {
 		ctx, st := t.Context(), open(t)
 		old := time.Now().Add(-time.Minute)
 		storetest.Agent(ctx, t, st, &storetest.AgentOpts{ID: ptr("silent"), Now: &old})
+		// Just started: no agent is judged for one TTL.
+		started := newHK(t, st, &recordingForgetter{})
+		started.started = time.Now()
+		if err := started.RunOnce(ctx, time.Now()); err != nil {
+			t.Fatalf("RunOnce: %v", err)
+		}
+		if a, _ := st.AgentGetByID(ctx, &store.AgentGetByIDParams{ID: "silent"}); a.Status != model.AgentOnline {
+			t.Errorf("silent agent right after start = %s, want still online (grace)", a.Status)
+		}
 		storetest.Agent(ctx, t, st, &storetest.AgentOpts{ID: ptr("alive")})
 		lease := time.Now().Add(time.Hour)
 		heldTask, _ := doingTask(ctx, t, st, model.RetryPolicy{}, "silent", model.InstanceAcked, &lease)
 		runTask, runIn := doingTask(ctx, t, st, model.RetryPolicy{MaxAttempts: 2}, "silent", model.InstanceRunning, nil)
 		lastTask, _ := doingTask(ctx, t, st, model.RetryPolicy{}, "silent", model.InstanceRunning, nil)
 		aliveTask, _ := doingTask(ctx, t, st, model.RetryPolicy{}, "alive", model.InstanceRunning, nil)
+		// Held, and due before the agent fell silent: it may have started.
+		earlyTask := storetest.Task(ctx, t, st, &storetest.TaskOpts{Config: &model.JobConfig{Command: "true"}, Status: ptr(model.TaskDoing), ScheduledAt: ptr(old.Add(-time.Minute))})
+		storetest.TaskInstance(ctx, t, st, &storetest.TaskInstanceOpts{TaskID: &earlyTask.ID, AgentID: ptr("silent"), Status: ptr(model.InstanceAcked), LeaseExpiresAt: &lease})
 		f := &recordingForgetter{}
 		if err := newHK(t, st, f).RunOnce(ctx, time.Now()); err != nil {
 			t.Fatalf("RunOnce: %v", err)
@@ -151,11 +172,14 @@ func testHousekeeper(t *testing.T, open func(testing.TB) store.Store) {
 		if tk := getTask(ctx, t, st, aliveTask.ID); tk.Status != model.TaskDoing {
 			t.Errorf("task on a live agent = %s, want untouched", tk.Status)
 		}
-		if len(f.forgot["silent"]) != 3 {
-			t.Errorf("forgot %d instances of the silent agent, want 3", len(f.forgot["silent"]))
+		if tk := getTask(ctx, t, st, earlyTask.ID); tk.Status != model.TaskFailed || !strings.Contains(tk.Reason, "may have started") {
+			t.Errorf("held task due before the silence = %s %q, want failed as a lost attempt that may have run", tk.Status, tk.Reason)
+		}
+		if len(f.forgot["silent"]) != 4 {
+			t.Errorf("forgot %d instances of the silent agent, want 4", len(f.forgot["silent"]))
 		}
 		// A second sweep finds nothing more to do.
-		if err := newHK(t, st, f).RunOnce(ctx, time.Now()); err != nil || len(f.forgot["silent"]) != 3 {
+		if err := newHK(t, st, f).RunOnce(ctx, time.Now()); err != nil || len(f.forgot["silent"]) != 4 {
 			t.Errorf("second sweep: %v, forgot %d", err, len(f.forgot["silent"]))
 		}
 	})
