@@ -3,6 +3,8 @@ package agent
 import (
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"syscall"
@@ -98,4 +100,30 @@ func benchAgent(b *testing.B, noCgroup bool) *Agent {
 		b.Skipf("no delegated cgroup v2 on this machine: %v", a.box.warnings)
 	}
 	return a
+}
+
+// BenchmarkRunHTTP measures an http task's run against a local server:
+// request, status line and body head to the outbox, result.
+func BenchmarkRunHTTP(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	a := benchAgent(b, true)
+	defer a.http.transport.CloseIdleConnections()
+	cfg := model.JobConfig{Type: model.TaskHTTP, HTTP: &model.HTTPTask{URL: srv.URL}}
+	b.ReportAllocs()
+	b.SetParallelism(benchParallelism)
+	cpu := cpuTime()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			r := &run{a: a, d: newInstance(cfg)}
+			if res := r.execute(b.Context()); res.Status != model.InstanceSucceeded {
+				b.Errorf("run: %s %s", res.Status, res.Error)
+				return
+			}
+			a.out.ack(a.out.lastSeq())
+		}
+	})
+	reportRuns(b, cpu)
 }
