@@ -7,7 +7,7 @@ PKGS      := ./...
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
-.PHONY: build run test test-short generate check-generated lint fmt clean
+.PHONY: build run test test-short generate check-generated lint fmt clean bench
 
 build: ## Build bin/hetuflow (static, CGO off)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/hetuflow ./cmd/hetuflow
@@ -35,6 +35,9 @@ lint: ## gofmt, go vet, staticcheck
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
+
+bench: ## Benchmark the standard set (under 10 minutes) into bench/results/; BENCHFLAGS='-set full' for all
+	$(GO) run ./bench $(BENCHFLAGS)
 
 clean:
 	rm -rf bin

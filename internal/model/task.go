@@ -72,10 +72,11 @@ type TaskInstance struct {
 
 // ResourceUsage is what a finished run consumed.
 type ResourceUsage struct {
-	UserCPUMillis int64 `json:"user_cpu_ms"`
-	// PeakMemoryBytes is the run's peak memory: the cgroup's peak when the
-	// agent uses cgroups, else the largest resident set of its processes.
+	UserCPUMillis   int64 `json:"user_cpu_ms"`
 	SystemCPUMillis int64 `json:"system_cpu_ms"`
+	// PeakMemoryBytes is the run's peak memory: its cgroup's peak for a run
+	// with a memory limit on an agent with cgroups, else the largest resident
+	// set of its processes.
 	PeakMemoryBytes int64 `json:"peak_memory_bytes"`
 	StdoutBytes     int64 `json:"stdout_bytes"`
 	StderrBytes     int64 `json:"stderr_bytes"`
