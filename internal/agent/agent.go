@@ -177,6 +177,18 @@ type Agent struct {
 	serverRunID  string
 	hbInterval   time.Duration
 	idleTimeout  time.Duration
+	// ttl is the server's heartbeat TTL from the last welcome (zero before
+	// the first); lastContact is when a frame last arrived.
+	ttl         time.Duration
+	lastContact time.Time
+}
+
+// outOfContact reports whether the agent has heard nothing from a server
+// for half the heartbeat TTL. Past that, the server may soon give the agent's
+// held work to others, so the agent starts none of it (held instances wait
+// for the connection to return). The caller holds mu.
+func (a *Agent) outOfContactLocked(now time.Time) bool {
+	return a.ttl > 0 && !a.connected && now.Sub(a.lastContact) > a.ttl/2
 }
 
 // New validates cfg, fills its defaults and returns an agent ready to
@@ -254,7 +266,7 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 		devNull: devNull,
 	}
 	a.userAgent = "hetuflow-agent/" + cfg.Version
-	a.timers = newTimers(&a.mu, a.clock.Offset, a.fireLocked)
+	a.timers = newTimers(&a.mu, a.clock.Offset, a.fireLocked, a.outOfContactLocked)
 	return a, nil
 }
 

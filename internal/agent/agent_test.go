@@ -221,6 +221,22 @@ func TestAgent(t *testing.T) {
 		}
 	})
 
+	t.Run("EventBodyReachesTheRunAsAFile", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		d := newInstance(script(`cat "$HETUFLOW_EVENT_FILE"; echo; echo "$HETUFLOW_EVENT_FILE" >&2`))
+		d.Event = []byte(`{"action":"push"}`)
+		done := b.run(t, d)
+		wantStatus(t, done, model.InstanceSucceeded)
+		if got := b.srv.output(d.InstanceID, model.Stdout); got != `{"action":"push"}`+"\n" {
+			t.Errorf("event file held %q", got)
+		}
+		path := strings.TrimSpace(b.srv.output(d.InstanceID, model.Stderr))
+		if _, err := os.Stat(path); !os.IsNotExist(err) {
+			t.Errorf("event file %s still exists after the run (%v)", path, err)
+		}
+	})
+
 	t.Run("Environment", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)

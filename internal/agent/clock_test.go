@@ -76,3 +76,35 @@ func TestClock(t *testing.T) {
 		}
 	})
 }
+
+func TestOutOfContact(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	for _, tc := range []struct {
+		name      string
+		ttl       time.Duration
+		connected bool
+		since     time.Duration
+		want      bool
+	}{
+		{"BeforeAnyWelcome", 0, false, time.Hour, false},
+		{"Connected", 20 * time.Second, true, time.Hour, false},
+		{"BrieflyAway", 20 * time.Second, false, 9 * time.Second, false},
+		{"AwayForHalfTheTTL", 20 * time.Second, false, 11 * time.Second, true},
+	} {
+		a := &Agent{ttl: tc.ttl, connected: tc.connected, lastContact: now.Add(-tc.since)}
+		if got := a.outOfContactLocked(now); got != tc.want {
+			t.Errorf("%s: outOfContact = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestBackoffFitsInTheTTL(t *testing.T) {
+	t.Parallel()
+	a := &Agent{cfg: Config{ReconnectMin: 200 * time.Millisecond, ReconnectMax: 10 * time.Second}, ttl: 8 * time.Second}
+	for n := range 20 {
+		if d := a.backoff(n); d > 2*time.Second {
+			t.Fatalf("backoff(%d) = %v, want at most a quarter of the 8s TTL", n, d)
+		}
+	}
+}

@@ -66,7 +66,9 @@ func (a *Agent) connectLoop(ctx context.Context) {
 }
 
 // backoff returns the wait before the next attempt after n consecutive
-// failures: uniform in [0, min(max, min·2ⁿ)].
+// failures: uniform in [0, min(max, min·2ⁿ)], and never more than a quarter
+// of the server's heartbeat TTL, so a reconnecting agent is back before the
+// server gives its work away.
 func (a *Agent) backoff(n int) time.Duration {
 	ceil := a.cfg.ReconnectMin
 	for range n {
@@ -77,6 +79,12 @@ func (a *Agent) backoff(n int) time.Duration {
 		ceil *= 2
 	}
 	ceil = min(ceil, a.cfg.ReconnectMax)
+	a.mu.Lock()
+	ttl := a.ttl
+	a.mu.Unlock()
+	if ttl > 0 {
+		ceil = min(ceil, max(ttl/4, a.cfg.ReconnectMin))
+	}
 	if ceil <= 0 {
 		return 0
 	}
@@ -257,6 +265,7 @@ func (a *Agent) applyWelcome(ctx context.Context, w *protocol.Welcome, sent, rec
 		a.hbInterval = defaultHeartbeatInterval
 	}
 	a.idleTimeout = max(w.HeartbeatTTL.D(), 3*a.hbInterval, minIdleTimeout)
+	a.ttl, a.lastContact = w.HeartbeatTTL.D(), time.Now()
 	var dropped []*run
 	numHeld := 0
 	for _, id := range w.Drop {
@@ -268,6 +277,9 @@ func (a *Agent) applyWelcome(ctx context.Context, w *protocol.Welcome, sent, rec
 		}
 	}
 	a.mu.Unlock()
+	// Held instances that waited while the agent was out of touch may
+	// start now.
+	a.timers.poke()
 	for _, r := range dropped {
 		r.drop()
 	}
@@ -285,6 +297,9 @@ func (a *Agent) readLoop(ctx context.Context, conn *websocket.Conn, idle *time.T
 			return fmt.Errorf("read: %w", err)
 		}
 		idle.Reset(idleTimeout)
+		a.mu.Lock()
+		a.lastContact = time.Now()
+		a.mu.Unlock()
 		env, err := protocol.DecodeFromServer(b)
 		if err != nil {
 			a.log.WarnContext(ctx, "bad frame from server", "error", err)

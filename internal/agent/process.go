@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -39,6 +40,11 @@ func (r *run) executeProcess(ctx context.Context) *protocol.TaskDone {
 		return r.failStart(res, err.Error())
 	}
 	defer cleanup()
+	eventFile, removeEvent, err := a.eventFile(d, user)
+	if err != nil {
+		return r.failStart(res, err.Error())
+	}
+	defer removeEvent()
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return r.failStart(res, fmt.Sprintf("create stdout pipe: %v", err))
@@ -64,7 +70,7 @@ func (r *run) executeProcess(ctx context.Context) *protocol.TaskDone {
 	cmd := &exec.Cmd{
 		Path:        path,
 		Args:        argv,
-		Env:         environ(d, user),
+		Env:         environ(d, user, eventFile),
 		Dir:         dir,
 		Stdin:       a.devNull,
 		Stdout:      outW,
@@ -258,7 +264,7 @@ func lookPath(name string) (string, error) {
 // HOME, USER and LOGNAME, then the job's env, then the HETUFLOW_*
 // variables; a later value of a name wins. HETUFLOW_INSTANCE_ID also marks
 // the run's processes for the sweep (doc.go, "Containment and limits").
-func environ(d *protocol.DispatchedInstance, user *runUser) []string {
+func environ(d *protocol.DispatchedInstance, user *runUser, eventFile string) []string {
 	base := os.Environ()
 	env := make([]string, 0, len(base)+3+len(d.Config.Env)+6+len(d.Parameters))
 	env = append(env, base...)
@@ -279,7 +285,35 @@ func environ(d *protocol.DispatchedInstance, user *runUser) []string {
 	for k, v := range d.Parameters {
 		env = append(env, "HETUFLOW_PARAM_"+paramEnvName(k)+"="+v)
 	}
+	if eventFile != "" {
+		env = append(env, "HETUFLOW_EVENT_FILE="+eventFile)
+	}
 	return env
+}
+
+// eventFile writes the webhook body that started the run to a file of its
+// own (not in the working directory, which a fixed workdir shares between
+// runs) and returns its path, or "" when the run has no event. The returned
+// function removes it.
+func (a *Agent) eventFile(d *protocol.DispatchedInstance, user *runUser) (string, func(), error) {
+	if len(d.Event) == 0 {
+		return "", func() {}, nil
+	}
+	dir := filepath.Join(a.cfg.DataDir, "events")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", nil, fmt.Errorf("create event dir: %w", err)
+	}
+	path := filepath.Join(dir, d.InstanceID.String()+".json")
+	if err := os.WriteFile(path, d.Event, 0o600); err != nil {
+		return "", nil, fmt.Errorf("write event file: %w", err)
+	}
+	if user != nil && user.cred != nil {
+		if err := os.Chown(path, user.uid, user.gid); err != nil {
+			os.Remove(path)
+			return "", nil, fmt.Errorf("give event file to %s: %w", user.name, err)
+		}
+	}
+	return path, func() { os.Remove(path) }, nil
 }
 
 // paramEnvName upper-cases a parameter name and turns everything but ASCII

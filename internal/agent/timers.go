@@ -55,10 +55,16 @@ type timers struct {
 	// fire starts the due instances. It is called with mu held and must not
 	// block; offset is the one the instances were found due with.
 	fire func(ctx context.Context, due []*protocol.DispatchedInstance, offset time.Duration)
+	// paused, called with mu held, says whether to start nothing now; the
+	// loop is poked when that changes.
+	paused func(now time.Time) bool
 }
 
-func newTimers(mu *sync.Mutex, offset func() time.Duration, fire func(context.Context, []*protocol.DispatchedInstance, time.Duration)) *timers {
-	return &timers{mu: mu, byID: map[uuid.UUID]*heldInstance{}, wake: make(chan struct{}, 1), offset: offset, fire: fire}
+func newTimers(mu *sync.Mutex, offset func() time.Duration, fire func(context.Context, []*protocol.DispatchedInstance, time.Duration), paused func(time.Time) bool) *timers {
+	if paused == nil {
+		paused = func(time.Time) bool { return false }
+	}
+	return &timers{mu: mu, byID: map[uuid.UUID]*heldInstance{}, wake: make(chan struct{}, 1), offset: offset, fire: fire, paused: paused}
 }
 
 // poke makes the loop look at the heap again.
@@ -139,7 +145,7 @@ func (t *timers) run(ctx context.Context) {
 		t.mu.Lock()
 		off := t.offset()
 		now := time.Now().Add(off) // server time
-		for len(t.h) > 0 && !t.h[0].d.FireAt.After(now) {
+		for len(t.h) > 0 && !t.h[0].d.FireAt.After(now) && !t.paused(time.Now()) {
 			hi := heap.Pop(&t.h).(*heldInstance)
 			delete(t.byID, hi.d.InstanceID)
 			due = append(due, hi.d)
@@ -147,6 +153,10 @@ func (t *timers) run(ctx context.Context) {
 		wait := time.Duration(-1)
 		if len(t.h) > 0 {
 			wait = t.h[0].d.FireAt.Sub(now)
+			if t.paused(time.Now()) {
+				// Look again now and then; a welcome also pokes the loop.
+				wait = max(wait, time.Second)
+			}
 		}
 		if len(due) > 0 {
 			t.fire(ctx, due, off)

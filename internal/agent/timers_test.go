@@ -20,6 +20,7 @@ type firing struct {
 }
 
 type timersBundle struct {
+	paused bool // read under mu by the timers
 	mu     sync.Mutex
 	offset time.Duration
 	fired  []firing
@@ -36,7 +37,7 @@ func setupTimers(t *testing.T) *timersBundle {
 		for _, d := range due {
 			b.fired = append(b.fired, firing{id: d.InstanceID, at: time.Now(), offset: off})
 		}
-	})
+	}, func(time.Time) bool { return b.paused })
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() {
@@ -69,6 +70,30 @@ func (b *timersBundle) firings() []firing {
 // how these tests move time, not how they wait for goroutines.
 func TestTimers(t *testing.T) {
 	t.Parallel()
+
+	t.Run("StartsNothingWhileOutOfTouch", func(t *testing.T) {
+		t.Parallel()
+		synctest.Test(t, func(t *testing.T) {
+			b := setupTimers(t)
+			b.mu.Lock()
+			b.paused = true
+			b.mu.Unlock()
+			id := b.add(100 * time.Millisecond)
+			time.Sleep(5 * time.Second)
+			synctest.Wait()
+			if f := b.firings(); len(f) != 0 {
+				t.Fatalf("fired %d instances while out of touch, want none", len(f))
+			}
+			b.mu.Lock()
+			b.paused = false
+			b.mu.Unlock()
+			b.tm.poke()
+			synctest.Wait()
+			if f := b.firings(); len(f) != 1 || f[0].id != id {
+				t.Fatalf("after contact returned: fired %v, want the held instance at once", f)
+			}
+		})
+	})
 
 	t.Run("FiresInOrderAtFireAt", func(t *testing.T) {
 		t.Parallel()

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -208,6 +209,64 @@ func TestPolicies(t *testing.T) {
 		status, raw = h.call(http.MethodPost, "/jobs", map[string]any{"name": "bad-template", "config": map[string]any{"command": "echo", "args": []string{"{{.Params.nope}}"}}}, nil)
 		if status != http.StatusUnprocessableEntity || !strings.Contains(string(raw), "config.args[0]") {
 			t.Errorf("template of an undeclared parameter: %d %s, want 422 naming args[0]", status, raw)
+		}
+	})
+
+	t.Run("WebhookFiresAnEventScheduleThroughItsFilter", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, sqlite, nil)
+		h.startAgent("agent-1", nil)
+		job := h.createJob("on-push", model.JobConfig{Script: `cat "$HETUFLOW_EVENT_FILE"`})
+		var created api.ScheduleWithHook
+		h.mustCall(http.MethodPost, "/schedules", map[string]any{"job_id": job.ID, "kind": model.ScheduleEvent,
+			"event_filter": map[string]any{"action": "push", "repository.name": map[string]any{"$in": []string{"api"}}}}, &created, http.StatusCreated)
+		if created.HookSecret == "" || created.HookURL != api.Prefix+"/hooks/"+created.ID.String() {
+			t.Fatalf("created event schedule without a hook: %+v", created)
+		}
+		var stored map[string]any
+		h.mustCall(http.MethodGet, "/schedules/"+created.ID.String(), nil, &stored, http.StatusOK)
+		if _, leaked := stored["hook_secret"]; leaked {
+			t.Errorf("GET returns the hook secret")
+		}
+		post := func(body string, sign func(*http.Request)) (int, api.HookResult) {
+			req, _ := http.NewRequest(http.MethodPost, h.base+created.HookURL, strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			sign(req)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatalf("POST hook: %v", err)
+			}
+			defer resp.Body.Close()
+			var out api.HookResult
+			_ = json.NewDecoder(resp.Body).Decode(&out)
+			return resp.StatusCode, out
+		}
+		signed := func(body string) func(*http.Request) {
+			return func(r *http.Request) { r.Header.Set(api.SignatureHeader, api.SignHook(created.HookSecret, []byte(body))) }
+		}
+		match := `{"action":"push","repository":{"name":"api"}}`
+		if status, _ := post(match, signed(`tampered`)); status != http.StatusUnauthorized {
+			t.Errorf("bad signature: %d, want 401", status)
+		}
+		if status, _ := post(match, func(r *http.Request) { r.Header.Set("Authorization", "Bearer hf_wrong") }); status != http.StatusUnauthorized {
+			t.Errorf("wrong bearer secret: %d, want 401", status)
+		}
+		miss := `{"action":"delete","repository":{"name":"api"}}`
+		if status, res := post(miss, signed(miss)); status != http.StatusOK || res.Fired {
+			t.Errorf("non-matching event: %d %+v, want 200 and not fired", status, res)
+		}
+		status, res := post(match, signed(match))
+		if status != http.StatusAccepted || !res.Fired || res.TaskID == nil {
+			t.Fatalf("matching event: %d %+v, want 202 and fired", status, res)
+		}
+		h.waitTask(*res.TaskID, 15*time.Second)
+		ins := h.instances(map[string]any{"task_id": res.TaskID.String()})
+		if len(ins) != 1 || h.log(ins[0].ID, model.Stdout) != match {
+			t.Errorf("the run saw %q, want the event body", h.log(ins[0].ID, model.Stdout))
+		}
+		status, res = post(match, func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+created.HookSecret) })
+		if status != http.StatusAccepted || !res.Fired {
+			t.Errorf("bearer secret: %d %+v, want fired", status, res)
 		}
 	})
 

@@ -19,7 +19,7 @@ import (
 type ScheduleBody struct {
 	JobID     string             `json:"job_id" doc:"The job to run. Cannot change after creation." format:"uuid"`
 	Name      string             `json:"name,omitempty" doc:"Optional name."`
-	Kind      model.ScheduleKind `json:"kind" enum:"1,2,5,6" doc:"1 cron, 2 interval (see interval_mode), 5 daemon (one run kept going, restarted with backoff when it ends), 6 once (at start_time)."`
+	Kind      model.ScheduleKind `json:"kind" enum:"1,2,3,5,6" doc:"1 cron, 2 interval (see interval_mode), 3 event (POST /api/v1/hooks/{id} fires it), 5 daemon (one run kept going, restarted with backoff when it ends), 6 once (at start_time)."`
 	Cron      string             `json:"cron,omitempty" doc:"For kind 1: 5 fields (minute first) or 6 (second first)." example:"*/10 * * * * *"`
 	TimeZone  string             `json:"time_zone,omitempty" doc:"IANA time zone the cron expression is read in; default UTC." example:"Europe/London"`
 	Interval  model.Duration     `json:"interval,omitempty" pattern:"^(0|-?([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$" patternDescription:"a duration such as 30s, 1m30s or 250ms" doc:"For kind 2: the period, e.g. \"30s\"."`

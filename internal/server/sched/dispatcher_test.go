@@ -201,6 +201,33 @@ func testDispatcher(t *testing.T, open func(testing.TB) store.Store) {
 		}
 	})
 
+	t.Run("PriorityFirstButOverdueTasksAreNotStarved", func(t *testing.T) {
+		t.Parallel()
+		ctx, st := t.Context(), open(t)
+		now := time.Now().UTC()
+		job := storetest.Job(ctx, t, st, &storetest.JobOpts{Config: &model.JobConfig{Command: "true"}})
+		task := func(priority int, ago time.Duration) *model.Task {
+			at := now.Add(-ago)
+			return storetest.Task(ctx, t, st, &storetest.TaskOpts{JobID: &job.ID, Priority: &priority, ScheduledAt: &at, Config: &job.Config})
+		}
+		starving := task(0, 2*time.Minute) // low priority, waiting past a minute
+		high1, high2 := task(10, time.Second), task(10, 2*time.Second)
+		low := task(0, 10*time.Second)
+		pool := newRecordingPool(&balance.Candidate{ID: "a", Free: 2})
+		if _, err := newTestDispatcher(t, st, pool).runOnce(ctx); err != nil {
+			t.Fatalf("runOnce: %v", err)
+		}
+		got := map[uuid.UUID]bool{}
+		for _, in := range pool.sentTo("a") {
+			got[in.TaskID] = true
+		}
+		// Two slots: the starving task first, then the highest priority
+		// (earliest of the two); the fresh low-priority task waits.
+		if len(got) != 2 || !got[starving.ID] || !got[high2.ID] || got[high1.ID] || got[low.ID] {
+			t.Errorf("dispatched %v; want the overdue task and the earlier high-priority one", got)
+		}
+	})
+
 	t.Run("NoAgentsNoClaim", func(t *testing.T) {
 		t.Parallel()
 		ctx, st := t.Context(), open(t)
