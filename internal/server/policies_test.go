@@ -242,7 +242,9 @@ func TestPolicies(t *testing.T) {
 			return resp.StatusCode, out
 		}
 		signed := func(body string) func(*http.Request) {
-			return func(r *http.Request) { r.Header.Set(api.SignatureHeader, api.SignHook(created.HookSecret, []byte(body))) }
+			return func(r *http.Request) {
+				r.Header.Set(api.SignatureHeader, api.SignHook(created.HookSecret, []byte(body)))
+			}
 		}
 		match := `{"action":"push","repository":{"name":"api"}}`
 		if status, _ := post(match, signed(`tampered`)); status != http.StatusUnauthorized {
