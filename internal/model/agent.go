@@ -11,14 +11,36 @@ type Agent struct {
 	Capacity int               `json:"capacity"`
 	Status   AgentStatus       `json:"status"`
 	// ServerID is the server holding the agent's connection.
-	ServerID        string    `json:"server_id"`
-	Version         string    `json:"version"`
-	Load            float64   `json:"load"`
-	Running         int       `json:"running"`
-	LastHeartbeatAt time.Time `json:"last_heartbeat_at"`
-	ConnectedAt     time.Time `json:"connected_at"`
-	CreatedAt       time.Time `json:"created_at"`
-	UpdatedAt       time.Time `json:"updated_at"`
+	ServerID string  `json:"server_id"`
+	Version  string  `json:"version"`
+	Load     float64 `json:"load"`
+	Running  int     `json:"running"`
+	// ClockOffsetMillis is the agent's last measured offset to the server's
+	// clock (server − agent); the agent fires at server time.
+	ClockOffsetMillis int64 `json:"clock_offset_ms"`
+	// Limits says how the agent enforces each resource limit, and Warnings
+	// what an operator should know, such as a limit it cannot enforce.
+	Limits          LimitSupport `json:"limits"`
+	Warnings        []string     `json:"warnings,omitempty"`
+	LastHeartbeatAt time.Time    `json:"last_heartbeat_at"`
+	ConnectedAt     time.Time    `json:"connected_at"`
+	CreatedAt       time.Time    `json:"created_at"`
+	UpdatedAt       time.Time    `json:"updated_at"`
+}
+
+// LimitSupport says, per resource, how an agent enforces a job's limit:
+// "cgroup", "rlimit", or "none".
+type LimitSupport struct {
+	Memory string `json:"memory"`
+	CPU    string `json:"cpu"`
+	Pids   string `json:"pids"`
+}
+
+// AgentInfo is what an agent reports about itself beyond its labels, kept
+// with its record.
+type AgentInfo struct {
+	Limits   LimitSupport `json:"limits"`
+	Warnings []string     `json:"warnings,omitempty"`
 }
 
 // Server is one hetuflow server process registered in the store.

@@ -63,6 +63,12 @@ type TaskInstance struct {
 	// "http_status", …); Error is the sentence for people.
 	Reason string `json:"reason,omitempty"`
 	Error  string `json:"error,omitempty"`
+	// Placement says which routing strategy chose the agent, and why.
+	Placement string `json:"placement,omitempty"`
+	// ShardIndex and ShardTotal place a broadcast run among its siblings
+	// (ShardTotal is zero for a run that is not broadcast).
+	ShardIndex int `json:"shard_index,omitempty"`
+	ShardTotal int `json:"shard_total,omitempty"`
 	// OutputTail is the last lines of the run's output, for lists.
 	OutputTail string         `json:"output_tail,omitempty"`
 	Usage      *ResourceUsage `json:"usage"`

@@ -41,13 +41,8 @@ type Hello struct {
 	Warnings []string `json:"warnings,omitempty"`
 }
 
-// LimitSupport says, per resource, how an agent enforces a job's limit:
-// "cgroup", "rlimit", or "none".
-type LimitSupport struct {
-	Memory string `json:"memory"`
-	CPU    string `json:"cpu"`
-	Pids   string `json:"pids"`
-}
+// LimitSupport says, per resource, how an agent enforces a job's limit.
+type LimitSupport = model.LimitSupport
 
 func (h *Hello) check() error {
 	switch {

@@ -40,11 +40,14 @@ type AgentGetByIDParams struct {
 
 // AgentHeartbeatParams are the inputs of Executor.AgentHeartbeat.
 type AgentHeartbeatParams struct {
-	ID       string
-	Load     float64
-	Now      *time.Time
-	Running  int
-	ServerID string
+	ID                string
+	ClockOffsetMillis int64
+	Load              float64
+	Now               *time.Time
+	Running           int
+	ServerID          string
+	// Status is Online or Draining; an Offline agent stays Offline.
+	Status model.AgentStatus
 }
 
 // AgentListParams are the inputs of Executor.AgentList.
@@ -76,13 +79,17 @@ type AgentSetStatusIfParams struct {
 
 // AgentUpsertParams are the inputs of Executor.AgentUpsert.
 type AgentUpsertParams struct {
-	ID       string
-	Capacity int
-	Labels   map[string]string
-	Name     string
-	Now      *time.Time
-	ServerID string
-	Version  string
+	ID                string
+	Capacity          int
+	ClockOffsetMillis int64
+	Info              model.AgentInfo
+	Labels            map[string]string
+	Name              string
+	Now               *time.Time
+	ServerID          string
+	// Status is Online or Draining.
+	Status  model.AgentStatus
+	Version string
 }
 
 // FlowCountParams are the inputs of Executor.FlowCount.
@@ -565,8 +572,11 @@ type TaskInstanceInsert struct {
 	JobID          uuid.UUID
 	LeaseExpiresAt *time.Time
 	Namespace      string
+	Placement      string
 	PlannedAt      time.Time
 	ServerID       string
+	ShardIndex     int
+	ShardTotal     int
 	Status         model.InstanceStatus
 	TaskID         uuid.UUID
 }
@@ -624,4 +634,13 @@ type TaskLogUpsert struct {
 	InstanceID  uuid.UUID
 	StdoutBytes int64
 	StderrBytes int64
+}
+
+// LiveAgentStatus is the status a connected agent is stored with: Draining
+// when it says so, otherwise Online (the zero status included).
+func LiveAgentStatus(s model.AgentStatus) model.AgentStatus {
+	if s == model.AgentDraining {
+		return model.AgentDraining
+	}
+	return model.AgentOnline
 }

@@ -181,8 +181,13 @@ func (s *session) welcome(ctx context.Context, h *protocol.Hello) error {
 	st.received = st.applied
 	applied := st.applied
 	st.mu.Unlock()
+	status := model.AgentOnline
+	if h.Draining {
+		status = model.AgentDraining
+	}
 	if _, err := s.g.store.AgentUpsert(ctx, &store.AgentUpsertParams{
 		ID: s.agentID, Capacity: h.Capacity, Labels: h.Labels, Name: h.Name, ServerID: s.g.cfg.ServerID, Version: h.Version,
+		Status: status, Info: model.AgentInfo{Limits: h.Limits, Warnings: h.Warnings},
 	}); err != nil {
 		return fmt.Errorf("record agent: %w", err)
 	}
@@ -377,7 +382,8 @@ func (s *session) handle(ctx context.Context, env *protocol.Envelope) error {
 		if err := s.send(ctx, protocol.KindAck, &protocol.Ack{EchoTS: env.Head.TS}); err != nil {
 			return err
 		}
-		return s.g.results.Submit(ctx, &sched.Report{AgentID: s.agentID, Heartbeat: &sched.HeartbeatReport{Load: hb.Load, Running: len(hb.Running)}})
+		return s.g.results.Submit(ctx, &sched.Report{AgentID: s.agentID, Heartbeat: &sched.HeartbeatReport{
+			Load: hb.Load, Running: len(hb.Running), ClockOffsetMillis: hb.ClockOffsetMillis, Draining: hb.Draining}})
 	}
 	seq := env.Head.Seq
 	st := s.state

@@ -40,8 +40,10 @@ type Report struct {
 
 // HeartbeatReport is the part of a heartbeat that is stored.
 type HeartbeatReport struct {
-	Load    float64
-	Running int
+	Load              float64
+	Running           int
+	ClockOffsetMillis int64
+	Draining          bool
 }
 
 // ResultsConfig configures [Results].
@@ -274,7 +276,12 @@ func (r *Results) apply(ctx context.Context, batch []*Report) error {
 		case rep.Done != nil:
 			finishes = append(finishes, finishFromDone(rep.AgentID, rep.Done))
 		case rep.Heartbeat != nil:
-			beats[rep.AgentID] = &store.AgentHeartbeatParams{ID: rep.AgentID, Load: rep.Heartbeat.Load, Running: rep.Heartbeat.Running, ServerID: r.cfg.ServerID}
+			status := model.AgentOnline
+			if rep.Heartbeat.Draining {
+				status = model.AgentDraining
+			}
+			beats[rep.AgentID] = &store.AgentHeartbeatParams{ID: rep.AgentID, Load: rep.Heartbeat.Load, Running: rep.Heartbeat.Running,
+				ClockOffsetMillis: rep.Heartbeat.ClockOffsetMillis, Status: status, ServerID: r.cfg.ServerID}
 		case len(rep.Lost) > 0:
 			for _, id := range rep.Lost {
 				lost = append(lost, &store.TaskInstanceFinish{ID: id, AgentID: rep.AgentID, Status: model.InstanceLost, Error: "agent " + rep.AgentID + " no longer has this run"})

@@ -125,6 +125,9 @@ func (e *executor) TaskInstanceInsertMany(ctx context.Context, params *store.Tas
 				PlannedAt:      micros(ti.PlannedAt),
 				LeaseExpiresAt: microsPtr(ti.LeaseExpiresAt),
 				DispatchedAt:   microsPtr(ti.DispatchedAt),
+				Placement:      ti.Placement,
+				ShardIndex:     int64(ti.ShardIndex),
+				ShardTotal:     int64(ti.ShardTotal),
 				Now:            now,
 			})
 			if err != nil {

@@ -31,11 +31,13 @@ func (e *executor) AgentGetByID(ctx context.Context, params *store.AgentGetByIDP
 // AgentHeartbeat implements [store.Executor].
 func (e *executor) AgentHeartbeat(ctx context.Context, params *store.AgentHeartbeatParams) (int, error) {
 	n, err := e.q.AgentHeartbeat(ctx, e.db, &dbsqlc.AgentHeartbeatParams{
-		Now:      params.Now,
-		Load:     params.Load,
-		Running:  int32(params.Running),
-		ID:       params.ID,
-		ServerID: params.ServerID,
+		Now:           params.Now,
+		Load:          params.Load,
+		Running:       int32(params.Running),
+		ClockOffsetMs: params.ClockOffsetMillis,
+		Status:        int32(store.LiveAgentStatus(params.Status)),
+		ID:            params.ID,
+		ServerID:      params.ServerID,
 	})
 	if err != nil {
 		return 0, fmt.Errorf("record heartbeat of agent %s: %w", params.ID, interpretError(err))
@@ -87,14 +89,21 @@ func (e *executor) AgentUpsert(ctx context.Context, params *store.AgentUpsertPar
 	if err != nil {
 		return nil, fmt.Errorf("upsert agent %s: encode labels: %w", params.ID, err)
 	}
+	info, err := json.Marshal(params.Info)
+	if err != nil {
+		return nil, fmt.Errorf("upsert agent %s: encode info: %w", params.ID, err)
+	}
 	row, err := e.q.AgentUpsert(ctx, e.db, &dbsqlc.AgentUpsertParams{
-		ID:       params.ID,
-		Name:     params.Name,
-		Labels:   labels,
-		Capacity: int32(params.Capacity),
-		ServerID: params.ServerID,
-		Version:  params.Version,
-		Now:      params.Now,
+		ID:            params.ID,
+		Name:          params.Name,
+		Labels:        labels,
+		Capacity:      int32(params.Capacity),
+		Status:        int32(store.LiveAgentStatus(params.Status)),
+		ClockOffsetMs: params.ClockOffsetMillis,
+		Info:          info,
+		ServerID:      params.ServerID,
+		Version:       params.Version,
+		Now:           params.Now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("upsert agent %s: %w", params.ID, interpretError(err))

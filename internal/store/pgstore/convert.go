@@ -26,22 +26,28 @@ func apiTokenFromRow(r *dbsqlc.SchedAPIToken) *model.APIToken {
 
 func agentFromRow(r *dbsqlc.SchedAgent) (*model.Agent, error) {
 	a := &model.Agent{
-		ID:              r.ID,
-		Name:            r.Name,
-		Capacity:        int(r.Capacity),
-		Status:          model.AgentStatus(r.Status),
-		ServerID:        r.ServerID,
-		Version:         r.Version,
-		Load:            r.Load,
-		Running:         int(r.Running),
-		LastHeartbeatAt: utc(r.LastHeartbeatAt),
-		ConnectedAt:     utc(r.ConnectedAt),
-		CreatedAt:       utc(r.CreatedAt),
-		UpdatedAt:       utc(r.UpdatedAt),
+		ID:                r.ID,
+		Name:              r.Name,
+		Capacity:          int(r.Capacity),
+		Status:            model.AgentStatus(r.Status),
+		ServerID:          r.ServerID,
+		Version:           r.Version,
+		Load:              r.Load,
+		Running:           int(r.Running),
+		ClockOffsetMillis: r.ClockOffsetMs,
+		LastHeartbeatAt:   utc(r.LastHeartbeatAt),
+		ConnectedAt:       utc(r.ConnectedAt),
+		CreatedAt:         utc(r.CreatedAt),
+		UpdatedAt:         utc(r.UpdatedAt),
 	}
 	if err := json.Unmarshal(r.Labels, &a.Labels); err != nil {
 		return nil, fmt.Errorf("decode labels of agent %s: %w", r.ID, err)
 	}
+	var info model.AgentInfo
+	if err := json.Unmarshal(r.Info, &info); err != nil {
+		return nil, fmt.Errorf("decode info of agent %s: %w", r.ID, err)
+	}
+	a.Limits, a.Warnings = info.Limits, info.Warnings
 	return a, nil
 }
 
@@ -152,6 +158,9 @@ func taskInstanceFromRow(r *dbsqlc.SchedTaskInstance) (*model.TaskInstance, erro
 		Error:          r.Error,
 		Reason:         r.Reason,
 		OutputTail:     r.OutputTail,
+		Placement:      r.Placement,
+		ShardIndex:     int(r.ShardIndex),
+		ShardTotal:     int(r.ShardTotal),
 		CreatedAt:      utc(r.CreatedAt),
 		UpdatedAt:      utc(r.UpdatedAt),
 	}

@@ -116,6 +116,9 @@ func (e *executor) TaskInstanceInsertMany(ctx context.Context, params *store.Tas
 		ServerIDs:       make([]string, n),
 		Statuses:        make([]int32, n),
 		TaskIDs:         make([]uuid.UUID, n),
+		Placements:      make([]string, n),
+		ShardIndexes:    make([]int32, n),
+		ShardTotals:     make([]int32, n),
 	}
 	for i, ti := range params.Instances {
 		arg.IDs[i] = ti.ID
@@ -129,6 +132,9 @@ func (e *executor) TaskInstanceInsertMany(ctx context.Context, params *store.Tas
 		arg.ServerIDs[i] = ti.ServerID
 		arg.Statuses[i] = int32(ti.Status)
 		arg.TaskIDs[i] = ti.TaskID
+		arg.Placements[i] = ti.Placement
+		arg.ShardIndexes[i] = int32(ti.ShardIndex)
+		arg.ShardTotals[i] = int32(ti.ShardTotal)
 	}
 	inserted, err := e.q.TaskInstanceInsertMany(ctx, e.db, arg)
 	if err != nil {

@@ -14,30 +14,38 @@ func exerciseAgent(t *testing.T, open func(t *testing.T) store.Store) {
 		t.Parallel()
 		ctx, bundle := setup(t, open)
 		params := &store.AgentUpsertParams{
-			ID:       "agent-a",
-			Capacity: 8,
-			Labels:   map[string]string{"region": "eu", "os": "linux"},
-			Name:     "build box",
-			Now:      &bundle.now,
-			ServerID: "server-a",
-			Version:  "1.2.3",
+			ID:                "agent-a",
+			Capacity:          8,
+			Labels:            map[string]string{"region": "eu", "os": "linux"},
+			Name:              "build box",
+			Now:               &bundle.now,
+			ServerID:          "server-a",
+			Version:           "1.2.3",
+			ClockOffsetMillis: -42,
+			Info: model.AgentInfo{
+				Limits:   model.LimitSupport{Memory: "cgroup", CPU: "cgroup", Pids: "none"},
+				Warnings: []string{"pids limits are not enforced"},
+			},
 		}
 		got, err := bundle.exec.AgentUpsert(ctx, params)
 		if err != nil {
 			t.Fatalf("AgentUpsert: %v", err)
 		}
 		want := &model.Agent{
-			ID:              "agent-a",
-			Name:            "build box",
-			Labels:          map[string]string{"region": "eu", "os": "linux"},
-			Capacity:        8,
-			Status:          model.AgentOnline,
-			ServerID:        "server-a",
-			Version:         "1.2.3",
-			LastHeartbeatAt: bundle.now,
-			ConnectedAt:     bundle.now,
-			CreatedAt:       bundle.now,
-			UpdatedAt:       bundle.now,
+			ID:                "agent-a",
+			Name:              "build box",
+			Labels:            map[string]string{"region": "eu", "os": "linux"},
+			Capacity:          8,
+			Status:            model.AgentOnline,
+			ServerID:          "server-a",
+			Version:           "1.2.3",
+			ClockOffsetMillis: -42,
+			Limits:            model.LimitSupport{Memory: "cgroup", CPU: "cgroup", Pids: "none"},
+			Warnings:          []string{"pids limits are not enforced"},
+			LastHeartbeatAt:   bundle.now,
+			ConnectedAt:       bundle.now,
+			CreatedAt:         bundle.now,
+			UpdatedAt:         bundle.now,
 		}
 		checkAgent(t, "AgentUpsert", got, want)
 		stored, err := bundle.exec.AgentGetByID(ctx, &store.AgentGetByIDParams{ID: "agent-a"})
@@ -45,6 +53,18 @@ func exerciseAgent(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("AgentGetByID: %v", err)
 		}
 		checkAgent(t, "AgentGetByID", stored, want)
+	})
+
+	t.Run("UpsertDrainingAgent", func(t *testing.T) {
+		t.Parallel()
+		ctx, bundle := setup(t, open)
+		got, err := bundle.exec.AgentUpsert(ctx, &store.AgentUpsertParams{ID: "agent-d", Now: &bundle.now, ServerID: "server-a", Status: model.AgentDraining})
+		if err != nil {
+			t.Fatalf("AgentUpsert: %v", err)
+		}
+		if got.Status != model.AgentDraining {
+			t.Errorf("status = %v, want draining", got.Status)
+		}
 	})
 
 	t.Run("UpsertUpdatesReconnectingAgent", func(t *testing.T) {
@@ -93,13 +113,14 @@ func exerciseAgent(t *testing.T, open func(t *testing.T) store.Store) {
 		agent := Agent(ctx, t, bundle.exec, &AgentOpts{Now: &bundle.now, ServerID: ptr("server-a")})
 		n, err := bundle.exec.AgentHeartbeat(ctx, &store.AgentHeartbeatParams{
 			ID: agent.ID, Load: 1.25, Now: bundle.at(time.Second), Running: 3, ServerID: "server-a",
+			ClockOffsetMillis: 17, Status: model.AgentDraining,
 		})
 		if err != nil {
 			t.Fatalf("AgentHeartbeat: %v", err)
 		}
 		checkCount(t, "AgentHeartbeat", n, 1)
 		want := *agent
-		want.Load, want.Running = 1.25, 3
+		want.Load, want.Running, want.ClockOffsetMillis, want.Status = 1.25, 3, 17, model.AgentDraining
 		want.LastHeartbeatAt, want.UpdatedAt = *bundle.at(time.Second), *bundle.at(time.Second)
 		checkAgent(t, "agent after heartbeat", getAgent(t, bundle, agent.ID), &want)
 	})

@@ -29,6 +29,9 @@ func exerciseTaskInstance(t *testing.T, open func(t *testing.T) store.Store) {
 			ServerID:       "server-a",
 			Status:         model.InstanceDispatched,
 			TaskID:         task.ID,
+			Placement:      "broadcast: every matching agent",
+			ShardIndex:     1,
+			ShardTotal:     3,
 		}
 		pending := &store.TaskInstanceInsert{
 			ID: newID(), Attempt: 2, JobID: task.JobID, Namespace: "team-a", PlannedAt: bundle.now, Status: model.InstancePending, TaskID: task.ID,
@@ -53,6 +56,9 @@ func exerciseTaskInstance(t *testing.T, open func(t *testing.T) store.Store) {
 			PlannedAt:      *bundle.at(2 * time.Second),
 			LeaseExpiresAt: bundle.at(10 * time.Second),
 			DispatchedAt:   &bundle.now,
+			Placement:      "broadcast: every matching agent",
+			ShardIndex:     1,
+			ShardTotal:     3,
 			CreatedAt:      bundle.now,
 			UpdatedAt:      bundle.now,
 		})

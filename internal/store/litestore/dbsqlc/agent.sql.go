@@ -10,7 +10,7 @@ import (
 )
 
 const AgentGetByID = `-- name: AgentGetByID :one
-SELECT id, name, labels, capacity, status, server_id, version, load, running, last_heartbeat_at, connected_at, created_at, updated_at
+SELECT id, name, labels, capacity, status, server_id, version, load, running, last_heartbeat_at, connected_at, created_at, updated_at, clock_offset_ms, info
 FROM sched_agent
 WHERE id = ?1
 `
@@ -36,6 +36,8 @@ func (q *Queries) AgentGetByID(ctx context.Context, db DBTX, arg *AgentGetByIDPa
 		&i.ConnectedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ClockOffsetMs,
+		&i.Info,
 	)
 	return &i, err
 }
@@ -45,17 +47,23 @@ UPDATE sched_agent
 SET last_heartbeat_at = ?1,
     load = ?2,
     running = ?3,
+    clock_offset_ms = ?4,
+    -- Online 100 and Draining 50 follow the agent; Offline stays until the
+    -- agent says hello again.
+    status = CASE WHEN status IN (100, 50) THEN ?5 ELSE status END,
     updated_at = ?1
-WHERE id = ?4
-    AND server_id = ?5
+WHERE id = ?6
+    AND server_id = ?7
 `
 
 type AgentHeartbeatParams struct {
-	Now      int64
-	Load     float64
-	Running  int64
-	ID       string
-	ServerID string
+	Now           int64
+	Load          float64
+	Running       int64
+	ClockOffsetMs int64
+	Status        int64
+	ID            string
+	ServerID      string
 }
 
 func (q *Queries) AgentHeartbeat(ctx context.Context, db DBTX, arg *AgentHeartbeatParams) (int64, error) {
@@ -63,6 +71,8 @@ func (q *Queries) AgentHeartbeat(ctx context.Context, db DBTX, arg *AgentHeartbe
 		arg.Now,
 		arg.Load,
 		arg.Running,
+		arg.ClockOffsetMs,
+		arg.Status,
 		arg.ID,
 		arg.ServerID,
 	)
@@ -73,7 +83,7 @@ func (q *Queries) AgentHeartbeat(ctx context.Context, db DBTX, arg *AgentHeartbe
 }
 
 const AgentListStale = `-- name: AgentListStale :many
-SELECT id, name, labels, capacity, status, server_id, version, load, running, last_heartbeat_at, connected_at, created_at, updated_at
+SELECT id, name, labels, capacity, status, server_id, version, load, running, last_heartbeat_at, connected_at, created_at, updated_at, clock_offset_ms, info
 FROM sched_agent
 WHERE status IN (100, 50)
     AND last_heartbeat_at < ?1
@@ -110,6 +120,8 @@ func (q *Queries) AgentListStale(ctx context.Context, db DBTX, arg *AgentListSta
 			&i.ConnectedAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.ClockOffsetMs,
+			&i.Info,
 		); err != nil {
 			return nil, err
 		}
@@ -158,10 +170,11 @@ func (q *Queries) AgentSetStatusIf(ctx context.Context, db DBTX, arg *AgentSetSt
 const AgentUpsert = `-- name: AgentUpsert :one
 INSERT INTO sched_agent (
     id, name, labels, capacity, status, server_id, version, load, running,
-    last_heartbeat_at, connected_at, created_at, updated_at
+    clock_offset_ms, info, last_heartbeat_at, connected_at, created_at, updated_at
 ) VALUES (
-    ?1, ?2, ?3, ?4, 100, ?5, ?6, 0, 0,
-    ?7, ?7, ?7, ?7
+    ?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, 0,
+    ?8, ?9,
+    ?10, ?10, ?10, ?10
 )
 ON CONFLICT (id) DO UPDATE
 SET name = excluded.name,
@@ -169,21 +182,26 @@ SET name = excluded.name,
     capacity = excluded.capacity,
     server_id = excluded.server_id,
     version = excluded.version,
-    status = 100,
+    status = excluded.status,
+    clock_offset_ms = excluded.clock_offset_ms,
+    info = excluded.info,
     last_heartbeat_at = excluded.last_heartbeat_at,
     connected_at = excluded.connected_at,
     updated_at = excluded.updated_at
-RETURNING id, name, labels, capacity, status, server_id, version, load, running, last_heartbeat_at, connected_at, created_at, updated_at
+RETURNING id, name, labels, capacity, status, server_id, version, load, running, last_heartbeat_at, connected_at, created_at, updated_at, clock_offset_ms, info
 `
 
 type AgentUpsertParams struct {
-	ID       string
-	Name     string
-	Labels   string
-	Capacity int64
-	ServerID string
-	Version  string
-	Now      int64
+	ID            string
+	Name          string
+	Labels        string
+	Capacity      int64
+	Status        int64
+	ServerID      string
+	Version       string
+	ClockOffsetMs int64
+	Info          string
+	Now           int64
 }
 
 func (q *Queries) AgentUpsert(ctx context.Context, db DBTX, arg *AgentUpsertParams) (*SchedAgent, error) {
@@ -192,8 +210,11 @@ func (q *Queries) AgentUpsert(ctx context.Context, db DBTX, arg *AgentUpsertPara
 		arg.Name,
 		arg.Labels,
 		arg.Capacity,
+		arg.Status,
 		arg.ServerID,
 		arg.Version,
+		arg.ClockOffsetMs,
+		arg.Info,
 		arg.Now,
 	)
 	var i SchedAgent
@@ -211,6 +232,8 @@ func (q *Queries) AgentUpsert(ctx context.Context, db DBTX, arg *AgentUpsertPara
 		&i.ConnectedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ClockOffsetMs,
+		&i.Info,
 	)
 	return &i, err
 }

@@ -32,6 +32,8 @@ type SchedAgent struct {
 	ConnectedAt     int64
 	CreatedAt       int64
 	UpdatedAt       int64
+	ClockOffsetMs   int64
+	Info            string
 }
 
 type SchedFlow struct {
@@ -147,6 +149,9 @@ type SchedTaskInstance struct {
 	UpdatedAt      int64
 	Reason         string
 	OutputTail     string
+	Placement      string
+	ShardIndex     int64
+	ShardTotal     int64
 }
 
 type SchedTaskLog struct {

@@ -66,7 +66,7 @@ SET status = ?1,
 WHERE id = ?10
     AND status IN (5, 7, 10)
     AND (CAST(?11 AS TEXT) = '' OR agent_id = CAST(?11 AS TEXT))
-RETURNING id, task_id, job_id, namespace, attempt, agent_id, server_id, status, planned_at, lease_expires_at, dispatched_at, acked_at, started_at, finished_at, exit_code, error, usage, created_at, updated_at, reason, output_tail
+RETURNING id, task_id, job_id, namespace, attempt, agent_id, server_id, status, planned_at, lease_expires_at, dispatched_at, acked_at, started_at, finished_at, exit_code, error, usage, created_at, updated_at, reason, output_tail, placement, shard_index, shard_total
 `
 
 type TaskInstanceFinishManyParams struct {
@@ -128,6 +128,9 @@ func (q *Queries) TaskInstanceFinishMany(ctx context.Context, db DBTX, arg *Task
 			&i.UpdatedAt,
 			&i.Reason,
 			&i.OutputTail,
+			&i.Placement,
+			&i.ShardIndex,
+			&i.ShardTotal,
 		); err != nil {
 			return nil, err
 		}
@@ -143,7 +146,7 @@ func (q *Queries) TaskInstanceFinishMany(ctx context.Context, db DBTX, arg *Task
 }
 
 const TaskInstanceGetByID = `-- name: TaskInstanceGetByID :one
-SELECT id, task_id, job_id, namespace, attempt, agent_id, server_id, status, planned_at, lease_expires_at, dispatched_at, acked_at, started_at, finished_at, exit_code, error, usage, created_at, updated_at, reason, output_tail
+SELECT id, task_id, job_id, namespace, attempt, agent_id, server_id, status, planned_at, lease_expires_at, dispatched_at, acked_at, started_at, finished_at, exit_code, error, usage, created_at, updated_at, reason, output_tail, placement, shard_index, shard_total
 FROM sched_task_instance
 WHERE id = ?1
     AND (CAST(?2 AS BOOLEAN) OR namespace IN (/*SLICE:namespaces*/?))
@@ -192,6 +195,9 @@ func (q *Queries) TaskInstanceGetByID(ctx context.Context, db DBTX, arg *TaskIns
 		&i.UpdatedAt,
 		&i.Reason,
 		&i.OutputTail,
+		&i.Placement,
+		&i.ShardIndex,
+		&i.ShardTotal,
 	)
 	return &i, err
 }
@@ -199,10 +205,12 @@ func (q *Queries) TaskInstanceGetByID(ctx context.Context, db DBTX, arg *TaskIns
 const TaskInstanceInsertMany = `-- name: TaskInstanceInsertMany :execrows
 INSERT INTO sched_task_instance (
     id, task_id, job_id, namespace, attempt, agent_id, server_id, status,
-    planned_at, lease_expires_at, dispatched_at, created_at, updated_at
+    planned_at, lease_expires_at, dispatched_at, placement, shard_index,
+    shard_total, created_at, updated_at
 ) VALUES (
     ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
-    ?9, ?10, ?11, ?12, ?12
+    ?9, ?10, ?11,
+    ?12, ?13, ?14, ?15, ?15
 )
 `
 
@@ -218,6 +226,9 @@ type TaskInstanceInsertManyParams struct {
 	PlannedAt      int64
 	LeaseExpiresAt *int64
 	DispatchedAt   *int64
+	Placement      string
+	ShardIndex     int64
+	ShardTotal     int64
 	Now            int64
 }
 
@@ -235,6 +246,9 @@ func (q *Queries) TaskInstanceInsertMany(ctx context.Context, db DBTX, arg *Task
 		arg.PlannedAt,
 		arg.LeaseExpiresAt,
 		arg.DispatchedAt,
+		arg.Placement,
+		arg.ShardIndex,
+		arg.ShardTotal,
 		arg.Now,
 	)
 	if err != nil {
@@ -244,7 +258,7 @@ func (q *Queries) TaskInstanceInsertMany(ctx context.Context, db DBTX, arg *Task
 }
 
 const TaskInstanceListLeaseExpired = `-- name: TaskInstanceListLeaseExpired :many
-SELECT id, task_id, job_id, namespace, attempt, agent_id, server_id, status, planned_at, lease_expires_at, dispatched_at, acked_at, started_at, finished_at, exit_code, error, usage, created_at, updated_at, reason, output_tail
+SELECT id, task_id, job_id, namespace, attempt, agent_id, server_id, status, planned_at, lease_expires_at, dispatched_at, acked_at, started_at, finished_at, exit_code, error, usage, created_at, updated_at, reason, output_tail, placement, shard_index, shard_total
 FROM sched_task_instance
 WHERE status IN (5, 7)
     AND lease_expires_at < CAST(?1 AS INTEGER)
@@ -288,6 +302,9 @@ func (q *Queries) TaskInstanceListLeaseExpired(ctx context.Context, db DBTX, arg
 			&i.UpdatedAt,
 			&i.Reason,
 			&i.OutputTail,
+			&i.Placement,
+			&i.ShardIndex,
+			&i.ShardTotal,
 		); err != nil {
 			return nil, err
 		}
@@ -303,7 +320,7 @@ func (q *Queries) TaskInstanceListLeaseExpired(ctx context.Context, db DBTX, arg
 }
 
 const TaskInstanceListLiveByAgent = `-- name: TaskInstanceListLiveByAgent :many
-SELECT id, task_id, job_id, namespace, attempt, agent_id, server_id, status, planned_at, lease_expires_at, dispatched_at, acked_at, started_at, finished_at, exit_code, error, usage, created_at, updated_at, reason, output_tail
+SELECT id, task_id, job_id, namespace, attempt, agent_id, server_id, status, planned_at, lease_expires_at, dispatched_at, acked_at, started_at, finished_at, exit_code, error, usage, created_at, updated_at, reason, output_tail, placement, shard_index, shard_total
 FROM sched_task_instance
 WHERE agent_id = ?1
     AND status IN (5, 7, 10)
@@ -345,6 +362,9 @@ func (q *Queries) TaskInstanceListLiveByAgent(ctx context.Context, db DBTX, arg 
 			&i.UpdatedAt,
 			&i.Reason,
 			&i.OutputTail,
+			&i.Placement,
+			&i.ShardIndex,
+			&i.ShardTotal,
 		); err != nil {
 			return nil, err
 		}

@@ -11,7 +11,7 @@ import (
 )
 
 const agentGetByID = `-- name: AgentGetByID :one
-SELECT id, name, labels, capacity, status, server_id, version, load, running, last_heartbeat_at, connected_at, created_at, updated_at
+SELECT id, name, labels, capacity, status, server_id, version, load, running, last_heartbeat_at, connected_at, created_at, updated_at, clock_offset_ms, info
 FROM sched_agent
 WHERE id = $1
 `
@@ -37,6 +37,8 @@ func (q *Queries) AgentGetByID(ctx context.Context, db DBTX, arg *AgentGetByIDPa
 		&i.ConnectedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ClockOffsetMs,
+		&i.Info,
 	)
 	return &i, err
 }
@@ -46,17 +48,23 @@ UPDATE sched_agent
 SET last_heartbeat_at = coalesce($1::timestamptz, now()),
     load = $2,
     running = $3,
+    clock_offset_ms = $4,
+    -- Online 100 and Draining 50 follow the agent; Offline stays until the
+    -- agent says hello again.
+    status = CASE WHEN status IN (100, 50) THEN $5 ELSE status END,
     updated_at = coalesce($1::timestamptz, now())
-WHERE id = $4
-    AND server_id = $5
+WHERE id = $6
+    AND server_id = $7
 `
 
 type AgentHeartbeatParams struct {
-	Now      *time.Time
-	Load     float64
-	Running  int32
-	ID       string
-	ServerID string
+	Now           *time.Time
+	Load          float64
+	Running       int32
+	ClockOffsetMs int64
+	Status        int32
+	ID            string
+	ServerID      string
 }
 
 func (q *Queries) AgentHeartbeat(ctx context.Context, db DBTX, arg *AgentHeartbeatParams) (int64, error) {
@@ -64,6 +72,8 @@ func (q *Queries) AgentHeartbeat(ctx context.Context, db DBTX, arg *AgentHeartbe
 		arg.Now,
 		arg.Load,
 		arg.Running,
+		arg.ClockOffsetMs,
+		arg.Status,
 		arg.ID,
 		arg.ServerID,
 	)
@@ -74,7 +84,7 @@ func (q *Queries) AgentHeartbeat(ctx context.Context, db DBTX, arg *AgentHeartbe
 }
 
 const agentListStale = `-- name: AgentListStale :many
-SELECT id, name, labels, capacity, status, server_id, version, load, running, last_heartbeat_at, connected_at, created_at, updated_at
+SELECT id, name, labels, capacity, status, server_id, version, load, running, last_heartbeat_at, connected_at, created_at, updated_at, clock_offset_ms, info
 FROM sched_agent
 WHERE status IN (100, 50)
     AND last_heartbeat_at < $1
@@ -111,6 +121,8 @@ func (q *Queries) AgentListStale(ctx context.Context, db DBTX, arg *AgentListSta
 			&i.ConnectedAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.ClockOffsetMs,
+			&i.Info,
 		); err != nil {
 			return nil, err
 		}
@@ -156,13 +168,14 @@ func (q *Queries) AgentSetStatusIf(ctx context.Context, db DBTX, arg *AgentSetSt
 const agentUpsert = `-- name: AgentUpsert :one
 INSERT INTO sched_agent (
     id, name, labels, capacity, status, server_id, version, load, running,
-    last_heartbeat_at, connected_at, created_at, updated_at
+    clock_offset_ms, info, last_heartbeat_at, connected_at, created_at, updated_at
 ) VALUES (
-    $1, $2, $3, $4, 100, $5, $6, 0, 0,
-    coalesce($7::timestamptz, now()),
-    coalesce($7::timestamptz, now()),
-    coalesce($7::timestamptz, now()),
-    coalesce($7::timestamptz, now())
+    $1, $2, $3, $4, $5, $6, $7, 0, 0,
+    $8, $9,
+    coalesce($10::timestamptz, now()),
+    coalesce($10::timestamptz, now()),
+    coalesce($10::timestamptz, now()),
+    coalesce($10::timestamptz, now())
 )
 ON CONFLICT (id) DO UPDATE
 SET name = excluded.name,
@@ -170,21 +183,26 @@ SET name = excluded.name,
     capacity = excluded.capacity,
     server_id = excluded.server_id,
     version = excluded.version,
-    status = 100,
+    status = excluded.status,
+    clock_offset_ms = excluded.clock_offset_ms,
+    info = excluded.info,
     last_heartbeat_at = excluded.last_heartbeat_at,
     connected_at = excluded.connected_at,
     updated_at = excluded.updated_at
-RETURNING id, name, labels, capacity, status, server_id, version, load, running, last_heartbeat_at, connected_at, created_at, updated_at
+RETURNING id, name, labels, capacity, status, server_id, version, load, running, last_heartbeat_at, connected_at, created_at, updated_at, clock_offset_ms, info
 `
 
 type AgentUpsertParams struct {
-	ID       string
-	Name     string
-	Labels   []byte
-	Capacity int32
-	ServerID string
-	Version  string
-	Now      *time.Time
+	ID            string
+	Name          string
+	Labels        []byte
+	Capacity      int32
+	Status        int32
+	ServerID      string
+	Version       string
+	ClockOffsetMs int64
+	Info          []byte
+	Now           *time.Time
 }
 
 func (q *Queries) AgentUpsert(ctx context.Context, db DBTX, arg *AgentUpsertParams) (*SchedAgent, error) {
@@ -193,8 +211,11 @@ func (q *Queries) AgentUpsert(ctx context.Context, db DBTX, arg *AgentUpsertPara
 		arg.Name,
 		arg.Labels,
 		arg.Capacity,
+		arg.Status,
 		arg.ServerID,
 		arg.Version,
+		arg.ClockOffsetMs,
+		arg.Info,
 		arg.Now,
 	)
 	var i SchedAgent
@@ -212,6 +233,8 @@ func (q *Queries) AgentUpsert(ctx context.Context, db DBTX, arg *AgentUpsertPara
 		&i.ConnectedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ClockOffsetMs,
+		&i.Info,
 	)
 	return &i, err
 }

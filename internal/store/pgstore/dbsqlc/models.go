@@ -34,6 +34,8 @@ type SchedAgent struct {
 	ConnectedAt     time.Time
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
+	ClockOffsetMs   int64
+	Info            []byte
 }
 
 type SchedFlow struct {
@@ -149,6 +151,9 @@ type SchedTaskInstance struct {
 	UpdatedAt      time.Time
 	Reason         string
 	OutputTail     string
+	Placement      string
+	ShardIndex     int32
+	ShardTotal     int32
 }
 
 type SchedTaskLog struct {

@@ -75,7 +75,7 @@ FROM input
 WHERE ti.id = input.id
     AND ti.status IN (5, 7, 10)
     AND (input.agent_id = '' OR ti.agent_id = input.agent_id)
-RETURNING ti.id, ti.task_id, ti.job_id, ti.namespace, ti.attempt, ti.agent_id, ti.server_id, ti.status, ti.planned_at, ti.lease_expires_at, ti.dispatched_at, ti.acked_at, ti.started_at, ti.finished_at, ti.exit_code, ti.error, ti.usage, ti.created_at, ti.updated_at, ti.reason, ti.output_tail
+RETURNING ti.id, ti.task_id, ti.job_id, ti.namespace, ti.attempt, ti.agent_id, ti.server_id, ti.status, ti.planned_at, ti.lease_expires_at, ti.dispatched_at, ti.acked_at, ti.started_at, ti.finished_at, ti.exit_code, ti.error, ti.usage, ti.created_at, ti.updated_at, ti.reason, ti.output_tail, ti.placement, ti.shard_index, ti.shard_total
 `
 
 type TaskInstanceFinishManyParams struct {
@@ -141,6 +141,9 @@ func (q *Queries) TaskInstanceFinishMany(ctx context.Context, db DBTX, arg *Task
 			&i.UpdatedAt,
 			&i.Reason,
 			&i.OutputTail,
+			&i.Placement,
+			&i.ShardIndex,
+			&i.ShardTotal,
 		); err != nil {
 			return nil, err
 		}
@@ -153,7 +156,7 @@ func (q *Queries) TaskInstanceFinishMany(ctx context.Context, db DBTX, arg *Task
 }
 
 const taskInstanceGetByID = `-- name: TaskInstanceGetByID :one
-SELECT id, task_id, job_id, namespace, attempt, agent_id, server_id, status, planned_at, lease_expires_at, dispatched_at, acked_at, started_at, finished_at, exit_code, error, usage, created_at, updated_at, reason, output_tail
+SELECT id, task_id, job_id, namespace, attempt, agent_id, server_id, status, planned_at, lease_expires_at, dispatched_at, acked_at, started_at, finished_at, exit_code, error, usage, created_at, updated_at, reason, output_tail, placement, shard_index, shard_total
 FROM sched_task_instance
 WHERE id = $1
     AND ($2::text[] IS NULL OR namespace = any($2::text[]))
@@ -189,6 +192,9 @@ func (q *Queries) TaskInstanceGetByID(ctx context.Context, db DBTX, arg *TaskIns
 		&i.UpdatedAt,
 		&i.Reason,
 		&i.OutputTail,
+		&i.Placement,
+		&i.ShardIndex,
+		&i.ShardTotal,
 	)
 	return &i, err
 }
@@ -206,11 +212,15 @@ WITH input AS (
         unnest($9::timestamptz[]) AS planned_at,
         unnest($10::text[]) AS server_id,
         unnest($11::int[]) AS status,
-        unnest($12::uuid[]) AS task_id
+        unnest($12::uuid[]) AS task_id,
+        unnest($13::text[]) AS placement,
+        unnest($14::int[]) AS shard_index,
+        unnest($15::int[]) AS shard_total
 )
 INSERT INTO sched_task_instance (
     id, task_id, job_id, namespace, attempt, agent_id, server_id, status,
-    planned_at, lease_expires_at, dispatched_at, created_at, updated_at
+    planned_at, lease_expires_at, dispatched_at, placement, shard_index,
+    shard_total, created_at, updated_at
 )
 SELECT
     input.id,
@@ -224,6 +234,9 @@ SELECT
     input.planned_at,
     nullif(input.lease_expires_at, '0001-01-01 00:00:00+00'),
     nullif(input.dispatched_at, '0001-01-01 00:00:00+00'),
+    input.placement,
+    input.shard_index,
+    input.shard_total,
     coalesce($1::timestamptz, now()),
     coalesce($1::timestamptz, now())
 FROM input
@@ -242,6 +255,9 @@ type TaskInstanceInsertManyParams struct {
 	ServerIDs       []string
 	Statuses        []int32
 	TaskIDs         []uuid.UUID
+	Placements      []string
+	ShardIndexes    []int32
+	ShardTotals     []int32
 }
 
 // Zero times (0001-01-01) stand for NULL.
@@ -259,6 +275,9 @@ func (q *Queries) TaskInstanceInsertMany(ctx context.Context, db DBTX, arg *Task
 		arg.ServerIDs,
 		arg.Statuses,
 		arg.TaskIDs,
+		arg.Placements,
+		arg.ShardIndexes,
+		arg.ShardTotals,
 	)
 	if err != nil {
 		return 0, err
@@ -267,7 +286,7 @@ func (q *Queries) TaskInstanceInsertMany(ctx context.Context, db DBTX, arg *Task
 }
 
 const taskInstanceListLeaseExpired = `-- name: TaskInstanceListLeaseExpired :many
-SELECT id, task_id, job_id, namespace, attempt, agent_id, server_id, status, planned_at, lease_expires_at, dispatched_at, acked_at, started_at, finished_at, exit_code, error, usage, created_at, updated_at, reason, output_tail
+SELECT id, task_id, job_id, namespace, attempt, agent_id, server_id, status, planned_at, lease_expires_at, dispatched_at, acked_at, started_at, finished_at, exit_code, error, usage, created_at, updated_at, reason, output_tail, placement, shard_index, shard_total
 FROM sched_task_instance
 WHERE status IN (5, 7)
     AND lease_expires_at < coalesce($1::timestamptz, now())
@@ -311,6 +330,9 @@ func (q *Queries) TaskInstanceListLeaseExpired(ctx context.Context, db DBTX, arg
 			&i.UpdatedAt,
 			&i.Reason,
 			&i.OutputTail,
+			&i.Placement,
+			&i.ShardIndex,
+			&i.ShardTotal,
 		); err != nil {
 			return nil, err
 		}
@@ -323,7 +345,7 @@ func (q *Queries) TaskInstanceListLeaseExpired(ctx context.Context, db DBTX, arg
 }
 
 const taskInstanceListLiveByAgent = `-- name: TaskInstanceListLiveByAgent :many
-SELECT id, task_id, job_id, namespace, attempt, agent_id, server_id, status, planned_at, lease_expires_at, dispatched_at, acked_at, started_at, finished_at, exit_code, error, usage, created_at, updated_at, reason, output_tail
+SELECT id, task_id, job_id, namespace, attempt, agent_id, server_id, status, planned_at, lease_expires_at, dispatched_at, acked_at, started_at, finished_at, exit_code, error, usage, created_at, updated_at, reason, output_tail, placement, shard_index, shard_total
 FROM sched_task_instance
 WHERE agent_id = $1
     AND status IN (5, 7, 10)
@@ -365,6 +387,9 @@ func (q *Queries) TaskInstanceListLiveByAgent(ctx context.Context, db DBTX, arg 
 			&i.UpdatedAt,
 			&i.Reason,
 			&i.OutputTail,
+			&i.Placement,
+			&i.ShardIndex,
+			&i.ShardTotal,
 		); err != nil {
 			return nil, err
 		}

@@ -37,10 +37,12 @@ WHERE id = @id
 -- Inserts one instance; the driver runs it per item in one transaction.
 INSERT INTO sched_task_instance (
     id, task_id, job_id, namespace, attempt, agent_id, server_id, status,
-    planned_at, lease_expires_at, dispatched_at, created_at, updated_at
+    planned_at, lease_expires_at, dispatched_at, placement, shard_index,
+    shard_total, created_at, updated_at
 ) VALUES (
     @id, @task_id, @job_id, @namespace, @attempt, @agent_id, @server_id, @status,
-    @planned_at, sqlc.narg('lease_expires_at'), sqlc.narg('dispatched_at'), @now, @now
+    @planned_at, sqlc.narg('lease_expires_at'), sqlc.narg('dispatched_at'),
+    @placement, @shard_index, @shard_total, @now, @now
 );
 
 -- name: TaskInstanceListLeaseExpired :many

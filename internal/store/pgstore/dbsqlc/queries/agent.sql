@@ -8,6 +8,10 @@ UPDATE sched_agent
 SET last_heartbeat_at = coalesce(sqlc.narg('now')::timestamptz, now()),
     load = @load,
     running = @running,
+    clock_offset_ms = @clock_offset_ms,
+    -- Online 100 and Draining 50 follow the agent; Offline stays until the
+    -- agent says hello again.
+    status = CASE WHEN status IN (100, 50) THEN @status ELSE status END,
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 WHERE id = @id
     AND server_id = @server_id;
@@ -32,9 +36,10 @@ WHERE id = @id
 -- name: AgentUpsert :one
 INSERT INTO sched_agent (
     id, name, labels, capacity, status, server_id, version, load, running,
-    last_heartbeat_at, connected_at, created_at, updated_at
+    clock_offset_ms, info, last_heartbeat_at, connected_at, created_at, updated_at
 ) VALUES (
-    @id, @name, @labels, @capacity, 100, @server_id, @version, 0, 0,
+    @id, @name, @labels, @capacity, @status, @server_id, @version, 0, 0,
+    @clock_offset_ms, @info,
     coalesce(sqlc.narg('now')::timestamptz, now()),
     coalesce(sqlc.narg('now')::timestamptz, now()),
     coalesce(sqlc.narg('now')::timestamptz, now()),
@@ -46,7 +51,9 @@ SET name = excluded.name,
     capacity = excluded.capacity,
     server_id = excluded.server_id,
     version = excluded.version,
-    status = 100,
+    status = excluded.status,
+    clock_offset_ms = excluded.clock_offset_ms,
+    info = excluded.info,
     last_heartbeat_at = excluded.last_heartbeat_at,
     connected_at = excluded.connected_at,
     updated_at = excluded.updated_at

@@ -66,11 +66,15 @@ WITH input AS (
         unnest(@planned_ats::timestamptz[]) AS planned_at,
         unnest(@server_ids::text[]) AS server_id,
         unnest(@statuses::int[]) AS status,
-        unnest(@task_ids::uuid[]) AS task_id
+        unnest(@task_ids::uuid[]) AS task_id,
+        unnest(@placements::text[]) AS placement,
+        unnest(@shard_indexes::int[]) AS shard_index,
+        unnest(@shard_totals::int[]) AS shard_total
 )
 INSERT INTO sched_task_instance (
     id, task_id, job_id, namespace, attempt, agent_id, server_id, status,
-    planned_at, lease_expires_at, dispatched_at, created_at, updated_at
+    planned_at, lease_expires_at, dispatched_at, placement, shard_index,
+    shard_total, created_at, updated_at
 )
 SELECT
     input.id,
@@ -84,6 +88,9 @@ SELECT
     input.planned_at,
     nullif(input.lease_expires_at, '0001-01-01 00:00:00+00'),
     nullif(input.dispatched_at, '0001-01-01 00:00:00+00'),
+    input.placement,
+    input.shard_index,
+    input.shard_total,
     coalesce(sqlc.narg('now')::timestamptz, now()),
     coalesce(sqlc.narg('now')::timestamptz, now())
 FROM input;
