@@ -70,11 +70,19 @@ func newAgentCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := a.Start(cmd.Context()); err != nil {
+			// The agent outlives the signal context: a signal starts its
+			// drain (Shutdown below) rather than ending it at once.
+			if err := a.Start(context.WithoutCancel(cmd.Context())); err != nil {
 				return err
 			}
-			<-cmd.Context().Done()
-			logger.Info("agent shutting down", "grace", cfg.Agent.ShutdownGrace.String())
+			// SIGTERM, or a drain asked through the API, drains the agent:
+			// no new work, running tasks finish within the grace, then exit.
+			select {
+			case <-cmd.Context().Done():
+				logger.Info("agent shutting down", "grace", cfg.Agent.ShutdownGrace.String())
+			case <-a.ExitRequested():
+				logger.Info("agent draining at the server's request", "grace", cfg.Agent.ShutdownGrace.String())
+			}
 			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(cmd.Context()), cfg.Agent.ShutdownGrace.D()+10e9)
 			defer cancel()
 			return a.Shutdown(stopCtx)

@@ -57,7 +57,9 @@ func newDevCmd(g *globalFlags) *cobra.Command {
 				if err != nil {
 					return nil, err
 				}
-				if err := a.Start(ctx); err != nil {
+				// The agent outlives ctx, which a signal ends: Shutdown, at
+				// the server's stop, lets its runs finish.
+				if err := a.Start(context.WithoutCancel(ctx)); err != nil {
 					return nil, err
 				}
 				printDev(out, app.Addr(), admin)

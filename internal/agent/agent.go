@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -48,15 +49,19 @@ type Config struct {
 	// Token is sent as "Authorization: Bearer <token>" on the upgrade
 	// request, with the header "Hetuflow-Agent-Id: <ID>".
 	Token string
-	// Labels are matched against jobs' label selectors by the server.
+	// Labels are matched against jobs' label selectors by the server. The
+	// agent adds the automatic labels os, arch, hostname and
+	// hetuflow_version (model.LabelOS…); a key of theirs here is an error.
 	Labels map[string]string
 	// Capacity is the number of instances the agent holds or runs at once,
 	// as reported to the server in free slots. Zero means four per CPU. The
 	// agent trusts the server to respect it and never refuses a dispatch for
 	// lack of room.
 	Capacity int
-	// DataDir holds the per-run work directories (DataDir/runs/<instance>).
-	// Empty means <os.TempDir()>/hetuflow-agent/<ID>. Jobs that run as
+	// DataDir holds the per-run work directories (DataDir/runs/<instance>)
+	// and the outbox (DataDir/outbox), which survives a restart of the
+	// agent; one agent process at a time may use it. Empty means
+	// <os.TempDir()>/hetuflow-agent/<ID>. Jobs that run as
 	// another user need it to be searchable (o+x) by that user.
 	DataDir string
 	// Version is the hetuflow version, sent in hello.
@@ -66,8 +71,10 @@ type Config struct {
 	// (full jitter). Zero means 200ms and 10s.
 	ReconnectMin time.Duration
 	ReconnectMax time.Duration
-	// ShutdownGrace is how long [Agent.Shutdown] lets running instances
-	// finish before killing them. Zero means 30s.
+	// ShutdownGrace is how long [Agent.Shutdown] (a drain: SIGTERM, or a
+	// server's drain-and-exit) lets running instances finish before killing
+	// them, reported Cancelled with reason agent_drain_timeout. Zero means
+	// 30s.
 	ShutdownGrace time.Duration
 	// HTTPClient dials the socket. Nil means http.DefaultClient.
 	HTTPClient *http.Client
@@ -114,7 +121,8 @@ type Status struct {
 	// OutboxLen counts messages not yet acknowledged by a server.
 	OutboxLen int
 	// Draining is set while the agent takes no new work: after the server's
-	// drain (until the next connection) or during Shutdown.
+	// drain (until the next connection), after a drain that asks the agent
+	// to exit, or during Shutdown.
 	Draining bool
 	// Limits says how each job limit is enforced, and Warnings what an
 	// operator should know about it; both are empty while stopped.
@@ -125,9 +133,9 @@ type Status struct {
 // Agent dials a server, receives dispatched task instances, fires each at
 // its planned instant, runs the process, streams its output and reports the
 // result. It is a [lifecycle.Service]; its methods are safe for concurrent
-// use. The outbox, the sequence counters and RunID live as long as the
-// Agent value, so a Stop followed by Start resends what was not
-// acknowledged.
+// use. The outbox, its sequence counter and RunID are kept on disk in
+// DataDir/outbox, so a Stop followed by Start, or a new agent process on the
+// same data dir, resends what was not acknowledged.
 type Agent struct {
 	lifecycle.Base
 
@@ -137,7 +145,14 @@ type Agent struct {
 	cfg   Config
 	urls  []string
 	log   *slog.Logger
-	runID string // names this value's agent→server sequence counter
+	runID string // names the agent→server sequence counter; from the outbox at Start
+	// labels are the configured labels and the automatic ones, for hello.
+	labels map[string]string
+	// marks keeps a file per run in flight, for the next start (restart.go).
+	marks runMarks
+	// exitReq is closed when a server asks the agent to drain and exit.
+	exitReq  chan struct{}
+	exitOnce sync.Once
 
 	out    *outbox
 	clock  *clock
@@ -171,6 +186,7 @@ type Agent struct {
 	recent       recentSet // finished or refused instances, to ignore repeats
 	draining     bool
 	shuttingDown bool
+	exitAsked    bool // a server's drain asked the agent to exit; outlives reconnects
 	graceful     bool // close the socket with a close handshake at stop
 	connected    bool
 	serverID     string
@@ -214,6 +230,11 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 	if err := model.ValidateLabels("labels", cfg.Labels); err != nil {
 		return nil, err
 	}
+	for k := range cfg.Labels {
+		if model.IsAutomaticLabel(k) {
+			return nil, model.Errorf("labels."+k, "is set by the agent itself; use another key")
+		}
+	}
 	switch {
 	case cfg.Capacity < 0:
 		return nil, model.Errorf("capacity", "must not be negative")
@@ -256,6 +277,9 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 		cfg:     cfg,
 		urls:    urls,
 		log:     logger.With("agent_id", cfg.ID),
+		labels:  helloLabels(cfg.Labels, cfg.Version),
+		marks:   runMarks{dir: filepath.Join(cfg.DataDir, "outbox", "running")},
+		exitReq: make(chan struct{}),
 		runID:   uuid.NewString(),
 		out:     newOutbox(outboxMaxMessages, outboxMaxBytes),
 		clock:   &clock{},
@@ -269,6 +293,28 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 	a.timers = newTimers(&a.mu, a.clock.Offset, a.fireLocked, a.outOfContactLocked)
 	return a, nil
 }
+
+// helloLabels returns the configured labels with the automatic ones added;
+// an automatic label with no value (no host name) is left out.
+func helloLabels(configured map[string]string, version string) map[string]string {
+	labels := make(map[string]string, len(configured)+4)
+	maps.Copy(labels, configured)
+	host, _ := os.Hostname()
+	for k, v := range map[string]string{
+		model.LabelOS:       runtime.GOOS,
+		model.LabelArch:     runtime.GOARCH,
+		model.LabelHostname: host,
+		model.LabelVersion:  version,
+	} {
+		if v != "" {
+			labels[k] = v[:min(len(v), maxLabelValue)]
+		}
+	}
+	return labels
+}
+
+// maxLabelValue is the longest label value a server takes.
+const maxLabelValue = 256
 
 func normalizeURL(s string) (string, error) {
 	u, err := url.Parse(s)
@@ -289,9 +335,11 @@ func normalizeURL(s string) (string, error) {
 
 // Start creates the data directory, sets up how runs are contained (a
 // cgroup per run when the agent has a delegated cgroup v2, see doc.go),
+// loads the outbox (reporting the runs a previous process lost by dying),
 // then connects in the background and keeps reconnecting until the agent
 // is stopped or ctx is cancelled. It returns an error only if the data
-// directory cannot be created.
+// directory or the outbox in it cannot be used, or if another agent process
+// holds the outbox.
 func (a *Agent) Start(ctx context.Context) error {
 	ctx, shouldStart, started, stopped := a.StartInit(ctx)
 	if !shouldStart {
@@ -313,6 +361,11 @@ func (a *Agent) Start(ctx context.Context) error {
 		started()
 		stopped()
 		return fmt.Errorf("create work dir pool: %w", err)
+	}
+	if err := a.openOutbox(ctx); err != nil {
+		started()
+		stopped()
+		return err
 	}
 	box := acquireSandbox(a.noCgroup)
 	for _, w := range box.warnings {
@@ -354,79 +407,39 @@ func (a *Agent) Start(ctx context.Context) error {
 		a.mu.Unlock()
 		box.release()
 		a.http.transport.CloseIdleConnections()
+		// Nothing adds to the outbox any more: every run has finished and
+		// the connection is gone.
+		if err := a.out.close(); err != nil {
+			a.log.ErrorContext(ctx, "close outbox", "error", err)
+		}
 		a.log.DebugContext(ctx, "agent stopped")
 	}()
 	return nil
 }
 
-// Shutdown stops the agent gracefully. It tells the server it is draining,
-// takes no new work, reports held instances Cancelled ("agent shutting
-// down"), lets running instances finish for up to ShutdownGrace or until ctx
-// ends, kills those still running, waits for the server to acknowledge every
-// report, and closes the socket. The acknowledgement wait is bounded by ctx,
-// or by ShutdownGrace when ctx has no deadline. Shutdown returns ctx.Err() if
-// ctx ended first, an error wrapping context.DeadlineExceeded if reports
-// remained unacknowledged, and nil otherwise; the agent is stopped in every
-// case. It returns nil at once if the agent is not running.
-func (a *Agent) Shutdown(ctx context.Context) error {
-	a.mu.Lock()
-	svcCtx := a.svcCtx
-	if svcCtx == nil {
-		a.mu.Unlock()
-		return nil
+// openOutbox loads the outbox from DataDir/outbox, takes its RunID and
+// reports the runs a previous process lost by dying. It fails when the
+// directory cannot be used, or is in use by another agent process.
+func (a *Agent) openOutbox(ctx context.Context) error {
+	if err := os.MkdirAll(a.marks.dir, 0o700); err != nil {
+		return fmt.Errorf("create outbox dir: %w", err)
 	}
-	// 1. Take no new work and tell the server.
-	a.draining, a.shuttingDown, a.graceful = true, true, true
-	held := a.timers.removeAll()
-	for _, d := range held {
-		a.recent.add(d.InstanceID)
-	}
-	a.mu.Unlock()
-	a.log.InfoContext(ctx, "agent shutting down", "num_held", len(held))
-	for _, d := range held {
-		a.reportNotStarted(ctx, d, a.clock.Offset(), model.InstanceCancelled, errShuttingDown)
-	}
-	a.requestHeartbeat()
-
-	// 2. Let running instances finish within the grace period.
-	graceCtx, cancel := context.WithTimeout(ctx, a.cfg.ShutdownGrace)
-	err := a.waitUntil(graceCtx, svcCtx, a.noneRunning)
-	cancel()
-
-	// 3. Kill what is still running and wait for its results.
+	load, err := a.out.open(ctx, filepath.Join(a.cfg.DataDir, "outbox"))
 	if err != nil {
-		a.mu.Lock()
-		runs := make([]*run, 0, len(a.running))
-		for _, r := range a.running {
-			runs = append(runs, r)
-		}
-		a.mu.Unlock()
-		if len(runs) > 0 {
-			a.log.WarnContext(ctx, "killing instances still running", "num_instances", len(runs))
-		}
-		for _, r := range runs {
-			r.terminate(model.InstanceCancelled, errShuttingDown, true)
-		}
-		// Killed runs end within the pipe drain bound; svcCtx bounds the rest.
-		_ = a.waitUntil(context.WithoutCancel(ctx), svcCtx, a.noneRunning)
+		return fmt.Errorf("open outbox: %w", err)
 	}
-
-	// 4. Flush the outbox: wait until the server acknowledged every report.
-	flushCtx := ctx
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		flushCtx, cancel = context.WithTimeout(ctx, a.cfg.ShutdownGrace)
-		defer cancel()
+	if load != nil {
+		// No goroutine of the agent runs yet: hello reads it later.
+		a.runID = load.runID
+		if load.numTorn > 0 || load.numDiscarded > 0 {
+			a.log.WarnContext(ctx, "outbox on disk was damaged", "num_torn_records", load.numTorn, "num_discarded_segments", load.numDiscarded)
+		}
+		if len(load.msgs) > 0 {
+			a.log.InfoContext(ctx, "outbox loaded", "num_unacked", len(load.msgs))
+		}
 	}
-	flushErr := a.waitUntil(flushCtx, svcCtx, func() bool { return a.out.len() == 0 })
-
-	// 5. Close the socket and stop every goroutine.
-	a.Stop()
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if flushErr != nil {
-		return fmt.Errorf("flush outbox: %d reports unacknowledged: %w", a.out.len(), context.DeadlineExceeded)
+	if err := a.reportLostRuns(ctx); err != nil {
+		a.log.WarnContext(ctx, "report runs lost by a restart", "error", err)
 	}
 	return nil
 }
@@ -444,34 +457,6 @@ var openDevNull = sync.OnceValues(func() (*os.File, error) { return os.Open(os.D
 // loggedWarnings holds the containment warnings already logged by an agent
 // of the process: each is logged once, not at every start.
 var loggedWarnings sync.Map
-
-// errShuttingDown is the reason given for instances ended by Shutdown.
-const errShuttingDown = "agent shutting down"
-
-func (a *Agent) noneRunning() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return len(a.running) == 0
-}
-
-// waitUntil waits until cond holds, re-checking whenever a run ends or the
-// outbox shrinks. It returns ctx's error if ctx ends first, and nil if the
-// service stops (there is nothing left to wait for then).
-func (a *Agent) waitUntil(ctx, svcCtx context.Context, cond func() bool) error {
-	for {
-		ch := a.changed.C()
-		if cond() {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-svcCtx.Done():
-			return nil
-		case <-ch:
-		}
-	}
-}
 
 // Status returns a snapshot of the agent's state.
 func (a *Agent) Status() Status {
@@ -497,32 +482,6 @@ func (a *Agent) requestHeartbeat() {
 	select {
 	case a.hbNow <- struct{}{}:
 	default:
-	}
-}
-
-// broadcaster wakes every waiter when something changed.
-type broadcaster struct {
-	mu sync.Mutex
-	ch chan struct{}
-}
-
-// C returns a channel closed at the next Broadcast.
-func (b *broadcaster) C() <-chan struct{} {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.ch == nil {
-		b.ch = make(chan struct{})
-	}
-	return b.ch
-}
-
-// Broadcast wakes the waiters.
-func (b *broadcaster) Broadcast() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.ch != nil {
-		close(b.ch)
-		b.ch = nil
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -136,6 +137,12 @@ func TestAgent(t *testing.T) {
 			h.ProtocolVersion != protocol.Version || h.Capacity != 7 || h.Labels["zone"] != "a" {
 			t.Errorf("hello = %+v, want the agent's config", h)
 		}
+		host, _ := os.Hostname()
+		for k, want := range map[string]string{"os": runtime.GOOS, "arch": runtime.GOARCH, "hostname": host, "hetuflow_version": "0.0.0-test"} {
+			if got := h.Labels[k]; got != want {
+				t.Errorf("automatic label %s = %q, want %q", k, got, want)
+			}
+		}
 		if h.RunID == "" || h.OutboxSeq != 0 || h.ServerSeq != 0 || h.ServerRunID != "" || len(h.Held) != 0 || len(h.Running) != 0 {
 			t.Errorf("hello = %+v, want a run id and nothing else yet", h)
 		}
@@ -244,6 +251,7 @@ func TestAgent(t *testing.T) {
 		d.Config.Env = map[string]string{"FOO": "bar baz"}
 		d.Parameters = map[string]string{"my-param": "v1", "Region": "eu west"}
 		d.Attempt = 2
+		d.ShardIndex, d.ShardTotal = 1, 3
 		d.Namespace = "team-a"
 		d.ScheduledAt = time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.FixedZone("x", 3600))
 		done := b.run(t, d)
@@ -256,6 +264,8 @@ func TestAgent(t *testing.T) {
 			"HETUFLOW_PARAM_MY_PARAM=v1",
 			"HETUFLOW_PARAM_REGION=eu west",
 			"HETUFLOW_SCHEDULED_AT=2026-03-01T11:00:00.123456789Z",
+			"HETUFLOW_SHARD_INDEX=1",
+			"HETUFLOW_SHARD_TOTAL=3",
 			"HETUFLOW_TASK_ID=" + d.TaskID.String(),
 			"FOO=bar baz",
 		}

@@ -217,7 +217,7 @@ func (a *Agent) hello() *protocol.Hello {
 		Name:            a.cfg.Name,
 		Version:         a.cfg.Version,
 		ProtocolVersion: protocol.Version,
-		Labels:          a.cfg.Labels,
+		Labels:          a.labels,
 		Capacity:        a.cfg.Capacity,
 		Held:            a.timers.ids(),
 		Running:         a.runningIDsLocked(),
@@ -248,9 +248,7 @@ func (a *Agent) runningIDsLocked() []uuid.UUID {
 func (a *Agent) applyWelcome(ctx context.Context, w *protocol.Welcome, sent, recv time.Time) {
 	a.clock.reset(w.ServerTime, sent, recv)
 	a.timers.poke()
-	if n := a.out.ack(w.AgentSeq); n > 0 {
-		a.changed.Broadcast()
-	}
+	a.ackOutbox(ctx, w.AgentSeq)
 	a.mu.Lock()
 	if w.RunID != a.serverRunID {
 		a.serverSeq.Store(0)
@@ -258,8 +256,9 @@ func (a *Agent) applyWelcome(ctx context.Context, w *protocol.Welcome, sent, rec
 	}
 	a.connected, a.serverID = true, w.ServerID
 	// A server's drain means that server is going away; it ends with its
-	// connection. Only the agent's own shutdown outlives a reconnect.
-	a.draining = a.shuttingDown
+	// connection. Only the agent's own shutdown, or a drain asked to end in
+	// its exit, outlives a reconnect.
+	a.draining = a.shuttingDown || a.exitAsked
 	a.hbInterval = max(w.HeartbeatInterval.D(), minHeartbeatInterval)
 	if w.HeartbeatInterval <= 0 {
 		a.hbInterval = defaultHeartbeatInterval
@@ -305,8 +304,8 @@ func (a *Agent) readLoop(ctx context.Context, conn *websocket.Conn, idle *time.T
 			a.log.WarnContext(ctx, "bad frame from server", "error", err)
 			continue
 		}
-		if env.Head.Ack > 0 && a.out.ack(env.Head.Ack) > 0 {
-			a.changed.Broadcast()
+		if env.Head.Ack > 0 {
+			a.ackOutbox(ctx, env.Head.Ack)
 		}
 		a.handle(ctx, env)
 		if env.Head.Kind.Sequenced() {
@@ -315,6 +314,17 @@ func (a *Agent) readLoop(ctx context.Context, conn *websocket.Conn, idle *time.T
 			default:
 			}
 		}
+	}
+}
+
+// ackOutbox frees the outbox entries the server acknowledged.
+func (a *Agent) ackOutbox(ctx context.Context, upTo uint64) {
+	n, err := a.out.ack(upTo)
+	if err != nil {
+		a.log.ErrorContext(ctx, "outbox on disk failed", "error", err)
+	}
+	if n > 0 {
+		a.changed.Broadcast()
 	}
 }
 
@@ -348,13 +358,22 @@ func (a *Agent) handle(ctx context.Context, env *protocol.Envelope) {
 		a.applyCancel(ctx, &c)
 	case protocol.KindDrain:
 		var d protocol.Drain
-		_ = env.Decode(&d) // the reason is only logged
+		_ = env.Decode(&d) // a payload that does not decode is a plain drain
 		a.mu.Lock()
 		a.draining = true
+		a.exitAsked = a.exitAsked || d.Exit
 		a.mu.Unlock()
-		a.log.InfoContext(ctx, "server asked to drain", "reason", d.Reason)
-		// Held instances stay and fire as planned; the server takes their
-		// results until it goes, and a reconnect reconciles the rest.
+		if d.Exit {
+			// The agent's owner runs Shutdown (see ExitRequested); until it
+			// does, held instances fire as planned.
+			a.log.InfoContext(ctx, "server asked to drain and exit", "reason", d.Reason)
+			a.exitOnce.Do(func() { close(a.exitReq) })
+		} else {
+			// Held instances stay and fire as planned; the server takes
+			// their results until it goes, and a reconnect reconciles the
+			// rest.
+			a.log.InfoContext(ctx, "server asked to drain", "reason", d.Reason)
+		}
 		a.requestHeartbeat()
 	case protocol.KindAck:
 		var ack protocol.Ack
@@ -374,7 +393,8 @@ func (a *Agent) handle(ctx context.Context, env *protocol.Envelope) {
 
 // applyDispatch holds each new instance until its fire instant. Instances
 // already held, running or recently finished are ignored; while shutting
-// down, new ones are reported Cancelled at once.
+// down, new ones are given back at once (Lost, never started, so the server
+// dispatches them again).
 func (a *Agent) applyDispatch(ctx context.Context, ins []*protocol.DispatchedInstance) {
 	var refused []*protocol.DispatchedInstance
 	numHeld := 0
@@ -399,7 +419,7 @@ func (a *Agent) applyDispatch(ctx context.Context, ins []*protocol.DispatchedIns
 		a.log.DebugContext(ctx, "instances dispatched", "num_instances", numHeld)
 	}
 	for _, d := range refused {
-		a.reportNotStarted(ctx, d, a.clock.Offset(), model.InstanceCancelled, errShuttingDown)
+		a.reportNotStarted(ctx, d, a.clock.Offset(), model.InstanceLost, reasonAgentDraining, errGivenBack)
 	}
 }
 
@@ -416,7 +436,7 @@ func (a *Agent) applyCancel(ctx context.Context, c *protocol.Cancel) {
 		a.recent.add(c.InstanceID)
 		a.mu.Unlock()
 		a.log.InfoContext(ctx, "held instance cancelled", "instance_id", c.InstanceID, "task_id", d.TaskID)
-		a.reportNotStarted(ctx, d, a.clock.Offset(), model.InstanceCancelled, reason)
+		a.reportNotStarted(ctx, d, a.clock.Offset(), model.InstanceCancelled, "", reason)
 		return
 	}
 	r := a.running[c.InstanceID]

@@ -14,11 +14,16 @@
 //     first, from welcome.ServerTime.
 //   - Outbox: the agent→server messages that carry a sequence number
 //     (task.running, task.log, task.done), kept until the server
-//     acknowledges them. Sequences are never reused within the agent's RunID.
+//     acknowledges them, in memory and on disk (DataDir/outbox). Sequences
+//     are never reused within the agent's RunID, which is kept there too.
 //   - Watermark: the highest server sequence the agent applied, from the
 //     server run named by welcome.RunID; sent back in head.ack of every frame.
 //   - Drain: take no new work. The server asks with drain when it is going
-//     away (it lasts until the next connection); Shutdown drains for good.
+//     away (it lasts until the next connection). Shutdown drains for good:
+//     on SIGTERM, or when a server's drain asks the agent to exit
+//     (POST /api/v1/agents/{id}/drain; see ExitRequested).
+//   - Labels: the configured ones plus the automatic os, arch, hostname and
+//     hetuflow_version, sent in hello; configuration may not set those.
 //   - Leader: the process a run starts (its command, or the interpreter of
 //     its script), in a session of its own: its pid is the run's session
 //     and process group id.
@@ -114,6 +119,52 @@
 // hello and Status report, per resource, how limits are enforced (cgroup,
 // rlimit or none), with a warning for each that is not a cgroup's.
 //
+// # Outbox on disk
+//
+// The outbox is journaled in DataDir/outbox (journal.go): segment files of
+// length-prefixed records with a CRC-32C each, one per message and one per
+// ack that advanced, named after the first sequence they may hold, a new
+// one past 4 MiB. The run id lives in DataDir/outbox/run-id; an flock on
+// DataDir/outbox/lock keeps a second agent process out. Fsync policy:
+// every message is written at once and fsynced before it counts as sent.
+// task.done is fsynced before it is added (so before its run is
+// forgotten); task.running and log chunks are fsynced in batches, by the
+// writer just before it sends them (one fsync for all pending), at segment
+// rotation and at close, which keeps fsync off a run's start. So nothing the
+// server may have seen is lost by a crash, even of the machine, and no
+// sequence it saw is reused. A crash of the agent process loses nothing
+// written before it (every record is one write(2)); a crash of the machine
+// can lose log chunks not yet sent. A last record torn by either is
+// detected by its checksum at the next start: it is dropped and the segment
+// cut before it. Acks remove whole segments once all their messages are
+// acknowledged, so the disk holds at most a segment more than the outbox
+// bound. If the disk fails, the outbox goes on in memory, and the journal
+// is abandoned (its run id removed), so the next start begins a new run
+// rather than reuse sequences.
+//
+// At start the agent loads the journal: the unacknowledged messages, the
+// sequence counter (the highest record, or the last segment's name) and
+// the run id, which hello sends; the server's dedup by (run id, sequence)
+// keeps working and welcome.AgentSeq says where to resend from. A run in
+// flight has a mark, DataDir/outbox/running/<instance id>, from its fire
+// until its result is in the outbox. A mark found at start is a run the
+// previous process died with: its process cannot be reattached, so the
+// agent reports it Lost, reason agent_restarted, with the start time of
+// its task.running if still in the outbox (the server keeps the one it has
+// otherwise). Held instances need no record: the server resends what it
+// dispatched and the agent no longer lists in hello.
+//
+// # Drain
+//
+// Shutdown takes no new work (dispatches are given back at once), gives
+// held instances back to the server (task.done Lost, reason agent_draining,
+// never started, so the server dispatches them again elsewhere), lets
+// running ones finish within ShutdownGrace, kills what is left (Cancelled,
+// reason agent_drain_timeout), waits for the acks (at most 5s with the
+// outbox on disk, where unacknowledged reports wait for the next start) and
+// stops. hello and heartbeats say draining meanwhile, so the server shows
+// the agent Draining and offers it no work.
+//
 // # Failure handling
 //
 //   - Connection lost or closed by the server, even cleanly: dial again. On
@@ -143,6 +194,10 @@
 //   - Stop kills every process group; Shutdown lets them finish for the
 //     grace period first and waits for the server to acknowledge the
 //     results.
+//   - The agent process dies (SIGKILL, a crash): its next start on the same
+//     data dir resends the outbox and reports the runs it lost (above).
+//     With a cgroup, their processes were killed at that start; without,
+//     an orphaned run lives on, as any orphan would.
 //
 // # Promises kept here (DESIGN.md §2)
 //
@@ -154,8 +209,9 @@
 // the server's to redispatch.
 //
 // 4. Nothing is lost: results and output produced while the agent is cut
-// off wait in the outbox and reach the server after it reconnects, exactly
-// once as the server sees them (sequence numbers, which the server
+// off wait in the outbox, on disk, and reach the server after it
+// reconnects, even after an agent restart, exactly once as the server sees
+// them (sequence numbers under a persistent run id, which the server
 // deduplicates, and log offsets). Only output over the job's limit, or over
 // the outbox bound, is dropped, and then counted and marked.
 package agent

@@ -24,6 +24,7 @@ func TestNew(t *testing.T) {
 		{"HTTPScheme", Config{ID: "a", Servers: []string{"http://h"}}, "servers[0]"},
 		{"NegativeCapacity", Config{ID: "a", Servers: []string{"ws://h"}, Capacity: -1}, "capacity"},
 		{"BackoffInverted", Config{ID: "a", Servers: []string{"ws://h"}, ReconnectMin: time.Second, ReconnectMax: time.Millisecond}, "reconnect_max"},
+		{"AutomaticLabel", Config{ID: "a", Servers: []string{"ws://h"}, Labels: map[string]string{"zone": "a", "os": "plan9"}}, "labels.os"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -113,10 +114,12 @@ func TestAgentLifecycle(t *testing.T) {
 		if len(hds) != 1 {
 			t.Fatalf("server has %d task.done for the held instance, want 1", len(hds))
 		}
+		// The held instance was given back, never started, to be
+		// dispatched again elsewhere.
 		hd := hds[0]
-		wantStatus(t, hd, model.InstanceCancelled)
-		if hd.Error != "agent shutting down" {
-			t.Errorf("held error = %q, want %q", hd.Error, "agent shutting down")
+		wantStatus(t, hd, model.InstanceLost)
+		if hd.Reason != reasonAgentDraining || hd.Error != errGivenBack || !hd.StartedAt.IsZero() {
+			t.Errorf("held = reason %q, error %q, started %v; want %q, %q, never", hd.Reason, hd.Error, hd.StartedAt, reasonAgentDraining, errGivenBack)
 		}
 		if st := b.agent.Status(); st.Connected || st.OutboxLen != 0 {
 			t.Errorf("status after shutdown = %+v, want disconnected with an empty outbox", st)
@@ -144,8 +147,8 @@ func TestAgentLifecycle(t *testing.T) {
 		}
 		done := b.srv.waitDone(t, d.InstanceID)
 		wantStatus(t, done, model.InstanceCancelled)
-		if done.Error != "agent shutting down" {
-			t.Errorf("error = %q, want %q", done.Error, "agent shutting down")
+		if done.Reason != reasonDrainTimeout || done.Error != errDrainTimeout || done.StartedAt.IsZero() {
+			t.Errorf("done = reason %q, error %q, started %v; want %q, %q, a start", done.Reason, done.Error, done.StartedAt, reasonDrainTimeout, errDrainTimeout)
 		}
 	})
 	t.Run("ShutdownReturnsContextError", func(t *testing.T) {

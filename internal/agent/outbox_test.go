@@ -29,13 +29,13 @@ func TestOutbox(t *testing.T) {
 		if len(seqs) != 5 || seqs[0] != 1 || seqs[4] != 5 {
 			t.Fatalf("sequences %v, want 1..5", seqs)
 		}
-		if n := o.ack(3); n != 3 || o.len() != 2 {
+		if n, _ := o.ack(3); n != 3 || o.len() != 2 {
 			t.Fatalf("ack(3) removed %d, left %d; want 3 and 2", n, o.len())
 		}
 		if m, ok := o.next(0); !ok || m.seq != 4 {
 			t.Fatalf("next(0) after ack = %d, want 4", m.seq)
 		}
-		if n := o.ack(3); n != 0 {
+		if n, _ := o.ack(3); n != 0 {
 			t.Errorf("repeated ack removed %d", n)
 		}
 		o.ack(10)

@@ -285,6 +285,9 @@ func environ(d *protocol.DispatchedInstance, user *runUser, eventFile string) []
 	for k, v := range d.Parameters {
 		env = append(env, "HETUFLOW_PARAM_"+paramEnvName(k)+"="+v)
 	}
+	if d.ShardTotal > 0 {
+		env = append(env, "HETUFLOW_SHARD_INDEX="+strconv.Itoa(d.ShardIndex), "HETUFLOW_SHARD_TOTAL="+strconv.Itoa(d.ShardTotal))
+	}
 	if eventFile != "" {
 		env = append(env, "HETUFLOW_EVENT_FILE="+eventFile)
 	}

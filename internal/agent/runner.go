@@ -24,6 +24,13 @@ const (
 	reasonStartFailed = "start_failed" // it could not start: command, work dir, user, limits
 	reasonHTTPStatus  = "http_status"  // an http task got a status it did not expect
 	reasonHTTPError   = "http_error"   // an http task's request failed
+	// The agent's own life: a run it lost by dying (Lost, reported at its
+	// next start), one it gave back unstarted while draining (Lost, with no
+	// start, so the server dispatches it again), and one still running when
+	// the drain's grace ended (Cancelled).
+	reasonAgentRestarted = "agent_restarted"
+	reasonAgentDraining  = "agent_draining"
+	reasonDrainTimeout   = "agent_drain_timeout"
 )
 
 // pipeDrainTimeout bounds the wait for the output pipes to reach EOF after
@@ -46,6 +53,7 @@ type run struct {
 	exited    bool    // the run is over; nothing must be signalled again
 	status    model.InstanceStatus
 	reason    string // why the agent ended the run; empty if it did not
+	code      string // the reason code for status, when not reasonFor's
 	hard      bool   // end with SIGKILL at once, not SIGTERM then SIGKILL
 	killTimer *time.Timer
 
@@ -70,6 +78,7 @@ func (a *Agent) fireLocked(ctx context.Context, due []*protocol.DispatchedInstan
 		a.runs.Add(1)
 		go func() {
 			defer a.runs.Done()
+			a.markRun(ctx, d.InstanceID)
 			a.finish(ctx, r, r.execute(ctx))
 		}()
 	}
@@ -86,9 +95,18 @@ func (r *run) execute(ctx context.Context) *protocol.TaskDone {
 // finish puts a run's result into the outbox, then forgets the run. The
 // order matters: once nothing runs, the outbox holds every result.
 func (a *Agent) finish(ctx context.Context, r *run, res *protocol.TaskDone) {
+	r.mu.Lock()
+	if r.code != "" && res.Status == r.status {
+		// The agent ended the run for a reason of its own (a drain's
+		// timeout): its code says more than the status's.
+		res.Reason = r.code
+	}
+	r.mu.Unlock()
 	if !r.dropped.Load() {
 		a.enqueue(ctx, protocol.KindTaskDone, res, true)
 	}
+	// The result is on disk now, so a restart need not report the run.
+	a.unmarkRun(ctx, r.d.InstanceID)
 	a.mu.Lock()
 	delete(a.running, r.d.InstanceID)
 	a.recent.add(r.d.InstanceID)
@@ -108,12 +126,16 @@ func (a *Agent) finish(ctx context.Context, r *run, res *protocol.TaskDone) {
 	a.changed.Broadcast()
 }
 
-// reportNotStarted reports an instance that ended before it started.
-func (a *Agent) reportNotStarted(ctx context.Context, d *protocol.DispatchedInstance, offset time.Duration, status model.InstanceStatus, reason string) {
+// reportNotStarted reports an instance that ended before it started, with
+// reason code code (reasonFor(status) when empty).
+func (a *Agent) reportNotStarted(ctx context.Context, d *protocol.DispatchedInstance, offset time.Duration, status model.InstanceStatus, code, reason string) {
+	if code == "" {
+		code = reasonFor(status)
+	}
 	res := &protocol.TaskDone{
 		InstanceID: d.InstanceID,
 		Status:     status,
-		Reason:     reasonFor(status),
+		Reason:     code,
 		Error:      reason,
 		FinishedAt: time.Now().Add(offset).UTC(),
 	}
@@ -133,7 +155,10 @@ func reasonFor(status model.InstanceStatus) string {
 // enqueue adds a report to the outbox and reports whether it was kept.
 func (a *Agent) enqueue(ctx context.Context, kind protocol.Kind, payload any, force bool) bool {
 	ok, err := a.out.add(kind, payload, force)
-	if err != nil {
+	switch {
+	case err != nil && ok:
+		a.log.ErrorContext(ctx, "outbox on disk failed", "kind", string(kind), "error", err)
+	case err != nil:
 		a.log.ErrorContext(ctx, "report not queued", "kind", string(kind), "error", err)
 	}
 	return ok
@@ -146,13 +171,19 @@ func (a *Agent) enqueue(ctx context.Context, kind protocol.Kind, payload any, fo
 // the reason (the run then never starts); after the run is over it does
 // nothing.
 func (r *run) terminate(status model.InstanceStatus, reason string, hard bool) {
+	r.terminateAs(status, "", reason, hard)
+}
+
+// terminateAs is terminate with a reason code other than reasonFor(status)
+// (empty means that one).
+func (r *run) terminateAs(status model.InstanceStatus, code, reason string, hard bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.exited {
 		return
 	}
 	if r.status == 0 {
-		r.status, r.reason = status, reason
+		r.status, r.reason, r.code = status, reason, code
 	}
 	r.hard = r.hard || hard
 	switch {

@@ -62,6 +62,10 @@ func (a *Agent) writeLoop(ctx context.Context, conn *websocket.Conn, interval ti
 		return err
 	}
 	for {
+		// Log chunks go out only once on disk; one sync covers them all.
+		if err := a.out.sync(); err != nil {
+			a.log.ErrorContext(ctx, "outbox on disk failed", "error", err)
+		}
 		for {
 			m, ok := a.out.next(sent)
 			if !ok {

@@ -109,7 +109,9 @@ type Agent struct {
 	Servers []string `toml:"servers" env:"SERVERS"`
 	// Token is the agent token printed by the server at first start.
 	Token string `toml:"token" env:"TOKEN"`
-	// Labels are matched against jobs' label selectors.
+	// Labels are matched against jobs' label selectors. The agent adds os,
+	// arch, hostname and hetuflow_version itself; setting one of those keys
+	// here is an error.
 	Labels map[string]string `toml:"labels" env:"LABELS"`
 	// Capacity is the number of tasks the agent holds or runs at once.
 	// Zero means four per CPU.
@@ -117,8 +119,10 @@ type Agent struct {
 	// DataDir holds work directories and the agent id. Default
 	// "./data/agent".
 	DataDir string `toml:"data_dir" env:"DATA_DIR"`
-	// ShutdownGrace is how long running tasks may finish after SIGTERM.
-	// Default "30s".
+	// ShutdownGrace is how long running tasks may finish when the agent
+	// drains (SIGTERM, or POST /api/v1/agents/{id}/drain) before they are
+	// killed and reported cancelled (reason agent_drain_timeout). Default
+	// "30s".
 	ShutdownGrace model.Duration `toml:"shutdown_grace" env:"SHUTDOWN_GRACE"`
 }
 
@@ -338,6 +342,11 @@ func (c *Config) Validate() error {
 	}
 	if err := model.ValidateLabels("agent.labels", c.Agent.Labels); err != nil {
 		return err
+	}
+	for k := range c.Agent.Labels {
+		if model.IsAutomaticLabel(k) {
+			return model.Errorf("agent.labels."+k, "is set by the agent itself; use another key")
+		}
 	}
 	if c.Agent.ShutdownGrace < 0 {
 		return model.Errorf("agent.shutdown_grace", "must not be negative")

@@ -155,6 +155,8 @@ func TestValidate(t *testing.T) {
 		{"WindowShorterThanHorizon", func(c *Config) { c.Scheduler.GenerateWindow = model.Duration(time.Second) }, "scheduler.generate_window"},
 		{"TTLTooShort", func(c *Config) { c.Scheduler.HeartbeatTTL = c.Scheduler.HeartbeatInterval }, "scheduler.heartbeat_ttl"},
 		{"BadAgentServer", func(c *Config) { c.Agent.Servers = []string{"http://x"} }, "agent.servers[0]"},
+		{"AutomaticAgentLabel", func(c *Config) { c.Agent.Labels = map[string]string{"zone": "a", "hostname": "web-1"} }, "agent.labels.hostname"},
+		{"AutomaticVersionLabel", func(c *Config) { c.Agent.Labels = map[string]string{"hetuflow_version": "1"} }, "agent.labels.hetuflow_version"},
 		{"BadLogLevel", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -28,6 +28,26 @@ type Agent struct {
 	UpdatedAt       time.Time    `json:"updated_at"`
 }
 
+// Automatic agent labels. Every agent adds them to its configured labels in
+// hello, so selectors can match the platform, the host or the version; a
+// configured label may not use their keys (see [IsAutomaticLabel]).
+const (
+	LabelOS       = "os"               // runtime.GOOS, e.g. "linux"
+	LabelArch     = "arch"             // runtime.GOARCH, e.g. "amd64"
+	LabelHostname = "hostname"         // the host name the agent runs on
+	LabelVersion  = "hetuflow_version" // the agent's hetuflow version
+)
+
+// IsAutomaticLabel reports whether key is one of the labels every agent sets
+// itself, which configuration may not set.
+func IsAutomaticLabel(key string) bool {
+	switch key {
+	case LabelOS, LabelArch, LabelHostname, LabelVersion:
+		return true
+	}
+	return false
+}
+
 // LimitSupport says, per resource, how an agent enforces a job's limit:
 // "cgroup", "rlimit", or "none".
 type LimitSupport struct {

@@ -74,7 +74,12 @@ type JobConfig struct {
 	Triggers []JobTrigger `json:"triggers,omitempty" doc:"Jobs to start when a run of this job succeeds, fails or ends."`
 	// Labels select agents: every key must be present on the agent with the
 	// same value. An agent without labels matches only an empty selector.
-	Labels map[string]string `json:"labels,omitempty" doc:"Agent labels this job needs, all of them, with equal values."`
+	Labels map[string]string `json:"labels,omitempty" doc:"Agent labels this job needs, all of them, with equal values (shorthand for = requirements)."`
+	// Selector adds label requirements with operators; an agent must meet
+	// Labels and every requirement.
+	Selector Selector `json:"selector,omitempty" doc:"Label requirements with operators =, !=, in, notin, exists, !exists; all must hold."`
+	// Routing chooses among the matching agents.
+	Routing Routing `json:"routing,omitzero" doc:"How the agent is chosen among those that match."`
 	// Limits caps the resources of each run.
 	Limits *ResourceLimits `json:"limits,omitempty" doc:"Memory, CPU and process limits per run."`
 	// OutputLimit caps the bytes kept per stream per run; the rest is dropped
@@ -415,6 +420,12 @@ func (c *JobConfig) validateCommon() error {
 			return Errorf(fmt.Sprintf("triggers[%d].job_id", i), "is required")
 		}
 	}
+	if err := c.Routing.validate(c.Params); err != nil {
+		return Prefix("routing", err)
+	}
+	if err := c.Selector.Validate("selector"); err != nil {
+		return err
+	}
 	return ValidateLabels("labels", c.Labels)
 }
 
@@ -479,17 +490,29 @@ func (c *JobConfig) validateHTTP() error {
 	return nil
 }
 
-// MatchLabels reports whether an agent with the given labels may run a job
-// that needs want. Every wanted key must be present with the same value, so
-// an agent without labels matches only an empty selector.
-func MatchLabels(want, have map[string]string) bool {
-	for k, v := range want {
-		hv, ok := have[k]
-		if !ok || hv != v {
+// MatchesAgent reports whether an agent with the given labels may run the
+// job: it has every one of Labels with the same value and meets Selector.
+func (c *JobConfig) MatchesAgent(labels map[string]string) bool {
+	for k, v := range c.Labels {
+		if hv, ok := labels[k]; !ok || hv != v {
 			return false
 		}
 	}
-	return true
+	return c.Selector.Matches(labels)
+}
+
+// DescribeSelector writes the job's agent requirements (Labels and
+// Selector) in selector text form, or "any agent".
+func (c *JobConfig) DescribeSelector() string {
+	var all Selector
+	for _, k := range sortedKeys(c.Labels) {
+		all = append(all, LabelRequirement{Key: k, Op: SelectorEquals, Values: []string{c.Labels[k]}})
+	}
+	all = append(all, c.Selector...)
+	if len(all) == 0 {
+		return "any agent"
+	}
+	return all.String()
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -132,6 +132,11 @@ type DispatchedInstance struct {
 	// to a file in the run's working directory and names it in
 	// HETUFLOW_EVENT_FILE.
 	Event []byte `json:"event,omitempty"`
+	// ShardIndex and ShardTotal place a broadcast run among its siblings;
+	// the run sees them as HETUFLOW_SHARD_INDEX and HETUFLOW_SHARD_TOTAL.
+	// ShardTotal is zero for a run that is not broadcast.
+	ShardIndex int `json:"shard_index,omitempty"`
+	ShardTotal int `json:"shard_total,omitempty"`
 }
 
 // Cancel asks the agent to stop an instance: drop it if held, or signal its
@@ -148,9 +153,13 @@ func (c *Cancel) check() error {
 	return nil
 }
 
-// Drain tells the agent to take no new work; Reason says why.
+// Drain tells the agent to take no new work; Reason says why. Without Exit
+// the server is going away: the drain lasts until the agent's next
+// connection. With Exit (an operator's drain) it lasts for good: the agent
+// lets its runs finish within its shutdown grace, reports, and exits.
 type Drain struct {
 	Reason string `json:"reason"`
+	Exit   bool   `json:"exit,omitempty"`
 }
 
 // Refused tells the sender one of its messages was refused.

@@ -58,6 +58,7 @@ type App struct {
 
 	tokens      *auth.Tokens
 	logs        *tasklog.Store
+	compressor  *tasklog.Compressor
 	results     *sched.Results
 	gateway     *gateway.Gateway
 	dispatcher  *sched.Dispatcher
@@ -93,6 +94,7 @@ func New(opts Options) (*App, error) {
 		return nil, err
 	}
 	a := &App{opts: opts, log: opts.Logger.With("server_id", serverID), serverID: serverID, logs: logs, tokens: auth.NewTokens(opts.Store)}
+	a.compressor = tasklog.NewCompressor(logs, a.log.With("svc", "tasklog.compressor"))
 	sc := cfg.Scheduler
 	a.results = sched.NewResults(sched.ResultsConfig{ServerID: serverID, AckTimeout: sc.AckTimeout.D()}, opts.Store, logs, a.wakers(), a.log.With("svc", "sched.results"))
 	a.gateway = gateway.New(gateway.Config{ServerID: serverID, HeartbeatInterval: sc.HeartbeatInterval.D(), HeartbeatTTL: sc.HeartbeatTTL.D()},
@@ -158,14 +160,17 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	a.creds = Credentials{AdminToken: admin, AgentToken: agent}
 
-	// Start order: the writer first so reports have somewhere to go, then the
-	// gateway that produces them, then the loops that create work.
-	a.services = []lifecycle.Service{a.results, a.gateway, a.dispatcher, a.generator, a.housekeeper, a.heartbeat}
+	// Start order: the log compressor and the writer first so reports have
+	// somewhere to go, then the gateway that produces them, then the loops
+	// that create work.
+	a.services = []lifecycle.Service{a.compressor, a.results, a.gateway, a.dispatcher, a.generator, a.housekeeper, a.heartbeat}
 	if err := lifecycle.StartAll(ctx, a.services...); err != nil {
 		ln.Close()
 		return err
 	}
 	a.http = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
+	// Live log follows never go idle; Shutdown ends them this way.
+	a.http.RegisterOnShutdown(a.api.CloseStreams)
 	a.serveErr = make(chan error, 1)
 	go func() { a.serveErr <- a.http.Serve(ln) }()
 	a.log.InfoContext(ctx, "server started", "address", ln.Addr().String(), "advertised", a.address, "database", a.opts.Store.Dialect())
@@ -187,6 +192,9 @@ func (a *App) Stop(ctx context.Context) error {
 		// what they already sent is still applied by the writer below.
 		a.gateway.Stop()
 		a.results.Stop()
+		// After the writer, which finishes logs; a compression in progress
+		// is abandoned and its log stays plain.
+		a.compressor.Stop()
 		a.heartbeat.Stop()
 	}()
 	var err error
@@ -221,6 +229,15 @@ func (a *App) WakeDispatcher() { a.dispatcher.Wake() }
 // CancelInstance tells the agent holding an instance to stop it.
 func (a *App) CancelInstance(agentID string, id uuid.UUID, reason string) {
 	a.gateway.Cancel(agentID, id, reason)
+}
+
+// DrainAgent asks an agent connected to this server to drain and exit.
+func (a *App) DrainAgent(ctx context.Context, agentID, reason string) error {
+	err := a.gateway.Drain(ctx, agentID, reason)
+	if errors.Is(err, gateway.ErrNotConnected) {
+		return fmt.Errorf("drain agent %s: %w", agentID, api.ErrAgentNotConnected)
+	}
+	return err
 }
 
 // advertised returns the configured address, or the listen address with

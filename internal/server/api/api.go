@@ -19,6 +19,8 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -48,7 +50,15 @@ type Scheduler interface {
 	WakeDispatcher()
 	// CancelInstance tells the agent holding an instance to stop it.
 	CancelInstance(agentID string, id uuid.UUID, reason string)
+	// DrainAgent asks an agent to drain and exit. It returns an error
+	// wrapping ErrAgentNotConnected when the agent has no connection to
+	// this server.
+	DrainAgent(ctx context.Context, agentID, reason string) error
 }
+
+// ErrAgentNotConnected is returned by Scheduler.DrainAgent when the agent is
+// not connected to this server.
+var ErrAgentNotConnected = errors.New("api: agent not connected to this server")
 
 // Deps are the API's dependencies.
 type Deps struct {
@@ -59,6 +69,11 @@ type Deps struct {
 	ServerID  string
 	Version   string
 	Logger    *slog.Logger
+	// Follow wakes live log follows; nil means the log store's own broker.
+	Follow Follower
+	// FollowHeartbeat is how often a live log follow sends a keep-alive
+	// comment and checks the store; zero means DefaultFollowHeartbeat.
+	FollowHeartbeat time.Duration
 }
 
 // API holds the dependencies of the handlers.
@@ -66,6 +81,13 @@ type API struct {
 	deps Deps
 	mux  *http.ServeMux
 	huma huma.API
+
+	follow    Follower
+	heartbeat time.Duration
+	// streamsDone is closed by CloseStreams to end live follows, which
+	// http.Server.Shutdown would otherwise wait for.
+	streamsDone chan struct{}
+	closeOnce   sync.Once
 }
 
 // New builds the API and registers every route.
@@ -86,10 +108,23 @@ func New(deps Deps) *API {
 	cfg.Security = []map[string][]string{{"bearer": {}}}
 	cfg.Components.Schemas.RegisterTypeAlias(reflect.TypeFor[model.Duration](), reflect.TypeFor[string]())
 	cfg.Transformers = append(cfg.Transformers, locateMissingProperties)
-	a := &API{deps: deps, mux: http.NewServeMux()}
+	a := &API{deps: deps, mux: http.NewServeMux(), follow: deps.Follow, heartbeat: deps.FollowHeartbeat, streamsDone: make(chan struct{})}
+	if a.follow == nil {
+		a.follow = deps.Logs.Broker()
+	}
+	if a.heartbeat <= 0 {
+		a.heartbeat = DefaultFollowHeartbeat
+	}
 	a.huma = humago.New(a.mux, cfg)
 	a.routes()
 	return a
+}
+
+// CloseStreams ends every live log follow, and any started later, so that
+// http.Server.Shutdown does not wait on them; register it with
+// RegisterOnShutdown. It is safe to call more than once.
+func (a *API) CloseStreams() {
+	a.closeOnce.Do(func() { close(a.streamsDone) })
 }
 
 // OpenAPI returns the API's OpenAPI document.

@@ -37,6 +37,9 @@ type nopScheduler struct{}
 func (nopScheduler) WakeGenerator()                           {}
 func (nopScheduler) WakeDispatcher()                          {}
 func (nopScheduler) CancelInstance(string, uuid.UUID, string) {}
+func (nopScheduler) DrainAgent(context.Context, string, string) error {
+	return api.ErrAgentNotConnected
+}
 
 type testBundle struct {
 	store store.Store
@@ -139,6 +142,12 @@ func TestBadInputIsRefusedAndWritesNothing(t *testing.T) {
 		{"BadName", "POST", "/jobs", `{"name":"no spaces please","config":{"command":"true"}}`, 422, "body.name"},
 		{"UnknownInterpreter", "POST", "/jobs", `{"name":"x","config":{"script":"x","interpreter":"cobol"}}`, 422, "body.config.interpreter"},
 		{"BadEnvName", "POST", "/jobs", `{"name":"x","config":{"command":"true","env":{"1X":"y"}}}`, 422, "body.config.env.1X"},
+		{"SelectorUnknownOperator", "POST", "/jobs", `{"name":"x","config":{"command":"true","selector":[{"key":"env","op":"~","values":["a"]}]}}`, 422, "body.config.selector[0].op"},
+		{"SelectorInWithoutValues", "POST", "/jobs", `{"name":"x","config":{"command":"true","selector":[{"key":"env","op":"in"}]}}`, 422, "body.config.selector[0].values"},
+		{"SelectorExistsWithValue", "POST", "/jobs", `{"name":"x","config":{"command":"true","selector":[{"key":"gpu","op":"exists","values":["1"]}]}}`, 422, "body.config.selector[0].values"},
+		{"UnknownRouting", "POST", "/jobs", `{"name":"x","config":{"command":"true","routing":{"strategy":"fastest"}}}`, 422, "body.config.routing.strategy"},
+		{"HashKeyNotAParam", "POST", "/jobs", `{"name":"x","config":{"command":"true","routing":{"strategy":"consistent_hash","hash_key":"tenant"}}}`, 422, "body.config.routing.hash_key"},
+		{"SuccessRuleWithoutBroadcast", "POST", "/jobs", `{"name":"x","config":{"command":"true","routing":{"success":"any"}}}`, 422, "body.config.routing.success"},
 		{"DuplicateName", "POST", "/jobs", `{"name":"j","config":{"command":"true"}}`, 409, ""},
 		{"NotJSON", "POST", "/jobs", `{"name":`, 400, ""},
 		{"BodyOverOneMiB", "POST", "/jobs", big, 413, ""},

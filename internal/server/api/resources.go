@@ -2,6 +2,10 @@ package api
 
 import (
 	"context"
+	"errors"
+	"fmt"
+
+	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/store"
@@ -23,6 +27,25 @@ func (a *API) getAgent(ctx context.Context, in *StringIDInput) (*AgentOutput, er
 	if err != nil {
 		return nil, storeError(err, "agent "+in.ID)
 	}
+	return &AgentOutput{Body: ag}, nil
+}
+
+// drainAgent asks a connected agent to drain and exit. The answer shows the
+// agent Draining: the session stopped offering it work, and the agent's
+// next heartbeat, which it sends at once, stores that status.
+func (a *API) drainAgent(ctx context.Context, in *StringIDInput) (*AgentOutput, error) {
+	ag, err := a.deps.Store.AgentGetByID(ctx, &store.AgentGetByIDParams{ID: in.ID})
+	if err != nil {
+		return nil, storeError(err, "agent "+in.ID)
+	}
+	if err := a.deps.Scheduler.DrainAgent(ctx, in.ID, "drain requested through the API"); err != nil {
+		if errors.Is(err, ErrAgentNotConnected) {
+			return nil, huma.Error409Conflict(fmt.Sprintf("agent %s is not connected to this server (%s)", in.ID, a.deps.ServerID))
+		}
+		return nil, huma.Error500InternalServerError("internal error: " + err.Error())
+	}
+	a.deps.Logger.InfoContext(ctx, "agent drain requested", "agent_id", in.ID)
+	ag.Status = model.AgentDraining
 	return &AgentOutput{Body: ag}, nil
 }
 

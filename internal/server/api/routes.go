@@ -64,11 +64,13 @@ func (a *API) routes() {
 	huma.Register(h, reg(http.MethodPost, "/tasks/query", "query-tasks", "Query tasks", "tasks", 0), a.queryTasks)
 
 	huma.Register(h, reg(http.MethodGet, "/task-instances/{id}", "get-task-instance", "Get a task instance", "task-instances", 0), a.getInstance)
-	huma.Register(h, reg(http.MethodGet, "/task-instances/{id}/log", "get-task-instance-log", "Read a task instance's output", "task-instances", 0), a.getInstanceLog)
+	huma.Register(h, logOperation(reg(http.MethodGet, "/task-instances/{id}/log", "get-task-instance-log", "Read a task instance's output: all, a byte range or the last lines", "task-instances", 0)), a.getInstanceLog)
+	huma.Register(h, followOperation(reg(http.MethodGet, "/task-instances/{id}/log/stream", "follow-task-instance-log", "Follow a task instance's output live (Server-Sent Events)", "task-instances", 0)), a.followInstanceLog)
 	huma.Register(h, reg(http.MethodPost, "/task-instances/query", "query-task-instances", "Query task instances", "task-instances", 0), a.queryInstances)
 
 	huma.Register(h, reg(http.MethodGet, "/agents/{id}", "get-agent", "Get an agent", "agents", 0), a.getAgent)
 	huma.Register(h, reg(http.MethodPost, "/agents/query", "query-agents", "Query agents", "agents", 0), a.queryAgents)
+	huma.Register(h, reg(http.MethodPost, "/agents/{id}/drain", "drain-agent", "Drain an agent: no new work, runs finish within its grace, then it exits", "agents", http.StatusAccepted), a.drainAgent)
 	huma.Register(h, reg(http.MethodGet, "/servers/{id}", "get-server", "Get a server", "servers", 0), a.getServer)
 	huma.Register(h, reg(http.MethodPost, "/servers/query", "query-servers", "Query servers", "servers", 0), a.queryServers)
 }

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -109,45 +108,4 @@ func (a *API) queryInstances(ctx context.Context, in *QueryInput) (*QueryOutput[
 	}, func(f store.Filter) (int, error) {
 		return a.deps.Store.TaskInstanceCount(ctx, &store.TaskInstanceCountParams{Filter: f})
 	})
-}
-
-// LogInput selects an instance's output stream.
-type LogInput struct {
-	IDInput
-	Stream string `query:"stream" enum:"stdout,stderr" default:"stdout" doc:"Which stream."`
-}
-
-// LogOutput is raw output bytes.
-type LogOutput struct {
-	ContentType string `header:"Content-Type"`
-	Size        int64  `header:"X-Hetuflow-Log-Size" doc:"Bytes stored so far."`
-	Body        []byte
-}
-
-// maxLogResponse bounds one log response; the per-run cap keeps streams
-// smaller, so this only guards against a misconfigured cap.
-const maxLogResponse = 64 << 20
-
-func (a *API) getInstanceLog(ctx context.Context, in *LogInput) (*LogOutput, error) {
-	id, err := parseID(in.ID)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := a.deps.Store.TaskInstanceGetByID(ctx, &store.TaskInstanceGetByIDParams{ID: id}); err != nil {
-		return nil, storeError(err, "task instance "+in.ID)
-	}
-	stream := model.LogStream(in.Stream)
-	if stream == "" {
-		stream = model.Stdout
-	}
-	r, size, err := a.deps.Logs.Open(id, stream)
-	if err != nil {
-		return nil, huma.Error500InternalServerError("read log: " + err.Error())
-	}
-	defer r.Close()
-	b, err := io.ReadAll(io.LimitReader(r, maxLogResponse))
-	if err != nil {
-		return nil, huma.Error500InternalServerError("read log: " + err.Error())
-	}
-	return &LogOutput{ContentType: "text/plain; charset=utf-8", Size: size, Body: b}, nil
 }

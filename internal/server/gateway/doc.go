@@ -11,6 +11,7 @@
 //	         task.* ─────────────────▶ results ──commit──▶ ack
 //	         heartbeat ──────────────▶ ack{echo_ts}   (clock offset)
 //	dispatcher ──Dispatch──▶ session ──dispatch{seq}──▶ agent ──ack──▶ Acked
+//	API drain ──Drain──▶ session ──drain{exit}──▶ agent: no new work, then exits
 //
 // # Glossary
 //

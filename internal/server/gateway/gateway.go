@@ -247,6 +247,20 @@ func (g *Gateway) Candidates() []*balance.Candidate {
 	return out
 }
 
+// Reserve takes a free slot of a connected agent for a dispatch being
+// written; see sched.AgentPool.
+func (g *Gateway) Reserve(agentID string) bool {
+	s := g.session(agentID)
+	return s != nil && s.reserve()
+}
+
+// Release gives back reserved slots.
+func (g *Gateway) Release(agentID string, n int) {
+	if s := g.session(agentID); s != nil {
+		s.release(n)
+	}
+}
+
 // ErrNotConnected is returned by Dispatch when the agent has no session here.
 var ErrNotConnected = errors.New("gateway: agent not connected")
 
@@ -275,6 +289,20 @@ func (g *Gateway) Cancel(agentID string, id uuid.UUID, reason string) {
 	if s := g.session(agentID); s != nil {
 		s.cancel(id, reason)
 	}
+}
+
+// Drain asks a connected agent to drain and exit: it takes no new work,
+// lets its runs finish within its shutdown grace, reports them and exits
+// (protocol.Drain with Exit). The agent stops being a dispatch candidate at
+// once; its stored status turns Draining with its next heartbeat, which it
+// sends at once. Drain returns ErrNotConnected when the agent has no
+// session here.
+func (g *Gateway) Drain(ctx context.Context, agentID, reason string) error {
+	s := g.session(agentID)
+	if s == nil {
+		return ErrNotConnected
+	}
+	return s.drain(ctx, reason)
 }
 
 // Connected returns the ids of the agents with a session here.

@@ -327,6 +327,31 @@ func TestGateway(t *testing.T) {
 		if err := b.gw.Dispatch(t.Context(), "nobody", []*protocol.DispatchedInstance{in}); !errors.Is(err, gateway.ErrNotConnected) {
 			t.Errorf("Dispatch to an unknown agent = %v, want ErrNotConnected", err)
 		}
+		// Reservations count against the slots until released or
+		// dispatched, so two dispatchers cannot take the last slot twice.
+		if !b.gw.Reserve("agent-1") {
+			t.Fatalf("Reserve of the last free slot failed")
+		}
+		if b.gw.Reserve("agent-1") {
+			t.Errorf("Reserve succeeded with no free slot left")
+		}
+		if c := b.gw.Candidates(); len(c) != 1 || c[0].Free != 0 {
+			t.Errorf("with the last slot reserved candidates = %+v, want 0 free", c)
+		}
+		b.gw.Release("agent-1", 1)
+		if !b.gw.Reserve("agent-1") {
+			t.Errorf("Reserve after Release failed")
+		}
+		in2 := &protocol.DispatchedInstance{InstanceID: uuid.New(), FireAt: time.Now(), Config: model.JobConfig{Command: "true"}}
+		if err := b.gw.Dispatch(t.Context(), "agent-1", []*protocol.DispatchedInstance{in2}); err != nil {
+			t.Fatalf("Dispatch: %v", err)
+		}
+		if c := b.gw.Candidates(); len(c) != 1 || c[0].Free != 0 || b.gw.Reserve("agent-1") {
+			t.Errorf("after dispatching the reserved slot candidates = %+v; want none free and no reservation possible", c)
+		}
+		if b.gw.Reserve("nobody") {
+			t.Errorf("Reserve on an unknown agent succeeded")
+		}
 	})
 }
 

@@ -46,9 +46,11 @@ type session struct {
 	seq       uint64                 // last server→agent sequence
 	pending   map[uint64][]uuid.UUID // dispatch seq → instances, until acked
 	live      map[uuid.UUID]struct{}
+	reserved  int                    // slots promised to a dispatch being written
 	finished  map[uuid.UUID]struct{} // done reports seen since hello
 	load      float64
 	draining  bool
+	exitAsked bool // sent a drain that ends in the agent's exit: draining for good
 	ready     bool // hello handled; counts as a candidate
 	lastAcked uint64
 	bad       []time.Time
@@ -377,7 +379,7 @@ func (s *session) handle(ctx context.Context, env *protocol.Envelope) error {
 			return err
 		}
 		s.mu.Lock()
-		s.load, s.draining = hb.Load, hb.Draining
+		s.load, s.draining = hb.Load, hb.Draining || s.exitAsked
 		s.mu.Unlock()
 		if err := s.send(ctx, protocol.KindAck, &protocol.Ack{EchoTS: env.Head.TS}); err != nil {
 			return err
@@ -480,11 +482,30 @@ func (s *session) candidate() *balance.Candidate {
 	if !s.ready || s.draining {
 		return nil
 	}
-	free := s.hello.Capacity - len(s.live)
-	if free <= 0 {
-		return nil
+	return &balance.Candidate{ID: s.agentID, Name: s.hello.Name, Labels: s.hello.Labels, Free: s.freeLocked(), Load: s.load}
+}
+
+// freeLocked is the number of slots neither held, running nor reserved.
+func (s *session) freeLocked() int {
+	return max(0, s.hello.Capacity-len(s.live)-s.reserved)
+}
+
+// reserve takes a free slot for a dispatch being written.
+func (s *session) reserve() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.ready || s.draining || s.freeLocked() == 0 {
+		return false
 	}
-	return &balance.Candidate{ID: s.agentID, Labels: s.hello.Labels, Free: free, Load: s.load}
+	s.reserved++
+	return true
+}
+
+// release gives back n reserved slots.
+func (s *session) release(n int) {
+	s.mu.Lock()
+	s.reserved = max(0, s.reserved-n)
+	s.mu.Unlock()
 }
 
 func (s *session) dispatch(ctx context.Context, insts []*protocol.DispatchedInstance) error {
@@ -505,6 +526,7 @@ func (s *session) dispatch(ctx context.Context, insts []*protocol.DispatchedInst
 		s.live[in.InstanceID] = struct{}{}
 	}
 	s.pending[s.seq] = ids
+	s.reserved = max(0, s.reserved-len(insts))
 	s.mu.Unlock()
 	return s.enqueue(ctx, env)
 }
@@ -529,6 +551,25 @@ func (s *session) cancel(id uuid.UUID, reason string) {
 	defer cancel()
 	_ = s.enqueue(ctx, env)
 	s.g.onWork()
+}
+
+// drain sends the agent a drain that ends in its exit, and stops offering
+// it to the dispatcher.
+func (s *session) drain(ctx context.Context, reason string) error {
+	env, err := protocol.New(protocol.KindDrain, &protocol.Drain{Reason: reason, Exit: true})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if !s.ready {
+		s.mu.Unlock()
+		return ErrNotConnected
+	}
+	s.draining, s.exitAsked = true, true
+	s.seq++
+	env.Head.Seq = s.seq
+	s.mu.Unlock()
+	return s.enqueue(ctx, env)
 }
 
 // send enqueues an unsequenced message.

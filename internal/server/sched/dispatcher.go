@@ -2,10 +2,8 @@ package sched
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -24,9 +22,17 @@ type AgentPool interface {
 	// Candidates returns a fresh snapshot of the agents that take work, with
 	// their free slots. The dispatcher may change the snapshot.
 	Candidates() []*balance.Candidate
-	// Dispatch hands instances to an agent and counts them against its
-	// slots. It fails when the agent is no longer connected; the instances
-	// then wait for the agent to come back or for their lease to lapse.
+	// Reserve takes one free slot of the agent for a placement being
+	// written, so concurrent dispatchers never count the same slot. It
+	// reports false when the agent has none left.
+	Reserve(agentID string) bool
+	// Release gives back n reserved slots of a placement that was not
+	// written.
+	Release(agentID string, n int)
+	// Dispatch hands instances to an agent, turning as many of its
+	// reservations into held slots. It fails when the agent is no longer
+	// connected; the instances then wait for the agent to come back or for
+	// their lease to lapse.
 	Dispatch(ctx context.Context, agentID string, instances []*protocol.DispatchedInstance) error
 	// Cancel tells the agent holding an instance to stop it.
 	Cancel(agentID string, id uuid.UUID, reason string)
@@ -61,6 +67,9 @@ type Dispatcher struct {
 	pool  AgentPool
 	log   *slog.Logger
 	wake  chan struct{}
+	// router keeps the routing state (round-robin positions, hash keys)
+	// across passes.
+	router *balance.Router
 	// wakeGenerator is called when a decision re-armed a schedule.
 	wakeGenerator func()
 	// startedAt is when the dispatcher last started: fires due before it
@@ -85,7 +94,7 @@ func NewDispatcher(cfg DispatcherConfig, st store.Store, pool AgentPool, wakeGen
 	if wakeGenerator == nil {
 		wakeGenerator = func() {}
 	}
-	return &Dispatcher{cfg: cfg, store: st, pool: pool, log: logger, wake: make(chan struct{}, 1), wakeGenerator: wakeGenerator}
+	return &Dispatcher{cfg: cfg, store: st, pool: pool, log: logger, wake: make(chan struct{}, 1), router: balance.NewRouter(), wakeGenerator: wakeGenerator}
 }
 
 // Wake asks for a pass now: new tasks, a freed slot or a new agent. It never
@@ -153,17 +162,13 @@ func (d *Dispatcher) runOnce(ctx context.Context) (dispatchResult, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	strategy, err := balance.Lookup(balance.DefaultStrategy)
-	if err != nil {
-		return dispatchResult{}, err
-	}
 	d.startedMu.Lock()
 	startedAt := d.startedAt
 	d.startedMu.Unlock()
-	p := &pass{d: d, now: time.Now(), startedAt: startedAt, cands: cands, free: free, strategy: strategy,
+	p := &pass{d: d, now: time.Now(), startedAt: startedAt, cands: cands, free: free, reserved: map[string]int{},
 		byAgent: map[string][]*protocol.DispatchedInstance{}, seen: map[uuid.UUID]bool{}, jobs: map[uuid.UUID]*jobState{},
 		schedules: map[uuid.UUID]*model.Schedule{}}
-	err = store.InTx(ctx, d.store, func(ex store.Executor) error {
+	err := store.InTx(ctx, d.store, func(ex store.Executor) error {
 		p.ex = ex
 		// Stamp the pass once the transaction holds the write lock
 		// (SQLite), so dispatched_at is when the decision was made.
@@ -179,6 +184,9 @@ func (d *Dispatcher) runOnce(ctx context.Context) (dispatchResult, error) {
 		return p.write(ctx)
 	})
 	if err != nil {
+		for agentID, n := range p.reserved {
+			d.pool.Release(agentID, n)
+		}
 		return dispatchResult{}, err
 	}
 	for _, c := range p.cancels {
@@ -227,8 +235,7 @@ type pass struct {
 	schedules map[uuid.UUID]*model.Schedule
 	cands     []*balance.Candidate
 	free      int
-	strategy  balance.Strategy
-	buf       []*balance.Candidate
+	reserved  map[string]int // slots reserved per agent, released if the pass fails
 
 	seen      map[uuid.UUID]bool      // tasks decided in this pass
 	jobs      map[uuid.UUID]*jobState // constrained jobs met in this pass
@@ -338,188 +345,57 @@ func (p *pass) loadJobs(ctx context.Context, tasks []*model.Task) error {
 	return nil
 }
 
-// misfire applies the schedule's misfire policy to a fire that was due while
-// no dispatcher ran (planned ahead before an outage, due during it). It
-// decides the schedule's whole run of missed fires at once: those to skip
-// are recorded Skipped with the reason (guarded writes, safe on rows other
-// dispatchers may hold), and it reports whether t runs. The survivors stay
-// Pending and are dispatched when claimed, where a second look finds only
-// them, so the decision is the same whoever makes it. Fires that become late
-// while a dispatcher runs are backlog, not misfires: they wait their turn.
-func (p *pass) misfire(ctx context.Context, t *model.Task) (bool, error) {
-	if t.ScheduleID == nil || t.Status != model.TaskPending || t.Attempt != 0 || !t.RunAt.Before(p.startedAt) {
-		return true, nil
-	}
-	s, ok := p.schedules[*t.ScheduleID]
-	if !ok {
-		var err error
-		s, err = p.ex.ScheduleGetByID(ctx, &store.ScheduleGetByIDParams{ID: *t.ScheduleID})
-		if errors.Is(err, store.ErrNotFound) {
-			s = nil
-		} else if err != nil {
-			return false, fmt.Errorf("load schedule of missed fire: %w", err)
-		}
-		p.schedules[*t.ScheduleID] = s
-	}
-	if s == nil || OneAtATime(s) {
-		return true, nil
-	}
-	lateBefore := p.startedAt.Add(-s.Misfire.EffectiveThreshold())
-	if !t.RunAt.Before(lateBefore) {
-		return true, nil
-	}
-	missed, err := p.ex.TaskList(ctx, &store.TaskListParams{
-		Filter: store.Filter{
-			{Field: "schedule_id", Op: store.OpEq, Value: s.ID},
-			{Field: "status", Op: store.OpEq, Value: int64(model.TaskPending)},
-			{Field: "attempt", Op: store.OpEq, Value: int64(0)},
-			{Field: "run_at", Op: store.OpLt, Value: lateBefore},
-		},
-		OrderBy: []store.Order{{Field: "scheduled_at"}},
-		Limit:   store.MaxPageLimit,
-	})
-	if err != nil {
-		return false, fmt.Errorf("list missed fires: %w", err)
-	}
-	firstToRun := len(missed)
-	switch s.Misfire.EffectivePolicy() {
-	case model.MisfireFireOnce:
-		firstToRun = len(missed) - 1
-	case model.MisfireFireAll:
-		firstToRun = max(0, len(missed)-s.Misfire.EffectiveLimit())
-	}
-	runs := false
-	for i, m := range missed {
-		if i < firstToRun {
-			p.seen[m.ID] = true
-			if err := p.skip(ctx, m, "missed while no server was running; misfire policy "+describeMisfire(s.Misfire, len(missed))); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return false, err
-			}
-			continue
-		}
-		if !strings.HasPrefix(m.Reason, "ran late") {
-			reason := fmt.Sprintf("ran late: planned for %s, missed while no server was running (misfire policy %s)", m.ScheduledAt.UTC().Format(time.RFC3339Nano), s.Misfire.EffectivePolicy())
-			if _, err := p.ex.TaskSetStateIf(ctx, &store.TaskSetStateIfParams{ID: m.ID, FromStatuses: []model.TaskStatus{model.TaskPending}, Status: model.TaskPending, Reason: reason}); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return false, fmt.Errorf("note late fire: %w", err)
-			}
-		}
-		runs = runs || m.ID == t.ID
-	}
-	return runs, nil
-}
-
-// decide places a task, or for a constrained job applies its overlap policy
-// or concurrency cap: wait, skip, or cancel the running run and place.
-func (p *pass) decide(ctx context.Context, t *model.Task) error {
-	js := p.jobs[t.JobID]
-	if js == nil || t.Status == model.TaskWaitingRetry {
-		// Unconstrained, or a retry of a run already admitted.
-		p.place(t)
-		return nil
-	}
-	limit := t.Config.MaxConcurrency
-	policy := t.Config.Overlap.EffectivePolicy()
-	if policy != model.OverlapAllow {
-		limit = 1
-	}
-	others := 0
-	for _, a := range js.active {
-		if a.ID != t.ID {
-			others++
-		}
-	}
-	if others < limit {
-		if p.place(t) {
-			js.active = append(js.active, t)
-		}
-		return nil
-	}
-	if t.RunAt.After(p.now) {
-		// Not due yet: the earlier run may end in time.
-		return nil
-	}
-	running := js.active[0]
-	switch policy {
-	case model.OverlapForbid:
-		return p.skip(ctx, t, fmt.Sprintf("overlap policy forbid: task %s of this job was still running at this run's time", running.ID))
-	case model.OverlapQueue:
-		if js.waiting >= t.Config.Overlap.EffectiveQueueSize() {
-			return p.skip(ctx, t, fmt.Sprintf("overlap policy queue: %d runs already wait for task %s", js.waiting, running.ID))
-		}
-		js.waiting++
-		return nil
-	case model.OverlapReplace:
-		if err := p.replace(ctx, t, js); err != nil {
-			return err
-		}
-		if p.place(t) {
-			js.active = []*model.Task{t}
-		}
-	}
-	// allow with a concurrency cap: wait for a slot of the job.
-	return nil
-}
-
-// place assigns t to an agent, if one with a free slot matches.
+// place assigns t to the agents its routing chooses, reserving a slot on
+// each; it reports false when the run must wait. A slot another dispatcher
+// took since the snapshot is seen at reservation: the agent counts as full
+// and the routing is asked again.
 func (p *pass) place(t *model.Task) bool {
-	p.buf = balance.Feasible(p.buf, p.cands, t.Config.Labels)
-	if len(p.buf) == 0 {
-		return false
-	}
-	agent, _ := p.strategy.Pick(p.buf)
-	agent.Free--
-	p.free--
-	in := newInstance(t, agent.ID, p.d.cfg.ServerID, p.now, p.d.cfg.AckTimeout)
-	p.ids = append(p.ids, t.ID)
-	p.instances = append(p.instances, in)
-	p.byAgent[agent.ID] = append(p.byAgent[agent.ID], dispatched(t, in))
-	return true
-}
-
-// skip records a due run its overlap policy does not run.
-func (p *pass) skip(ctx context.Context, t *model.Task, reason string) error {
-	if _, err := p.ex.TaskSetStateIf(ctx, &store.TaskSetStateIfParams{ID: t.ID, FromStatuses: []model.TaskStatus{model.TaskPending}, Status: model.TaskSkipped, Reason: reason}); err != nil {
-		return fmt.Errorf("skip task %s: %w", t.ID, err)
-	}
-	p.skipped++
-	eff, err := AfterFinal(ctx, p.ex, []Finished{{Task: t, Status: model.TaskSkipped}}, p.now)
-	p.final.Rearmed += eff.Rearmed
-	p.final.Triggered += eff.Triggered
-	return err
-}
-
-// replace cancels the job's unfinished runs for t.
-func (p *pass) replace(ctx context.Context, t *model.Task, js *jobState) error {
-	reason := fmt.Sprintf("replaced by a newer run (task %s), overlap policy replace", t.ID)
-	var ids []any
-	for _, a := range js.active {
-		if a.Status == model.TaskWaitingRetry {
-			if _, err := p.ex.TaskSetStateIf(ctx, &store.TaskSetStateIfParams{ID: a.ID, FromStatuses: []model.TaskStatus{model.TaskWaitingRetry}, Status: model.TaskCancelled, Reason: reason}); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("cancel task %s: %w", a.ID, err)
-			}
+	for range len(p.cands) + 1 {
+		pl, ok := p.d.router.Route(p.cands, balance.Target{JobID: t.JobID, Config: &t.Config, Params: t.Parameters})
+		if !ok {
+			return false
+		}
+		if full := p.reserve(pl.Agents); full != nil {
+			p.free -= full.Free
+			full.Free = 0
 			continue
 		}
-		ids = append(ids, a.ID)
+		shards := 0
+		if t.Config.Routing.EffectiveStrategy() == model.RouteBroadcast {
+			shards = len(pl.Agents)
+		}
+		for i, agent := range pl.Agents {
+			agent.Free--
+			p.free--
+			in := newInstance(t, agent.ID, p.d.cfg.ServerID, p.now, p.d.cfg.AckTimeout)
+			in.Placement = pl.Reason
+			if shards > 0 {
+				in.ShardIndex, in.ShardTotal = i, shards
+			}
+			p.instances = append(p.instances, in)
+			p.byAgent[agent.ID] = append(p.byAgent[agent.ID], dispatched(t, in))
+		}
+		p.ids = append(p.ids, t.ID)
+		return true
 	}
-	if len(ids) == 0 {
-		return nil
+	return false
+}
+
+// reserve takes a slot on every agent, or none: it returns the first agent
+// without one after giving back what it took.
+func (p *pass) reserve(agents []*balance.Candidate) *balance.Candidate {
+	for i, a := range agents {
+		if !p.d.pool.Reserve(a.ID) {
+			for _, b := range agents[:i] {
+				p.d.pool.Release(b.ID, 1)
+			}
+			return a
+		}
 	}
-	live, err := p.ex.TaskInstanceList(ctx, &store.TaskInstanceListParams{Filter: store.Filter{
-		{Field: "task_id", Op: store.OpIn, Value: ids},
-		{Field: "status", Op: store.OpIn, Value: []any{int64(model.InstanceDispatched), int64(model.InstanceAcked), int64(model.InstanceRunning)}},
-	}, Limit: store.MaxPageLimit})
-	if err != nil {
-		return fmt.Errorf("load runs to replace: %w", err)
+	for _, a := range agents {
+		p.reserved[a.ID]++
 	}
-	items := make([]*store.TaskInstanceFinish, len(live))
-	for i, in := range live {
-		items[i] = &store.TaskInstanceFinish{ID: in.ID, Status: model.InstanceCancelled, Reason: "cancelled", Error: reason}
-		p.cancels = append(p.cancels, instanceCancel{agentID: in.AgentID, id: in.ID, reason: reason})
-	}
-	fin, err := FinishInstances(ctx, p.ex, items, p.now)
-	p.final.Rearmed += fin.Rearmed
-	p.final.Triggered += fin.Triggered
-	return err
+	return nil
 }
 
 // write moves the placed tasks to Doing and inserts their instances.
@@ -569,5 +445,7 @@ func dispatched(t *model.Task, in *store.TaskInstanceInsert) *protocol.Dispatche
 		Config:      t.Config,
 		Parameters:  t.Parameters,
 		Event:       t.Event,
+		ShardIndex:  in.ShardIndex,
+		ShardTotal:  in.ShardTotal,
 	}
 }

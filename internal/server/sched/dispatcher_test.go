@@ -23,12 +23,16 @@ import (
 type recordingPool struct {
 	mu        sync.Mutex
 	cands     map[string]*balance.Candidate
+	reserved  map[string]int
 	sent      map[string][]*protocol.DispatchedInstance
 	cancelled []uuid.UUID
+	// overbooked counts dispatches that left an agent with more runs than
+	// slots.
+	overbooked int
 }
 
 func newRecordingPool(cands ...*balance.Candidate) *recordingPool {
-	p := &recordingPool{cands: map[string]*balance.Candidate{}, sent: map[string][]*protocol.DispatchedInstance{}}
+	p := &recordingPool{cands: map[string]*balance.Candidate{}, reserved: map[string]int{}, sent: map[string][]*protocol.DispatchedInstance{}}
 	for _, c := range cands {
 		p.cands[c.ID] = c
 	}
@@ -40,10 +44,9 @@ func (p *recordingPool) Candidates() []*balance.Candidate {
 	defer p.mu.Unlock()
 	var out []*balance.Candidate
 	for _, c := range p.cands {
-		if c.Free > 0 {
-			cp := *c
-			out = append(out, &cp)
-		}
+		cp := *c
+		cp.Free -= p.reserved[c.ID]
+		out = append(out, &cp)
 	}
 	return out
 }
@@ -52,8 +55,29 @@ func (p *recordingPool) Dispatch(_ context.Context, agentID string, insts []*pro
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.cands[agentID].Free -= len(insts)
+	if p.cands[agentID].Free < 0 {
+		p.overbooked++
+	}
+	p.reserved[agentID] = max(0, p.reserved[agentID]-len(insts))
 	p.sent[agentID] = append(p.sent[agentID], insts...)
 	return nil
+}
+
+func (p *recordingPool) Reserve(agentID string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := p.cands[agentID]
+	if c == nil || c.Free-p.reserved[agentID] <= 0 {
+		return false
+	}
+	p.reserved[agentID]++
+	return true
+}
+
+func (p *recordingPool) Release(agentID string, n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.reserved[agentID] = max(0, p.reserved[agentID]-n)
 }
 
 func (p *recordingPool) Cancel(agentID string, id uuid.UUID, _ string) {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -25,9 +23,13 @@ type Forgetter interface {
 	Forget(agentID string, ids []uuid.UUID, reason string)
 }
 
-// LogDeleter deletes a task instance's stored output.
-type LogDeleter interface {
+// LogStore is what the housekeeper does to task instances' stored output.
+type LogStore interface {
+	// Delete removes an instance's output.
 	Delete(id uuid.UUID) error
+	// Finish marks an instance's output complete, once its run was given
+	// up, so followers stop waiting and the log is compressed.
+	Finish(id uuid.UUID)
 }
 
 // HousekeeperConfig configures a [Housekeeper].
@@ -63,7 +65,7 @@ type Housekeeper struct {
 	cfg    HousekeeperConfig
 	store  store.Store
 	forget Forgetter
-	logs   LogDeleter
+	logs   LogStore
 	wake   Wakers
 	log    *slog.Logger
 
@@ -78,10 +80,11 @@ type Housekeeper struct {
 }
 
 // NewHousekeeper returns a Housekeeper; wake is told about work it creates
-// and logs deletes the output of purged runs.
-func NewHousekeeper(cfg HousekeeperConfig, st store.Store, forget Forgetter, logs LogDeleter, wake Wakers, logger *slog.Logger) *Housekeeper {
+// and logs finishes the output of runs given up and deletes that of purged
+// runs.
+func NewHousekeeper(cfg HousekeeperConfig, st store.Store, forget Forgetter, logs LogStore, wake Wakers, logger *slog.Logger) *Housekeeper {
 	if st == nil || forget == nil || logs == nil || logger == nil {
-		panic("sched: NewHousekeeper needs a store, a forgetter, a log deleter and a logger")
+		panic("sched: NewHousekeeper needs a store, a forgetter, a log store and a logger")
 	}
 	if cfg.Interval <= 0 || cfg.HeartbeatTTL <= 0 {
 		panic(fmt.Sprintf("sched: bad housekeeper config %+v", cfg))
@@ -182,7 +185,7 @@ func (h *Housekeeper) sweepUnplaceable(ctx context.Context, now time.Time) error
 	for _, t := range due {
 		matched := false
 		for _, a := range agents {
-			if model.MatchLabels(t.Config.Labels, a.Labels) {
+			if t.Config.MatchesAgent(a.Labels) {
 				matched = true
 				break
 			}
@@ -190,7 +193,7 @@ func (h *Housekeeper) sweepUnplaceable(ctx context.Context, now time.Time) error
 		if matched {
 			continue
 		}
-		reason := fmt.Sprintf("no agent can run it: none online has labels %s; waited %s", describeLabels(t.Config.Labels), now.Sub(t.RunAt).Round(time.Second))
+		reason := fmt.Sprintf("no agent can run it: none online matches %s; waited %s", t.Config.DescribeSelector(), now.Sub(t.RunAt).Round(time.Second))
 		var fin FinalEffects
 		err := store.InTx(ctx, h.store, func(ex store.Executor) error {
 			if _, err := ex.TaskSetStateIf(ctx, &store.TaskSetStateIfParams{ID: t.ID, FromStatuses: []model.TaskStatus{model.TaskPending, model.TaskWaitingRetry}, Status: model.TaskFailed, Reason: reason}); err != nil {
@@ -205,7 +208,7 @@ func (h *Housekeeper) sweepUnplaceable(ctx context.Context, now time.Time) error
 		if err != nil {
 			return fmt.Errorf("fail unplaceable task %s: %w", t.ID, err)
 		}
-		h.log.WarnContext(ctx, "task failed: no agent can run it", "task_id", t.ID, "job_id", t.JobID, "labels", describeLabels(t.Config.Labels))
+		h.log.WarnContext(ctx, "task failed: no agent can run it", "task_id", t.ID, "job_id", t.JobID, "selector", t.Config.DescribeSelector())
 		h.wakeFor(FinishResult{FinalEffects: fin})
 	}
 	return nil
@@ -213,22 +216,6 @@ func (h *Housekeeper) sweepUnplaceable(ctx context.Context, now time.Time) error
 
 // minNoAgentTimeout is the shortest wait the unplaceable sweep looks at.
 const minNoAgentTimeout = time.Second
-
-func describeLabels(labels map[string]string) string {
-	if len(labels) == 0 {
-		return "(none: no agent is online)"
-	}
-	keys := make([]string, 0, len(labels))
-	for k := range labels {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + labels[k]
-	}
-	return strings.Join(parts, ",")
-}
 
 // Purge deletes finished tasks older than the history TTL, with their
 // instances and output, in batches with a pause between them so it never
@@ -335,6 +322,7 @@ func (h *Housekeeper) sweepLeases(ctx context.Context, now time.Time) error {
 		}
 		for agentID, ids := range byAgent {
 			h.forget.Forget(agentID, ids, "lease expired; dispatched again")
+			h.finishLogs(ids)
 		}
 		h.log.WarnContext(ctx, "dispatched instances not started in time", "num_instances", len(items))
 		h.TestSignals.Requeued.Signal(len(items))
@@ -433,10 +421,19 @@ func (h *Housekeeper) sweepAgents(ctx context.Context, now time.Time) error {
 				ids[i] = in.ID
 			}
 			h.forget.Forget(a.ID, ids, "agent was offline; its work was given to others")
+			h.finishLogs(ids)
 		}
 		h.wakeFor(fin)
 	}
 	return nil
+}
+
+// finishLogs finishes the output of runs given up: whatever their agent
+// still sends is refused, since the run is Lost whatever it printed.
+func (h *Housekeeper) finishLogs(ids []uuid.UUID) {
+	for _, id := range ids {
+		h.logs.Finish(id)
+	}
 }
 
 // wakeFor wakes the loops that have new work after fin.

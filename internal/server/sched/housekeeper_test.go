@@ -2,6 +2,7 @@ package sched
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/hetuflow/hetuflow/internal/lifecycle/lifecycletest"
 	"github.com/hetuflow/hetuflow/internal/model"
+	"github.com/hetuflow/hetuflow/internal/server/tasklog"
 	"github.com/hetuflow/hetuflow/internal/store"
 	"github.com/hetuflow/hetuflow/internal/store/storetest"
 	"github.com/hetuflow/hetuflow/internal/store/teststore"
@@ -55,6 +57,7 @@ func doingTask(ctx context.Context, t *testing.T, st store.Store, retry model.Re
 type nopLogs struct{}
 
 func (nopLogs) Delete(uuid.UUID) error { return nil }
+func (nopLogs) Finish(uuid.UUID)       {}
 
 func getTask(ctx context.Context, t *testing.T, st store.Store, id uuid.UUID) *model.Task {
 	t.Helper()
@@ -181,6 +184,43 @@ func testHousekeeper(t *testing.T, open func(testing.TB) store.Store) {
 		// A second sweep finds nothing more to do.
 		if err := newHK(t, st, f).RunOnce(ctx, time.Now()); err != nil || len(f.forgot["silent"]) != 4 {
 			t.Errorf("second sweep: %v, forgot %d", err, len(f.forgot["silent"]))
+		}
+	})
+
+	// Runs given up are over whatever their agent still sends: their logs
+	// are finished, so followers stop and late output cannot reopen them.
+	t.Run("GivenUpRunsFinishTheirLogs", func(t *testing.T) {
+		t.Parallel()
+		ctx, st := t.Context(), open(t)
+		logs, err := tasklog.New(t.TempDir())
+		if err != nil {
+			t.Fatalf("tasklog.New: %v", err)
+		}
+		old := time.Now().Add(-time.Minute)
+		storetest.Agent(ctx, t, st, &storetest.AgentOpts{ID: ptr("silent"), Now: &old})
+		storetest.Agent(ctx, t, st, &storetest.AgentOpts{ID: ptr("alive")})
+		_, running := doingTask(ctx, t, st, model.RetryPolicy{}, "silent", model.InstanceRunning, nil)
+		past := time.Now().Add(-time.Second)
+		_, expired := doingTask(ctx, t, st, model.RetryPolicy{}, "alive", model.InstanceDispatched, &past)
+		_, untouched := doingTask(ctx, t, st, model.RetryPolicy{}, "alive", model.InstanceRunning, nil)
+		if _, err := logs.Write(running.ID, model.Stdout, 0, []byte("partial\n")); err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+		h := NewHousekeeper(HousekeeperConfig{Interval: time.Second, HeartbeatTTL: 10 * time.Second}, st, &recordingForgetter{}, logs, Wakers{}, lifecycletest.WarnLogger(t))
+		if err := h.RunOnce(ctx, time.Now()); err != nil {
+			t.Fatalf("RunOnce: %v", err)
+		}
+		for _, c := range []struct {
+			name string
+			id   uuid.UUID
+			want bool
+		}{{"lost run", running.ID, true}, {"expired lease", expired.ID, true}, {"live run", untouched.ID, false}} {
+			if got := logs.Finished(c.id); got != c.want {
+				t.Errorf("log of the %s finished = %v, want %v", c.name, got, c.want)
+			}
+		}
+		if _, err := logs.Write(running.ID, model.Stdout, 8, []byte("late\n")); !errors.Is(err, tasklog.ErrFinished) {
+			t.Errorf("late chunk of a lost run = %v, want ErrFinished", err)
 		}
 	})
 

@@ -100,6 +100,8 @@ func (p *emptyPool) Dispatch(context.Context, string, []*protocol.DispatchedInst
 	return nil
 }
 func (p *emptyPool) Cancel(string, uuid.UUID, string) {}
+func (p *emptyPool) Reserve(string) bool              { return false }
+func (p *emptyPool) Release(string, int)              {}
 
 func TestLoopsUnderSynctest(t *testing.T) {
 	t.Parallel()

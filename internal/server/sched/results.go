@@ -325,6 +325,7 @@ func (r *Results) apply(ctx context.Context, batch []*Report) error {
 	if err != nil {
 		return err
 	}
+	r.finishLogs(batch)
 	if fin.Runnable > 0 || fin.Triggered > 0 {
 		r.wake.dispatcher()
 	}
@@ -338,25 +339,41 @@ func (r *Results) apply(ctx context.Context, batch []*Report) error {
 // costs a lookup per running instance.
 const maxOwners = 100_000
 
-// loadOwners fills the owner cache for the log chunks in batch.
+// loadOwners fills the owner cache for the log chunks, done reports and
+// lost runs in batch.
 func (r *Results) loadOwners(ctx context.Context, batch []*Report) error {
-	var missing []any
+	var need, missing []any
 	seen := map[uuid.UUID]bool{}
-	for _, rep := range batch {
-		if rep.Log == nil {
-			continue
+	want := func(id uuid.UUID) {
+		if seen[id] {
+			return
 		}
-		id := rep.Log.InstanceID
-		if _, ok := r.owners[id]; !ok && !seen[id] {
-			seen[id] = true
+		seen[id] = true
+		need = append(need, id)
+		if _, ok := r.owners[id]; !ok {
 			missing = append(missing, id)
+		}
+	}
+	for _, rep := range batch {
+		switch {
+		case rep.Log != nil:
+			want(rep.Log.InstanceID)
+		case rep.Done != nil:
+			// Needed to finish the run's log (finishLogs).
+			want(rep.Done.InstanceID)
+		case len(rep.Lost) > 0:
+			for _, id := range rep.Lost {
+				want(id)
+			}
 		}
 	}
 	if len(missing) == 0 {
 		return nil
 	}
 	if len(r.owners)+len(missing) > maxOwners {
+		// Emptied, the cache no longer holds this batch's other ids.
 		clear(r.owners)
+		missing = need
 	}
 	found, err := r.store.TaskInstanceList(ctx, &store.TaskInstanceListParams{Filter: store.Filter{{Field: "id", Op: store.OpIn, Value: missing}}, Limit: len(missing)})
 	if err != nil {
@@ -447,17 +464,28 @@ func FinishInstances(ctx context.Context, ex store.Executor, items []*store.Task
 	for _, t := range tasks {
 		byID[t.ID] = t
 	}
+	shards, err := loadShards(ctx, ex, finished)
+	if err != nil {
+		return res, err
+	}
 	moves := make([]*store.TaskFinish, 0, len(finished))
 	var done []Finished
+	decided := map[uuid.UUID]bool{}
 	for _, in := range finished {
 		t := byID[in.TaskID]
-		if t == nil {
+		if t == nil || decided[t.ID] {
 			continue
 		}
-		mv := nextTaskState(t, in, now)
+		var mv *store.TaskFinish
+		if in.ShardTotal > 0 {
+			mv = broadcastState(t, shards[t.ID], now)
+		} else {
+			mv = nextTaskState(t, in, now)
+		}
 		if mv == nil {
 			continue
 		}
+		decided[t.ID] = true
 		if mv.Status == model.TaskPending || mv.Status == model.TaskWaitingRetry {
 			res.Runnable++
 		} else {
@@ -497,23 +525,28 @@ func nextTaskState(t *model.Task, in *model.TaskInstance, now time.Time) *store.
 		}
 		fallthrough
 	default: // Failed, Timeout, Lost while running
-		reason := describeFailure(in)
-		policy := t.Config.Retry
-		kind := failureKind(in)
-		switch {
-		case t.Attempt >= policy.Attempts():
-			mv.Status = model.TaskFailed
-			mv.Reason = fmt.Sprintf("attempt %d of %d %s", t.Attempt, policy.Attempts(), reason)
-		case !policy.Retries(kind):
-			mv.Status = model.TaskFailed
-			mv.Reason = fmt.Sprintf("attempt %d of %d %s; not retried (retry_on excludes %s)", t.Attempt, policy.Attempts(), reason, kind)
-		default:
-			runAt := now.Add(retryPause(policy, t.Attempt))
-			mv.Status, mv.RunAt = model.TaskWaitingRetry, &runAt
-			mv.Reason = fmt.Sprintf("attempt %d of %d %s; retry at %s", t.Attempt, policy.Attempts(), reason, runAt.UTC().Format(time.RFC3339Nano))
-		}
+		failed(t, mv, in, describeFailure(in), now)
 	}
 	return mv
+}
+
+// failed moves a task whose attempt failed (its instance in, described by
+// reason) to a retry or to Failed, per its retry policy.
+func failed(t *model.Task, mv *store.TaskFinish, in *model.TaskInstance, reason string, now time.Time) {
+	policy := t.Config.Retry
+	kind := failureKind(in)
+	switch {
+	case t.Attempt >= policy.Attempts():
+		mv.Status = model.TaskFailed
+		mv.Reason = fmt.Sprintf("attempt %d of %d %s", t.Attempt, policy.Attempts(), reason)
+	case !policy.Retries(kind):
+		mv.Status = model.TaskFailed
+		mv.Reason = fmt.Sprintf("attempt %d of %d %s; not retried (retry_on excludes %s)", t.Attempt, policy.Attempts(), reason, kind)
+	default:
+		runAt := now.Add(retryPause(policy, t.Attempt))
+		mv.Status, mv.RunAt = model.TaskWaitingRetry, &runAt
+		mv.Reason = fmt.Sprintf("attempt %d of %d %s; retry at %s", t.Attempt, policy.Attempts(), reason, runAt.UTC().Format(time.RFC3339Nano))
+	}
 }
 
 // failureKind names a failed instance's cause as a RetryOn value.

@@ -1,6 +1,7 @@
 package sched
 
 import (
+	"io"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -163,7 +164,7 @@ func testResults(t *testing.T, open func(testing.TB) store.Store) {
 	t.Run("ReportFromAnotherAgentIsRefused", func(t *testing.T) {
 		t.Parallel()
 		ctx := t.Context()
-		st, _, r := setup(t)
+		st, logs, r := setup(t)
 		task, in := doingTask(ctx, t, st, model.RetryPolicy{}, "agent-1", model.InstanceRunning, nil)
 		exit := 0
 		if err := r.Submit(ctx, &Report{AgentID: "intruder", Done: &protocol.TaskDone{InstanceID: in.ID, Status: model.InstanceSucceeded, ExitCode: &exit}}); err != nil {
@@ -177,6 +178,64 @@ func testResults(t *testing.T, open func(testing.TB) store.Store) {
 		}
 		if tk := getTask(ctx, t, st, task.ID); tk.Status != model.TaskDoing {
 			t.Errorf("task = %s, want still doing", tk.Status)
+		}
+		if logs.Finished(in.ID) {
+			t.Errorf("log finished by another agent's done report")
+		}
+	})
+
+	t.Run("FinishesLogAfterDoneSoLateChunksCannotReopenIt", func(t *testing.T) {
+		t.Parallel()
+		ctx := t.Context()
+		st, logs, r := setup(t)
+		c := tasklog.NewCompressor(logs, lifecycletest.WarnLogger(t))
+		c.TestSignals.Init()
+		if err := c.Start(ctx); err != nil {
+			t.Fatalf("Start compressor: %v", err)
+		}
+		t.Cleanup(c.Stop)
+		_, in := doingTask(ctx, t, st, model.RetryPolicy{}, "agent-1", model.InstanceRunning, nil)
+		exit := 0
+		chunk := func(off int64, data string) *Report {
+			return &Report{AgentID: "agent-1", Log: &protocol.TaskLog{InstanceID: in.ID, Stream: model.Stdout, Offset: off, Data: []byte(data)}}
+		}
+		// One batch: output, the done report, and a resent chunk after it.
+		for _, rep := range []*Report{
+			chunk(0, "hello "),
+			chunk(6, "world\n"),
+			{AgentID: "agent-1", Done: &protocol.TaskDone{InstanceID: in.ID, Status: model.InstanceSucceeded, ExitCode: &exit}},
+			chunk(6, "world\n"),
+		} {
+			if err := r.Submit(ctx, rep); err != nil {
+				t.Fatalf("Submit: %v", err)
+			}
+		}
+		if err := r.Flush(ctx); err != nil {
+			t.Fatalf("Flush: %v", err)
+		}
+		if !logs.Finished(in.ID) {
+			t.Fatalf("log not finished after the done report")
+		}
+		if got := c.TestSignals.Compressed.Wait(t); got != in.ID {
+			t.Fatalf("compressed %s, want %s", got, in.ID)
+		}
+		// Later batches: a duplicate and a chunk of new bytes.
+		for _, rep := range []*Report{chunk(0, "hello "), chunk(12, "more\n")} {
+			if err := r.Submit(ctx, rep); err != nil {
+				t.Fatalf("Submit: %v", err)
+			}
+		}
+		if err := r.Flush(ctx); err != nil {
+			t.Fatalf("Flush: %v", err)
+		}
+		rd, size, err := logs.Open(in.ID, model.Stdout)
+		if err != nil {
+			t.Fatalf("open log: %v", err)
+		}
+		b, _ := io.ReadAll(rd)
+		rd.Close()
+		if string(b) != "hello world\n" || size != 12 {
+			t.Errorf("stored stdout = %q (size %d), want %q", b, size, "hello world\n")
 		}
 	})
 
