@@ -63,6 +63,18 @@ type AgentInfo struct {
 	Warnings []string     `json:"warnings,omitempty"`
 }
 
+// Leader is the holder of a leader lease.
+type Leader struct {
+	// Name is the role the lease is for ("scheduler").
+	Name   string `json:"name"`
+	Holder string `json:"holder"`
+	// Epoch rises each time the lease changes hands; a leader's writes
+	// carry it.
+	Epoch     int64     `json:"epoch"`
+	ExpiresAt time.Time `json:"expires_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
 // Server is one hetuflow server process registered in the store.
 type Server struct {
 	ID string `json:"id"`

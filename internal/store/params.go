@@ -371,6 +371,53 @@ type ServerGetByIDParams struct {
 	ID string
 }
 
+// LeaderAcquireParams are the inputs of Executor.LeaderAcquire.
+type LeaderAcquireParams struct {
+	Name   string
+	Holder string
+	TTL    time.Duration
+	// Now, when set, stands for the database's clock (tests).
+	Now *time.Time
+}
+
+// LeaderRenewParams are the inputs of Executor.LeaderRenew.
+type LeaderRenewParams struct {
+	Name   string
+	Holder string
+	Epoch  int64
+	TTL    time.Duration
+	Now    *time.Time
+}
+
+// LeaderReleaseParams are the inputs of Executor.LeaderRelease.
+type LeaderReleaseParams struct {
+	Name   string
+	Holder string
+	Epoch  int64
+	Now    *time.Time
+}
+
+// LeaderFenceParams are the inputs of Executor.LeaderFence.
+type LeaderFenceParams struct {
+	Name   string
+	Holder string
+	Epoch  int64
+	Now    *time.Time
+}
+
+// LeaderGetParams are the inputs of Executor.LeaderGet.
+type LeaderGetParams struct {
+	Name string
+}
+
+// ServerSetInactiveParams are the inputs of Executor.ServerSetInactive.
+type ServerSetInactiveParams struct {
+	// ID, if set, names the one server; otherwise every active server whose
+	// heartbeat is older than HeartbeatBefore.
+	ID              string
+	HeartbeatBefore *time.Time
+}
+
 // ServerHeartbeatParams are the inputs of Executor.ServerHeartbeat.
 type ServerHeartbeatParams struct {
 	ID  string

@@ -25,7 +25,26 @@ type Store interface {
 	MigrateUp(ctx context.Context) error
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
+	Notifier
 }
+
+// Notifier carries small messages between the servers sharing a database
+// (PostgreSQL LISTEN/NOTIFY; in process on SQLite, which serves one
+// server). Delivery is at most once: a listener that was disconnected
+// misses what was sent meanwhile and catches up in onConnect.
+type Notifier interface {
+	// Notify sends payload (at most MaxNotifyPayload bytes) to every
+	// listener of channel, this process's included.
+	Notify(ctx context.Context, channel, payload string) error
+	// Listen calls onMessage for each notification on channel, in order,
+	// until ctx ends, reconnecting after failures. onConnect runs each time
+	// listening (re)starts, before that connection's first message, so the
+	// caller can catch up on what it missed. It returns ctx's error.
+	Listen(ctx context.Context, channel string, onConnect func(), onMessage func(payload string)) error
+}
+
+// MaxNotifyPayload bounds a notification (PostgreSQL's limit is 8000 bytes).
+const MaxNotifyPayload = 7900
 
 // Tx is a transaction. Rollback after Commit is a no-op, so it can be
 // deferred.
@@ -173,6 +192,21 @@ type Executor interface {
 	// and returns the schedule, or ErrNotFound.
 	ScheduleUpdate(ctx context.Context, params *ScheduleUpdateParams) (*model.Schedule, error)
 
+	// LeaderAcquire takes the named lease for Holder when it is free or has
+	// expired, raising its epoch, and returns it; ErrNotFound when another
+	// holder's lease is live.
+	LeaderAcquire(ctx context.Context, params *LeaderAcquireParams) (*model.Leader, error)
+	// LeaderFence returns ErrNotFound unless Holder holds the live lease at
+	// Epoch. In a transaction it keeps the lease from changing hands until
+	// the transaction ends, so a leader's writes after it are fenced.
+	LeaderFence(ctx context.Context, params *LeaderFenceParams) error
+	// LeaderGet returns the named lease, live or not, or ErrNotFound.
+	LeaderGet(ctx context.Context, params *LeaderGetParams) (*model.Leader, error)
+	// LeaderRelease expires the lease held by Holder at Epoch at once.
+	LeaderRelease(ctx context.Context, params *LeaderReleaseParams) (int, error)
+	// LeaderRenew extends the live lease held by Holder at Epoch; ErrNotFound
+	// when it was lost.
+	LeaderRenew(ctx context.Context, params *LeaderRenewParams) (*model.Leader, error)
 	// ServerGetByID returns a server or ErrNotFound.
 	ServerGetByID(ctx context.Context, params *ServerGetByIDParams) (*model.Server, error)
 	// ServerHeartbeat records that a server is alive.
@@ -181,6 +215,8 @@ type Executor interface {
 	ServerList(ctx context.Context, params *ServerListParams) ([]*model.Server, error)
 	// ServerCount counts servers matching a filter.
 	ServerCount(ctx context.Context, params *ServerCountParams) (int, error)
+	// ServerSetInactive marks a server, or the silent ones, Inactive.
+	ServerSetInactive(ctx context.Context, params *ServerSetInactiveParams) (int, error)
 	// ServerUpsert registers a starting server, Active.
 	ServerUpsert(ctx context.Context, params *ServerUpsertParams) (*model.Server, error)
 

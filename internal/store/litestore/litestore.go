@@ -57,6 +57,7 @@ type Store struct {
 	writer *sql.DB
 	// stmts are the prepared statement sets, closed with the store.
 	stmts []stmtSet
+	hub   hub
 }
 
 var _ store.Store = (*Store)(nil)

@@ -30,6 +30,8 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Agent", exerciseAgent},
 		{"Flow", exerciseFlow},
 		{"Job", exerciseJob},
+		{"Leader", exerciseLeader},
+		{"Notify", exerciseNotify},
 		{"Query", exerciseQuery},
 		{"Schedule", exerciseSchedule},
 		{"Server", exerciseServer},

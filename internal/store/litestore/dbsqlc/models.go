@@ -73,6 +73,14 @@ type SchedJob struct {
 	UpdatedBy   string
 }
 
+type SchedLeader struct {
+	Name      string
+	Holder    string
+	Epoch     int64
+	ExpiresAt int64
+	UpdatedAt int64
+}
+
 type SchedSchedule struct {
 	ID            uuid.UUID
 	JobID         uuid.UUID

@@ -54,6 +54,27 @@ func (q *Queries) ServerHeartbeat(ctx context.Context, db DBTX, arg *ServerHeart
 	return result.RowsAffected()
 }
 
+const ServerSetInactive = `-- name: ServerSetInactive :execrows
+UPDATE sched_server
+SET status = 99
+WHERE status = 100
+    AND (CAST(?1 AS TEXT) = '' OR id = CAST(?1 AS TEXT))
+    AND (CAST(?2 AS INTEGER) IS NULL OR last_heartbeat_at < CAST(?2 AS INTEGER))
+`
+
+type ServerSetInactiveParams struct {
+	ID              string
+	HeartbeatBefore *int64
+}
+
+func (q *Queries) ServerSetInactive(ctx context.Context, db DBTX, arg *ServerSetInactiveParams) (int64, error) {
+	result, err := db.ExecContext(ctx, ServerSetInactive, arg.ID, arg.HeartbeatBefore)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const ServerUpsert = `-- name: ServerUpsert :one
 INSERT INTO sched_server (
     id, address, status, version, started_at, last_heartbeat_at, created_at

@@ -75,6 +75,14 @@ type SchedJob struct {
 	UpdatedBy   string
 }
 
+type SchedLeader struct {
+	Name      string
+	Holder    string
+	Epoch     int64
+	ExpiresAt time.Time
+	UpdatedAt time.Time
+}
+
 type SchedSchedule struct {
 	ID            uuid.UUID
 	JobID         uuid.UUID
@@ -161,4 +169,11 @@ type SchedTaskLog struct {
 	StdoutBytes int64
 	StderrBytes int64
 	UpdatedAt   time.Time
+}
+
+type SchedTaskLogChunk struct {
+	InstanceID uuid.UUID
+	Stream     string
+	ByteOffset int64
+	Data       []byte
 }

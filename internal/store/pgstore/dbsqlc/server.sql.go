@@ -55,6 +55,29 @@ func (q *Queries) ServerHeartbeat(ctx context.Context, db DBTX, arg *ServerHeart
 	return result.RowsAffected(), nil
 }
 
+const serverSetInactive = `-- name: ServerSetInactive :execrows
+UPDATE sched_server
+SET status = 99
+WHERE status = 100
+    AND ($1::text = '' OR id = $1::text)
+    AND ($2::timestamptz IS NULL OR last_heartbeat_at < $2::timestamptz)
+`
+
+type ServerSetInactiveParams struct {
+	ID              string
+	HeartbeatBefore *time.Time
+}
+
+// Marks servers inactive: one by id (a graceful stop), or every active one
+// whose heartbeat is older than heartbeat_before.
+func (q *Queries) ServerSetInactive(ctx context.Context, db DBTX, arg *ServerSetInactiveParams) (int64, error) {
+	result, err := db.Exec(ctx, serverSetInactive, arg.ID, arg.HeartbeatBefore)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const serverUpsert = `-- name: ServerUpsert :one
 INSERT INTO sched_server (
     id, address, status, version, started_at, last_heartbeat_at, created_at

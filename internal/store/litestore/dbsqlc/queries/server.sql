@@ -22,3 +22,10 @@ SET address = excluded.address,
     started_at = excluded.started_at,
     last_heartbeat_at = excluded.last_heartbeat_at
 RETURNING *;
+
+-- name: ServerSetInactive :execrows
+UPDATE sched_server
+SET status = 99
+WHERE status = 100
+    AND (CAST(@id AS TEXT) = '' OR id = CAST(@id AS TEXT))
+    AND (CAST(sqlc.narg('heartbeat_before') AS INTEGER) IS NULL OR last_heartbeat_at < CAST(sqlc.narg('heartbeat_before') AS INTEGER));

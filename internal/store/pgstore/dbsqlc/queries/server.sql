@@ -25,3 +25,12 @@ SET address = excluded.address,
     started_at = excluded.started_at,
     last_heartbeat_at = excluded.last_heartbeat_at
 RETURNING *;
+
+-- name: ServerSetInactive :execrows
+-- Marks servers inactive: one by id (a graceful stop), or every active one
+-- whose heartbeat is older than heartbeat_before.
+UPDATE sched_server
+SET status = 99
+WHERE status = 100
+    AND (@id::text = '' OR id = @id::text)
+    AND (sqlc.narg('heartbeat_before')::timestamptz IS NULL OR last_heartbeat_at < sqlc.narg('heartbeat_before')::timestamptz);
