@@ -52,7 +52,14 @@ type Server struct {
 	BootstrapAgentToken string `toml:"bootstrap_agent_token" env:"BOOTSTRAP_AGENT_TOKEN"`
 	// ShutdownTimeout bounds a graceful stop. Default "15s".
 	ShutdownTimeout model.Duration `toml:"shutdown_timeout" env:"SHUTDOWN_TIMEOUT"`
+	// AllowLeaderElection lets this server lead (plan and housekeep) when
+	// several share PostgreSQL. Default true; false makes a server that
+	// only serves the API and its agents.
+	AllowLeaderElection *bool `toml:"allow_leader_election" env:"ALLOW_LEADER_ELECTION"`
 }
+
+// LeaderEligible reports whether the server may lead.
+func (s Server) LeaderEligible() bool { return s.AllowLeaderElection == nil || *s.AllowLeaderElection }
 
 // Database configures the store.
 type Database struct {
@@ -94,6 +101,9 @@ type Scheduler struct {
 	// HistoryTTL is how long finished tasks, their instances and their
 	// output are kept. Default "720h" (30 days).
 	HistoryTTL model.Duration `toml:"history_ttl" env:"HISTORY_TTL"`
+	// LeaderTTL is the leader's lease: after a leader dies, another server
+	// takes over within it (plus a third of it). Default "6s".
+	LeaderTTL model.Duration `toml:"leader_ttl" env:"LEADER_TTL"`
 }
 
 // Agent configures the agent process (hetuflow agent, and the in-process
@@ -137,12 +147,13 @@ type Log struct {
 
 // Default returns the configuration with every default filled in.
 func Default() *Config {
-	migrate := true
+	migrate, lead := true, true
 	return &Config{
 		Server: Server{
-			Listen:          "0.0.0.0:9500",
-			DataDir:         "./data",
-			ShutdownTimeout: model.Duration(15 * time.Second),
+			Listen:              "0.0.0.0:9500",
+			DataDir:             "./data",
+			ShutdownTimeout:     model.Duration(15 * time.Second),
+			AllowLeaderElection: &lead,
 		},
 		Database: Database{MaxConns: 16, Migrate: &migrate},
 		Scheduler: Scheduler{
@@ -156,6 +167,7 @@ func Default() *Config {
 			HeartbeatTTL:         model.Duration(20 * time.Second),
 			HousekeepingInterval: model.Duration(time.Second),
 			HistoryTTL:           model.Duration(720 * time.Hour),
+			LeaderTTL:            model.Duration(6 * time.Second),
 		},
 		Agent: Agent{
 			Servers:       []string{"ws://127.0.0.1:9500"},
@@ -318,6 +330,7 @@ func (c *Config) Validate() error {
 		{"scheduler.heartbeat_ttl", s.HeartbeatTTL},
 		{"scheduler.housekeeping_interval", s.HousekeepingInterval},
 		{"scheduler.history_ttl", s.HistoryTTL},
+		{"scheduler.leader_ttl", s.LeaderTTL},
 	} {
 		if d.v <= 0 {
 			return model.Errorf(d.key, "must be positive")

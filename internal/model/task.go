@@ -98,10 +98,24 @@ const (
 	Stderr LogStream = "stderr"
 )
 
-// TaskLog is the metadata of a run's stored output; the bytes live in files.
+// TaskLog is the metadata of a run's stored output. The bytes live in files
+// on a SQLite server and in [TaskLogChunk] rows on PostgreSQL.
 type TaskLog struct {
 	InstanceID  uuid.UUID `json:"instance_id"`
 	StdoutBytes int64     `json:"stdout_bytes"`
 	StderrBytes int64     `json:"stderr_bytes"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// FinishedAt is when the log was marked complete: the run is over and
+	// its output stored, so the streams will not grow. Nil while it may.
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+}
+
+// TaskLogChunk is a piece of one stream of a run's output, stored at its
+// byte offset in the stream. Chunks may overlap (an agent resent output
+// split differently); the bytes at an offset are the same in each.
+type TaskLogChunk struct {
+	InstanceID uuid.UUID `json:"instance_id"`
+	Stream     LogStream `json:"stream"`
+	Offset     int64     `json:"offset"`
+	Data       []byte    `json:"data"`
 }

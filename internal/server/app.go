@@ -11,16 +11,17 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/hetuflow/hetuflow/internal/config"
 	"github.com/hetuflow/hetuflow/internal/lifecycle"
 	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/server/api"
 	"github.com/hetuflow/hetuflow/internal/server/auth"
+	"github.com/hetuflow/hetuflow/internal/server/bus"
 	"github.com/hetuflow/hetuflow/internal/server/gateway"
+	"github.com/hetuflow/hetuflow/internal/server/leader"
 	"github.com/hetuflow/hetuflow/internal/server/sched"
 	"github.com/hetuflow/hetuflow/internal/server/tasklog"
 	"github.com/hetuflow/hetuflow/internal/store"
@@ -59,13 +60,19 @@ type App struct {
 	tokens      *auth.Tokens
 	logs        *tasklog.Store
 	compressor  *tasklog.Compressor
+	logRelay    *tasklog.Relay
 	results     *sched.Results
 	gateway     *gateway.Gateway
 	dispatcher  *sched.Dispatcher
 	generator   *sched.Generator
 	housekeeper *sched.Housekeeper
+	elector     *leader.Elector
+	bus         *bus.Bus
 	heartbeat   *serverHeartbeat
-	api         *api.API
+	// peers says whether other servers share the database; until the
+	// first count it is assumed.
+	peers atomic.Bool
+	api   *api.API
 
 	listener net.Listener
 	http     *http.Server
@@ -89,23 +96,37 @@ func New(opts Options) (*App, error) {
 		}
 		serverID = id
 	}
-	logs, err := tasklog.New(filepath.Join(cfg.Server.DataDir, "logs"))
+	logs, err := newLogs(opts.Store, filepath.Join(cfg.Server.DataDir, "logs"))
 	if err != nil {
 		return nil, err
 	}
 	a := &App{opts: opts, log: opts.Logger.With("server_id", serverID), serverID: serverID, logs: logs, tokens: auth.NewTokens(opts.Store)}
+	a.peers.Store(true)
 	a.compressor = tasklog.NewCompressor(logs, a.log.With("svc", "tasklog.compressor"))
+	a.logRelay = tasklog.NewRelay(tasklog.RelayConfig{ServerID: serverID, Peers: a.peers.Load}, opts.Store, logs, a.log.With("svc", "tasklog.relay"))
 	sc := cfg.Scheduler
 	a.results = sched.NewResults(sched.ResultsConfig{ServerID: serverID, AckTimeout: sc.AckTimeout.D()}, opts.Store, logs, a.wakers(), a.log.With("svc", "sched.results"))
 	a.gateway = gateway.New(gateway.Config{ServerID: serverID, HeartbeatInterval: sc.HeartbeatInterval.D(), HeartbeatTTL: sc.HeartbeatTTL.D()},
 		opts.Store, a.tokens, a.results, a.WakeDispatcher, a.log.With("svc", "gateway"))
-	a.dispatcher = sched.NewDispatcher(sched.DispatcherConfig{ServerID: serverID, Horizon: sc.DispatchHorizon.D(), Interval: sc.DispatchInterval.D(), Batch: sc.DispatchBatch, AckTimeout: sc.AckTimeout.D()},
-		opts.Store, a.gateway, a.WakeGenerator, a.log.With("svc", "sched.dispatcher"))
-	a.generator = sched.NewGenerator(sched.GeneratorConfig{Window: sc.GenerateWindow.D(), Interval: sc.GenerateInterval.D(), Horizon: sc.DispatchHorizon.D()},
+	a.bus = bus.New(opts.Store, serverID, a.log.With("svc", "bus"))
+	a.dispatcher = sched.NewDispatcher(sched.DispatcherConfig{ServerID: serverID, Horizon: sc.DispatchHorizon.D(), Interval: sc.DispatchInterval.D(), Batch: sc.DispatchBatch, AckTimeout: sc.AckTimeout.D(),
+		RunningSince: a.runningSince, Unplaced: a.announceWork},
+		opts.Store, clusterPool{a.gateway, a}, a.WakeGenerator, a.log.With("svc", "sched.dispatcher"))
+	// The generator and the housekeeper run on the leader only; the elector
+	// starts and stops them, and their transactions check its lease.
+	a.elector = leader.New(leader.Config{ServerID: serverID, TTL: sc.LeaderTTL.D(), Eligible: cfg.Server.LeaderEligible()},
+		opts.Store, nil, a.leadChanged, a.log.With("svc", "leader"))
+	a.generator = sched.NewGenerator(sched.GeneratorConfig{Window: sc.GenerateWindow.D(), Interval: sc.GenerateInterval.D(), Horizon: sc.DispatchHorizon.D(), Fence: a.elector.Fence},
 		opts.Store, a.WakeDispatcher, a.log.With("svc", "sched.generator"))
-	a.housekeeper = sched.NewHousekeeper(sched.HousekeeperConfig{Interval: sc.HousekeepingInterval.D(), HeartbeatTTL: sc.HeartbeatTTL.D(), HistoryTTL: sc.HistoryTTL.D(), PurgeInterval: opts.PurgeInterval},
-		opts.Store, a.gateway, logs, a.wakers(), a.log.With("svc", "sched.housekeeper"))
-	a.heartbeat = &serverHeartbeat{store: opts.Store, id: serverID, interval: sc.HeartbeatInterval.D(), log: a.log.With("svc", "server.heartbeat")}
+	a.housekeeper = sched.NewHousekeeper(sched.HousekeeperConfig{Interval: sc.HousekeepingInterval.D(), HeartbeatTTL: sc.HeartbeatTTL.D(), HistoryTTL: sc.HistoryTTL.D(), PurgeInterval: opts.PurgeInterval, Fence: a.elector.Fence},
+		opts.Store, clusterForgetter{a}, logs, a.wakers(), a.log.With("svc", "sched.housekeeper"))
+	a.elector.SetServices(a.generator, a.housekeeper)
+	a.handleBus()
+	a.heartbeat = &serverHeartbeat{store: opts.Store, id: serverID, interval: sc.HeartbeatInterval.D(), log: a.log.With("svc", "server.heartbeat"),
+		ttl: sc.HeartbeatTTL.D(), peers: &a.peers,
+		onLost: func(ctx context.Context, err error) {
+			a.gateway.CloseAll("this server lost its database; reconnect to another")
+		}}
 	a.api = api.New(api.Deps{Store: opts.Store, Logs: logs, Auth: a.tokens, Scheduler: a, ServerID: serverID, Version: opts.Version, Logger: a.log.With("svc", "api")})
 	return a, nil
 }
@@ -163,7 +184,7 @@ func (a *App) Start(ctx context.Context) error {
 	// Start order: the log compressor and the writer first so reports have
 	// somewhere to go, then the gateway that produces them, then the loops
 	// that create work.
-	a.services = []lifecycle.Service{a.compressor, a.results, a.gateway, a.dispatcher, a.generator, a.housekeeper, a.heartbeat}
+	a.services = []lifecycle.Service{a.compressor, a.logRelay, a.results, a.gateway, a.bus, a.dispatcher, a.elector, a.heartbeat}
 	if err := lifecycle.StartAll(ctx, a.services...); err != nil {
 		ln.Close()
 		return err
@@ -184,9 +205,10 @@ func (a *App) Stop(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		// Producers of work first, so nothing new is dispatched.
-		a.generator.Stop()
-		a.housekeeper.Stop()
+		// Producers of work first, so nothing new is dispatched. The
+		// elector stops the generator and the housekeeper and hands the
+		// lead over at once.
+		a.elector.Stop()
 		a.dispatcher.Stop()
 		// Agents reconnect elsewhere (or to this server when it is back);
 		// what they already sent is still applied by the writer below.
@@ -195,7 +217,18 @@ func (a *App) Stop(ctx context.Context) error {
 		// After the writer, which finishes logs; a compression in progress
 		// is abandoned and its log stays plain.
 		a.compressor.Stop()
+		// After the writer too, so the finishes it applied reach the
+		// followers on other servers.
+		a.logRelay.Stop()
 		a.heartbeat.Stop()
+		a.bus.Stop()
+		// Say this server is gone, so cluster status need not wait for
+		// its heartbeat to age.
+		gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if _, err := a.opts.Store.ServerSetInactive(gctx, &store.ServerSetInactiveParams{ID: a.serverID}); err != nil {
+			a.log.WarnContext(gctx, "mark server inactive", "error", err)
+		}
 	}()
 	var err error
 	select {
@@ -204,6 +237,8 @@ func (a *App) Stop(ctx context.Context) error {
 		err = ctx.Err()
 	}
 	if a.http != nil {
+		// Shutdown waits for the agent sockets' handlers, which end once
+		// the gateway closed them above.
 		if herr := a.http.Shutdown(ctx); herr != nil && err == nil {
 			err = herr
 		}
@@ -218,26 +253,6 @@ func (a *App) Stop(ctx context.Context) error {
 // them all once New has built them.
 func (a *App) wakers() sched.Wakers {
 	return sched.Wakers{Dispatcher: a.WakeDispatcher, Generator: a.WakeGenerator}
-}
-
-// WakeGenerator asks for a planning pass.
-func (a *App) WakeGenerator() { a.generator.Wake() }
-
-// WakeDispatcher asks for a dispatch pass.
-func (a *App) WakeDispatcher() { a.dispatcher.Wake() }
-
-// CancelInstance tells the agent holding an instance to stop it.
-func (a *App) CancelInstance(agentID string, id uuid.UUID, reason string) {
-	a.gateway.Cancel(agentID, id, reason)
-}
-
-// DrainAgent asks an agent connected to this server to drain and exit.
-func (a *App) DrainAgent(ctx context.Context, agentID, reason string) error {
-	err := a.gateway.Drain(ctx, agentID, reason)
-	if errors.Is(err, gateway.ErrNotConnected) {
-		return fmt.Errorf("drain agent %s: %w", agentID, api.ErrAgentNotConnected)
-	}
-	return err
 }
 
 // advertised returns the configured address, or the listen address with

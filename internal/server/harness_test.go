@@ -57,11 +57,16 @@ func fastConfig(t *testing.T) *config.Config {
 
 func newHarness(t *testing.T, open func(testing.TB) store.Store, edit func(*config.Config)) *harness {
 	t.Helper()
+	return startApp(t, open(t), edit)
+}
+
+// startApp starts a server on st; several may share one PostgreSQL store.
+func startApp(t *testing.T, st store.Store, edit func(*config.Config)) *harness {
+	t.Helper()
 	cfg := fastConfig(t)
 	if edit != nil {
 		edit(cfg)
 	}
-	st := open(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)

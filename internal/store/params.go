@@ -664,6 +664,56 @@ type TaskInstanceStart struct {
 	StartedAt time.Time
 }
 
+// MaxTaskLogChunkBytes bounds the data of one stored log chunk. Reads rely
+// on it: the chunk holding a byte starts at most this far before it.
+const MaxTaskLogChunkBytes = 4 << 20
+
+// TaskLogChunkInsertManyParams are the inputs of
+// Executor.TaskLogChunkInsertMany.
+type TaskLogChunkInsertManyParams struct {
+	// FinishInstanceIDs are instances whose logs are marked complete once
+	// the chunks are stored, as TaskLogFinishMany does.
+	FinishInstanceIDs []uuid.UUID
+	// Items are the chunks, each at most MaxTaskLogChunkBytes. The same
+	// instance, stream and offset may come more than once.
+	Items []*model.TaskLogChunk
+	Now   *time.Time
+}
+
+// TaskLogChunkListParams are the inputs of Executor.TaskLogChunkList.
+type TaskLogChunkListParams struct {
+	InstanceID uuid.UUID
+	// FromOffset is the first byte of the stream wanted.
+	FromOffset int64
+	// Limit caps the chunks listed; zero means MaxPageLimit.
+	Limit int
+	// MaxBytes ends the list at the first chunk that would take the data
+	// listed past it; the first chunk is always listed. Zero means no bound.
+	MaxBytes int64
+	Stream   model.LogStream
+}
+
+// TaskLogChunkReplaceParams are the inputs of Executor.TaskLogChunkReplace.
+type TaskLogChunkReplaceParams struct {
+	InstanceID uuid.UUID
+	// Data is the stream's bytes from FromOffset on, at most
+	// MaxTaskLogChunkBytes.
+	Data       []byte
+	FromOffset int64
+	Stream     model.LogStream
+}
+
+// TaskLogDeleteManyParams are the inputs of Executor.TaskLogDeleteMany.
+type TaskLogDeleteManyParams struct {
+	InstanceIDs []uuid.UUID
+}
+
+// TaskLogFinishManyParams are the inputs of Executor.TaskLogFinishMany.
+type TaskLogFinishManyParams struct {
+	InstanceIDs []uuid.UUID
+	Now         *time.Time
+}
+
 // TaskLogGetByInstanceIDParams are the inputs of
 // Executor.TaskLogGetByInstanceID.
 type TaskLogGetByInstanceIDParams struct {

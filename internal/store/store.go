@@ -282,9 +282,42 @@ type Executor interface {
 	// agent to Running. It returns the number changed.
 	TaskInstanceStartMany(ctx context.Context, params *TaskInstanceStartManyParams) (int, error)
 
+	// TaskLogChunkInsertMany stores output chunks at their offsets and raises
+	// the sizes of their streams in the instances' log metadata, then marks
+	// the logs of FinishInstanceIDs complete, in one statement on
+	// PostgreSQL. A chunk at an offset already stored replaces the stored
+	// one only if it is longer (the same bytes, split differently);
+	// otherwise it is a duplicate and changes nothing. Chunks of logs
+	// finished before the call (TaskLogFinishMany) and of instances that do
+	// not exist are skipped; empty chunks are dropped. It returns the log
+	// metadata, after the call, of every instance named that exists.
+	TaskLogChunkInsertMany(ctx context.Context, params *TaskLogChunkInsertManyParams) ([]*model.TaskLog, error)
+	// TaskLogChunkList lists, by offset, the chunks of a stream holding
+	// bytes at or after FromOffset: the first is the last chunk starting at
+	// or before FromOffset that holds it (when one does), then every later
+	// chunk except those ending at or before FromOffset. A chunk nested in
+	// an earlier, longer one may come first, so readers assemble by offset,
+	// skip overlaps and ask again from where the bytes stop.
+	TaskLogChunkList(ctx context.Context, params *TaskLogChunkListParams) ([]*model.TaskLogChunk, error)
+	// TaskLogChunkReplace stores Data as one chunk at FromOffset and deletes
+	// the chunks of the stream lying wholly inside it, so a finished log
+	// takes fewer rows. A longer chunk at FromOffset is kept, and chunks
+	// reaching past the new one stay. It returns 0 when the instance does
+	// not exist, else 1.
+	TaskLogChunkReplace(ctx context.Context, params *TaskLogChunkReplaceParams) (int, error)
+	// TaskLogDeleteMany deletes the output of instances: their chunks and
+	// log metadata. It returns the number of instances whose metadata it
+	// deleted.
+	TaskLogDeleteMany(ctx context.Context, params *TaskLogDeleteManyParams) (int, error)
+	// TaskLogFinishMany marks the logs of instances complete (FinishedAt),
+	// creating the metadata of those with no output yet. It returns the
+	// logs it marked; those marked already, and instances that do not
+	// exist, are left out.
+	TaskLogFinishMany(ctx context.Context, params *TaskLogFinishManyParams) ([]*model.TaskLog, error)
 	// TaskLogGetByInstanceID returns the log metadata of an instance, or
 	// ErrNotFound when it produced no output yet.
 	TaskLogGetByInstanceID(ctx context.Context, params *TaskLogGetByInstanceIDParams) (*model.TaskLog, error)
-	// TaskLogUpsertMany records the stored output sizes of instances.
+	// TaskLogUpsertMany records the stored output sizes of instances. It
+	// leaves FinishedAt alone.
 	TaskLogUpsertMany(ctx context.Context, params *TaskLogUpsertManyParams) (int, error)
 }

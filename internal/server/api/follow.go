@@ -20,8 +20,8 @@ import (
 )
 
 // Follower wakes log followers when an instance's output grows or its log
-// finishes. *tasklog.Broker is the in-process one; a broker fed by other
-// servers (PostgreSQL LISTEN/NOTIFY) can stand in for it.
+// finishes. *tasklog.Broker is the one the log store wakes, fed too by a
+// tasklog.Relay with the writes of other servers.
 type Follower interface {
 	Subscribe(id uuid.UUID) *tasklog.Subscription
 }
@@ -117,7 +117,7 @@ func (a *API) followInstanceLog(ctx context.Context, in *FollowInput) (*huma.Str
 			case resume >= 0:
 				return resume, nil
 			case in.present.tail:
-				off, _, err := a.deps.Logs.TailOffset(id, f.stream, in.Tail)
+				off, _, err := a.deps.Logs.TailOffset(r.Context(), id, f.stream, in.Tail)
 				return off, err
 			}
 			return in.Offset, nil
@@ -162,11 +162,15 @@ func (f *logFollow) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := f.catchUp(); err != nil {
+	if _, err := f.catchUp(ctx); err != nil {
 		return err
 	}
-	if (f.sub.Finished() && in.Status.Final()) || logComplete(f.logs, in, f.heartbeat, time.Now()) {
-		return f.end(in)
+	complete, err := logComplete(ctx, f.logs, in, f.heartbeat, time.Now())
+	if err != nil {
+		return err
+	}
+	if (f.sub.Finished() && in.Status.Final()) || complete {
+		return f.end(ctx, in)
 	}
 	t := time.NewTicker(f.heartbeat)
 	defer t.Stop()
@@ -182,7 +186,7 @@ func (f *logFollow) run(ctx context.Context) error {
 		case <-f.stop:
 			return errStreamsClosed
 		case <-f.sub.Wake():
-			if _, err := f.catchUp(); err != nil {
+			if _, err := f.catchUp(ctx); err != nil {
 				return err
 			}
 			if !f.sub.Finished() {
@@ -194,13 +198,13 @@ func (f *logFollow) run(ctx context.Context) error {
 				return err
 			}
 			if in.Status.Final() {
-				return f.end(in)
+				return f.end(ctx, in)
 			}
 		case <-t.C:
 			if err := f.out.comment("ping"); err != nil {
 				return err
 			}
-			n, err := f.catchUp()
+			n, err := f.catchUp(ctx)
 			if err != nil {
 				return err
 			}
@@ -212,8 +216,15 @@ func (f *logFollow) run(ctx context.Context) error {
 				quiet = false
 				continue
 			}
-			if (quiet && n == 0) || f.logs.Finished(f.id) {
-				return f.end(in)
+			if quiet && n == 0 {
+				return f.end(ctx, in)
+			}
+			finished, err := f.logs.Finished(ctx, f.id)
+			if err != nil {
+				return err
+			}
+			if finished {
+				return f.end(ctx, in)
 			}
 			quiet = n == 0
 		}
@@ -222,8 +233,8 @@ func (f *logFollow) run(ctx context.Context) error {
 
 // catchUp sends what is stored past f.pos and returns how many bytes it
 // sent.
-func (f *logFollow) catchUp() (int64, error) {
-	r, size, err := f.logs.OpenAt(f.id, f.stream, f.pos)
+func (f *logFollow) catchUp(ctx context.Context) (int64, error) {
+	r, size, err := f.logs.OpenAt(ctx, f.id, f.stream, f.pos)
 	if err != nil {
 		return 0, err
 	}
@@ -263,8 +274,8 @@ type EndEvent struct {
 
 // end sends what is left of the stream and the end event with the
 // instance's final state.
-func (f *logFollow) end(in *model.TaskInstance) error {
-	if _, err := f.catchUp(); err != nil {
+func (f *logFollow) end(ctx context.Context, in *model.TaskInstance) error {
+	if _, err := f.catchUp(ctx); err != nil {
 		return err
 	}
 	ev := EndEvent{Status: in.Status.String(), ExitCode: in.ExitCode, Reason: in.Reason, Error: in.Error, Size: f.pos}

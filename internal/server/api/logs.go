@@ -99,11 +99,15 @@ func (a *API) getInstanceLog(ctx context.Context, in *LogInput) (*LogOutput, err
 		return nil, storeError(err, "task instance "+in.ID)
 	}
 	stream := streamOf(in.Stream)
+	finished, err := logComplete(ctx, a.deps.Logs, ti, a.heartbeat, time.Now())
+	if err != nil {
+		return nil, huma.Error500InternalServerError("read log: " + err.Error())
+	}
 	out := &LogOutput{
 		Status:       http.StatusOK,
 		ContentType:  "text/plain; charset=utf-8",
 		AcceptRanges: "bytes",
-		Finished:     logComplete(a.deps.Logs, ti, a.heartbeat, time.Now()),
+		Finished:     finished,
 		RunStatus:    ti.Status.String(),
 	}
 	if ti.Usage != nil {
@@ -111,9 +115,9 @@ func (a *API) getInstanceLog(ctx context.Context, in *LogInput) (*LogOutput, err
 	}
 	var start, end int64
 	if in.present.tail {
-		start, end, err = a.deps.Logs.TailOffset(id, stream, in.Tail)
+		start, end, err = a.deps.Logs.TailOffset(ctx, id, stream, in.Tail)
 	} else {
-		end, err = a.deps.Logs.Size(id, stream)
+		end, err = a.deps.Logs.Size(ctx, id, stream)
 		start = min(in.Offset, end)
 	}
 	if err != nil {
@@ -137,7 +141,7 @@ func (a *API) getInstanceLog(ctx context.Context, in *LogInput) (*LogOutput, err
 		limit = min(limit, in.Limit)
 	}
 	end = min(end, start+limit)
-	if out.Body, err = a.readLog(id, stream, start, end); err != nil {
+	if out.Body, err = a.readLog(ctx, id, stream, start, end); err != nil {
 		return nil, huma.Error500InternalServerError("read log: " + err.Error())
 	}
 	out.Offset = start
@@ -149,11 +153,11 @@ func (a *API) getInstanceLog(ctx context.Context, in *LogInput) (*LogOutput, err
 
 // readLog reads [start, end) of a stream, or less if it shrank meanwhile
 // (deleted by a purge).
-func (a *API) readLog(id uuid.UUID, stream model.LogStream, start, end int64) ([]byte, error) {
+func (a *API) readLog(ctx context.Context, id uuid.UUID, stream model.LogStream, start, end int64) ([]byte, error) {
 	if end <= start {
 		return []byte{}, nil
 	}
-	r, _, err := a.deps.Logs.OpenAt(id, stream, start)
+	r, _, err := a.deps.Logs.OpenAt(ctx, id, stream, start)
 	if err != nil {
 		return nil, err
 	}
@@ -221,16 +225,21 @@ func streamOf(s string) model.LogStream {
 }
 
 // logComplete reports whether an instance's output will not grow: its run
-// is over and either its log was finished (the agent's last report was
-// applied, or the run was given up) or it ended more than settle ago. The
-// second case covers a run the server cancelled whose agent never reported
-// back, and logs finished before a restart that had no output to compress.
-func logComplete(logs *tasklog.Store, in *model.TaskInstance, settle time.Duration, now time.Time) bool {
+// is over and either its agent reported that it printed nothing, or its
+// log was finished (the agent's last report was applied, or the run was
+// given up; with the database, by any server), or it ended more than
+// settle ago. The last case covers a run the server cancelled whose agent
+// never reported back, and file logs finished before a restart that had no
+// output to compress.
+func logComplete(ctx context.Context, logs *tasklog.Store, in *model.TaskInstance, settle time.Duration, now time.Time) (bool, error) {
 	if !in.Status.Final() {
-		return false
+		return false, nil
 	}
 	if in.FinishedAt == nil || now.Sub(*in.FinishedAt) > settle {
-		return true
+		return true, nil
 	}
-	return logs.Finished(in.ID)
+	if u := in.Usage; u != nil && u.StdoutBytes == 0 && u.StderrBytes == 0 && u.DroppedBytes == 0 {
+		return true, nil
+	}
+	return logs.Finished(ctx, in.ID)
 }

@@ -73,4 +73,5 @@ func (a *API) routes() {
 	huma.Register(h, reg(http.MethodPost, "/agents/{id}/drain", "drain-agent", "Drain an agent: no new work, runs finish within its grace, then it exits", "agents", http.StatusAccepted), a.drainAgent)
 	huma.Register(h, reg(http.MethodGet, "/servers/{id}", "get-server", "Get a server", "servers", 0), a.getServer)
 	huma.Register(h, reg(http.MethodPost, "/servers/query", "query-servers", "Query servers", "servers", 0), a.queryServers)
+	huma.Register(h, reg(http.MethodGet, "/cluster", "get-cluster", "Servers, leader and epoch, agents per server, queue depth and the oldest waiting task", "servers", 0), a.getCluster)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hetuflow/hetuflow/internal/lifecycle"
+	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/protocol"
 	"github.com/hetuflow/hetuflow/internal/server/balance"
 	"github.com/hetuflow/hetuflow/internal/server/sched"
@@ -140,7 +141,19 @@ func (g *Gateway) Start(ctx context.Context) error {
 	go func() {
 		started()
 		defer stopped()
-		<-ctx.Done()
+		t := time.NewTicker(finishedSweepEvery)
+		defer t.Stop()
+	sweep:
+		for {
+			select {
+			case <-ctx.Done():
+				break sweep
+			case <-t.C:
+				if err := g.CancelFinished(ctx); err != nil && !lifecycle.IsStop(ctx, err) {
+					g.log.WarnContext(ctx, "sweep finished runs", "error", err)
+				}
+			}
+		}
 		g.mu.Lock()
 		g.ctx = nil
 		for _, s := range g.sessions {
@@ -270,7 +283,17 @@ func (g *Gateway) Dispatch(ctx context.Context, agentID string, instances []*pro
 	if s == nil {
 		return ErrNotConnected
 	}
-	return s.dispatch(ctx, instances)
+	if err := s.dispatch(ctx, instances); err != nil {
+		return err
+	}
+	ids := make([]uuid.UUID, len(instances))
+	for i, in := range instances {
+		ids[i] = in.InstanceID
+	}
+	// Tell the writer who holds them, so the agent's reports need no owner
+	// lookup; losing this only costs that lookup.
+	_ = g.results.Submit(ctx, &sched.Report{AgentID: agentID, Owned: ids})
+	return nil
 }
 
 // Forget frees the slots of instances and, if the agent is connected, tells
@@ -303,6 +326,60 @@ func (g *Gateway) Drain(ctx context.Context, agentID, reason string) error {
 		return ErrNotConnected
 	}
 	return s.drain(ctx, reason)
+}
+
+// CloseAll ends every agent session with reason, so the agents reconnect,
+// to another server if they know one.
+func (g *Gateway) CloseAll(reason string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, s := range g.sessions {
+		s.close(websocket.StatusTryAgainLater, reason)
+	}
+}
+
+// Holds reports whether the agent has a session here.
+func (g *Gateway) Holds(agentID string) bool { return g.session(agentID) != nil }
+
+// finishedSweepEvery is how often the gateway looks for runs its agents
+// hold that ended elsewhere (a cancel whose notification was lost).
+const finishedSweepEvery = 5 * time.Second
+
+// CancelFinished tells connected agents to stop runs that are already final
+// in the store: cancelled or given up by another server, whose message to
+// this one was lost. It is the catch-up of the cluster bus.
+func (g *Gateway) CancelFinished(ctx context.Context) error {
+	g.mu.Lock()
+	sessions := make([]*session, 0, len(g.sessions))
+	for _, s := range g.sessions {
+		sessions = append(sessions, s)
+	}
+	g.mu.Unlock()
+	owner := map[uuid.UUID]*session{}
+	var ids []any
+	for _, s := range sessions {
+		for _, id := range s.liveIDs() {
+			owner[id] = s
+			ids = append(ids, id)
+		}
+	}
+	for len(ids) > 0 {
+		page := ids[:min(len(ids), store.MaxPageLimit)]
+		ids = ids[len(page):]
+		final, err := g.store.TaskInstanceList(ctx, &store.TaskInstanceListParams{Filter: store.Filter{
+			{Field: "id", Op: store.OpIn, Value: page},
+			{Field: "status", Op: store.OpIn, Value: []any{int64(model.InstanceTimeout), int64(model.InstanceFailed), int64(model.InstanceLost), int64(model.InstanceCancelled), int64(model.InstanceSucceeded)}},
+		}, Limit: store.MaxPageLimit})
+		if err != nil {
+			return fmt.Errorf("load finished runs: %w", err)
+		}
+		for _, in := range final {
+			if s := owner[in.ID]; s != nil && s.agentID == in.AgentID {
+				s.cancel(in.ID, "the run already ended: "+in.Status.String())
+			}
+		}
+	}
+	return nil
 }
 
 // Connected returns the ids of the agents with a session here.

@@ -120,6 +120,7 @@ func (p *pass) decide(ctx context.Context, t *model.Task) error {
 			return p.skip(ctx, t, fmt.Sprintf("overlap policy queue: %d runs already wait for task %s", js.waiting, running.ID))
 		}
 		js.waiting++
+		p.waited++
 		return nil
 	case model.OverlapReplace:
 		if err := p.replace(ctx, t, js); err != nil {
@@ -128,8 +129,10 @@ func (p *pass) decide(ctx context.Context, t *model.Task) error {
 		if p.place(t) {
 			js.active = []*model.Task{t}
 		}
+		return nil
 	}
 	// allow with a concurrency cap: wait for a slot of the job.
+	p.waited++
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -49,6 +50,14 @@ type DispatcherConfig struct {
 	Batch int
 	// AckTimeout is the lease of a dispatched instance beyond its fire time.
 	AckTimeout time.Duration
+	// RunningSince, if set, returns since when some server has been running
+	// without a break (the cluster's, not just this process's): fires due
+	// before then were missed and get their misfire policy. Unset, or on
+	// error, it is this dispatcher's start.
+	RunningSince func(ctx context.Context) (time.Time, error)
+	// Unplaced, if set, is called after a pass that left due tasks no agent
+	// here could take, so servers with other agents can look.
+	Unplaced func()
 }
 
 // DispatcherTestSignals lets tests wait for passes.
@@ -67,6 +76,8 @@ type Dispatcher struct {
 	pool  AgentPool
 	log   *slog.Logger
 	wake  chan struct{}
+	// backlog is set when the last pass left due work behind.
+	backlog atomic.Bool
 	// router keeps the routing state (round-robin positions, hash keys)
 	// across passes.
 	router *balance.Router
@@ -94,7 +105,9 @@ func NewDispatcher(cfg DispatcherConfig, st store.Store, pool AgentPool, wakeGen
 	if wakeGenerator == nil {
 		wakeGenerator = func() {}
 	}
-	return &Dispatcher{cfg: cfg, store: st, pool: pool, log: logger, wake: make(chan struct{}, 1), router: balance.NewRouter(), wakeGenerator: wakeGenerator}
+	d := &Dispatcher{cfg: cfg, store: st, pool: pool, log: logger, wake: make(chan struct{}, 1), router: balance.NewRouter(), wakeGenerator: wakeGenerator}
+	d.backlog.Store(true)
+	return d
 }
 
 // Wake asks for a pass now: new tasks, a freed slot or a new agent. It never
@@ -112,9 +125,21 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	if !shouldStart {
 		return nil
 	}
+	since := time.Now()
+	if d.cfg.RunningSince != nil {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if t, err := d.cfg.RunningSince(sctx); err == nil && t.Before(since) {
+			since = t
+		} else if err != nil {
+			d.log.WarnContext(ctx, "cluster start unknown; misfires count from this server's start", "error", err)
+		}
+		cancel()
+	}
 	d.startedMu.Lock()
-	d.startedAt = time.Now()
+	d.startedAt = since
 	d.startedMu.Unlock()
+	// Whatever waited while no dispatcher ran may be overdue.
+	d.backlog.Store(true)
 	go func() {
 		started()
 		defer stopped() // deferred first, so it runs last
@@ -175,8 +200,12 @@ func (d *Dispatcher) runOnce(ctx context.Context) (dispatchResult, error) {
 		p.now = time.Now()
 		// Tasks overdue by starveAfter go first whatever their priority,
 		// so a steady stream of higher-priority work cannot starve them.
-		if err := p.scan(ctx, p.now.Add(-starveAfter)); err != nil {
-			return err
+		// Only a backlog can starve: when the last pass placed all it saw,
+		// the scan is skipped.
+		if d.backlog.Load() {
+			if err := p.scan(ctx, p.now.Add(-starveAfter)); err != nil {
+				return err
+			}
 		}
 		if err := p.scan(ctx, p.now.Add(d.cfg.Horizon)); err != nil {
 			return err
@@ -208,6 +237,10 @@ func (d *Dispatcher) runOnce(ctx context.Context) (dispatchResult, error) {
 	if p.skipped > 0 {
 		d.log.InfoContext(ctx, "runs skipped by overlap policy", "num_tasks", p.skipped)
 	}
+	if p.unplaced > 0 && d.cfg.Unplaced != nil {
+		d.cfg.Unplaced()
+	}
+	d.backlog.Store(p.unplaced > 0 || p.waited > 0)
 	// A pass that dispatched a whole batch may have left more due: go again
 	// at once (a pass with no free slot returns without touching the store).
 	res.full = res.dispatched >= d.cfg.Batch || p.final.Triggered > 0
@@ -244,6 +277,8 @@ type pass struct {
 	byAgent   map[string][]*protocol.DispatchedInstance
 	cancels   []instanceCancel
 	skipped   int
+	unplaced  int // due tasks no agent here could take
+	waited    int // due tasks held back by their job's overlap or concurrency
 	final     FinalEffects
 }
 
@@ -280,7 +315,7 @@ func (p *pass) scan(ctx context.Context, horizon time.Time) error {
 		if err := p.loadJobs(ctx, tasks); err != nil {
 			return err
 		}
-		for _, t := range tasks {
+		for i, t := range tasks {
 			if p.seen[t.ID] {
 				continue
 			}
@@ -296,6 +331,13 @@ func (p *pass) scan(ctx context.Context, horizon time.Time) error {
 				return err
 			}
 			if p.free == 0 {
+				// Due work left behind for want of slots is a backlog.
+				for _, rest := range tasks[i+1:] {
+					if !rest.RunAt.After(p.now) {
+						p.unplaced++
+						break
+					}
+				}
 				break
 			}
 		}
@@ -353,6 +395,9 @@ func (p *pass) place(t *model.Task) bool {
 	for range len(p.cands) + 1 {
 		pl, ok := p.d.router.Route(p.cands, balance.Target{JobID: t.JobID, Config: &t.Config, Params: t.Parameters})
 		if !ok {
+			if !t.RunAt.After(p.now) {
+				p.unplaced++
+			}
 			return false
 		}
 		if full := p.reserve(pl.Agents); full != nil {

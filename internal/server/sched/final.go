@@ -164,3 +164,20 @@ func triggerMatches(on string, status model.TaskStatus) bool {
 	}
 	return false
 }
+
+// Fence checks, first in a leader service's transaction, that this server
+// still leads, and keeps the lead from changing hands until the transaction
+// ends (leader.Elector.Fence).
+type Fence func(ctx context.Context, ex store.Executor) error
+
+// fencedTx runs fn in a transaction that starts with fence, if set.
+func fencedTx(ctx context.Context, st store.Store, fence Fence, fn func(ex store.Executor) error) error {
+	return store.InTx(ctx, st, func(ex store.Executor) error {
+		if fence != nil {
+			if err := fence(ctx, ex); err != nil {
+				return err
+			}
+		}
+		return fn(ex)
+	})
+}

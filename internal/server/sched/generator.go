@@ -33,6 +33,9 @@ type GeneratorConfig struct {
 	// MaxFiresPerSchedule caps the fires one schedule adds in one pass, so a
 	// fast schedule far behind cannot make a pass unbounded. Default 10000.
 	MaxFiresPerSchedule int
+	// Fence, if set, runs first in each planning transaction and refuses
+	// it when this server no longer leads.
+	Fence Fence
 }
 
 // GeneratorTestSignals lets tests wait for passes.
@@ -188,7 +191,7 @@ func (g *Generator) planBatch(ctx context.Context, due []*model.Schedule, now, h
 	if len(advances) == 0 {
 		return res, false, nil
 	}
-	err = store.InTx(ctx, g.store, func(ex store.Executor) error {
+	err = fencedTx(ctx, g.store, g.cfg.Fence, func(ex store.Executor) error {
 		moved, err := ex.ScheduleAdvanceCursorMany(ctx, &store.ScheduleAdvanceCursorManyParams{Items: advances})
 		if err != nil {
 			return fmt.Errorf("advance cursors: %w", err)

@@ -25,11 +25,11 @@ type Forgetter interface {
 
 // LogStore is what the housekeeper does to task instances' stored output.
 type LogStore interface {
-	// Delete removes an instance's output.
-	Delete(id uuid.UUID) error
-	// Finish marks an instance's output complete, once its run was given
-	// up, so followers stop waiting and the log is compressed.
-	Finish(id uuid.UUID)
+	// DeleteMany removes instances' output.
+	DeleteMany(ctx context.Context, ids []uuid.UUID) error
+	// FinishMany marks instances' output complete, once their runs were
+	// given up, so followers stop waiting and the logs are compressed.
+	FinishMany(ctx context.Context, ids []uuid.UUID) error
 }
 
 // HousekeeperConfig configures a [Housekeeper].
@@ -40,6 +40,9 @@ type HousekeeperConfig struct {
 	HistoryTTL time.Duration
 	// PurgeInterval is the pause between purges. Zero means a minute.
 	PurgeInterval time.Duration
+	// Fence, if set, runs first in each transaction that decides about
+	// runs, and refuses it when this server no longer leads.
+	Fence Fence
 }
 
 // How often the slower sweeps run, and how much one purge batch deletes.
@@ -144,6 +147,12 @@ func (h *Housekeeper) RunOnce(ctx context.Context, now time.Time) error {
 		if err := h.sweepUnplaceable(ctx, now); err != nil {
 			return err
 		}
+		// Servers silent for a TTL are gone; their agents reconnect
+		// elsewhere or are judged by their own heartbeats.
+		before := now.Add(-h.cfg.HeartbeatTTL)
+		if _, err := h.store.ServerSetInactive(ctx, &store.ServerSetInactiveParams{HeartbeatBefore: &before}); err != nil {
+			return fmt.Errorf("mark silent servers inactive: %w", err)
+		}
 	}
 	if h.cfg.HistoryTTL > 0 && now.Sub(h.lastPurge) >= h.cfg.PurgeInterval {
 		h.lastPurge = now
@@ -195,7 +204,7 @@ func (h *Housekeeper) sweepUnplaceable(ctx context.Context, now time.Time) error
 		}
 		reason := fmt.Sprintf("no agent can run it: none online matches %s; waited %s", t.Config.DescribeSelector(), now.Sub(t.RunAt).Round(time.Second))
 		var fin FinalEffects
-		err := store.InTx(ctx, h.store, func(ex store.Executor) error {
+		err := fencedTx(ctx, h.store, h.cfg.Fence, func(ex store.Executor) error {
 			if _, err := ex.TaskSetStateIf(ctx, &store.TaskSetStateIfParams{ID: t.ID, FromStatuses: []model.TaskStatus{model.TaskPending, model.TaskWaitingRetry}, Status: model.TaskFailed, Reason: reason}); err != nil {
 				if errors.Is(err, store.ErrNotFound) {
 					return nil // dispatched meanwhile
@@ -246,10 +255,14 @@ func (h *Housekeeper) Purge(ctx context.Context, now time.Time) (int, error) {
 		if err != nil {
 			return total, fmt.Errorf("list old instances: %w", err)
 		}
-		for _, in := range instances {
-			if err := h.logs.Delete(in.ID); err != nil {
-				h.log.WarnContext(ctx, "delete task output", "instance_id", in.ID, "error", err)
-			}
+		// Files, or rows in one statement (the tasks' delete would cascade
+		// to those anyway).
+		instIDs := make([]uuid.UUID, len(instances))
+		for i, in := range instances {
+			instIDs[i] = in.ID
+		}
+		if err := h.logs.DeleteMany(ctx, instIDs); err != nil {
+			h.log.WarnContext(ctx, "delete task output", "num_instances", len(instIDs), "error", err)
 		}
 		n, err := h.store.TaskDeleteMany(ctx, &store.TaskDeleteManyParams{IDs: ids})
 		if err != nil {
@@ -313,7 +326,7 @@ func (h *Housekeeper) sweepLeases(ctx context.Context, now time.Time) error {
 			return nil
 		}
 		var fin FinishResult
-		err = store.InTx(ctx, h.store, func(ex store.Executor) error {
+		err = fencedTx(ctx, h.store, h.cfg.Fence, func(ex store.Executor) error {
 			fin, err = FinishInstances(ctx, ex, items, now)
 			return err
 		})
@@ -322,7 +335,7 @@ func (h *Housekeeper) sweepLeases(ctx context.Context, now time.Time) error {
 		}
 		for agentID, ids := range byAgent {
 			h.forget.Forget(agentID, ids, "lease expired; dispatched again")
-			h.finishLogs(ids)
+			h.finishLogs(ctx, ids)
 		}
 		h.log.WarnContext(ctx, "dispatched instances not started in time", "num_instances", len(items))
 		h.TestSignals.Requeued.Signal(len(items))
@@ -380,7 +393,7 @@ func (h *Housekeeper) sweepAgents(ctx context.Context, now time.Time) error {
 			fin     FinishResult
 			live    []*model.TaskInstance
 		)
-		err := store.InTx(ctx, h.store, func(ex store.Executor) error {
+		err := fencedTx(ctx, h.store, h.cfg.Fence, func(ex store.Executor) error {
 			changed, err = ex.AgentSetStatusIf(ctx, &store.AgentSetStatusIfParams{ID: a.ID, Status: model.AgentOffline, HeartbeatBefore: &before})
 			if err != nil || changed == 0 {
 				return err
@@ -421,7 +434,7 @@ func (h *Housekeeper) sweepAgents(ctx context.Context, now time.Time) error {
 				ids[i] = in.ID
 			}
 			h.forget.Forget(a.ID, ids, "agent was offline; its work was given to others")
-			h.finishLogs(ids)
+			h.finishLogs(ctx, ids)
 		}
 		h.wakeFor(fin)
 	}
@@ -430,9 +443,10 @@ func (h *Housekeeper) sweepAgents(ctx context.Context, now time.Time) error {
 
 // finishLogs finishes the output of runs given up: whatever their agent
 // still sends is refused, since the run is Lost whatever it printed.
-func (h *Housekeeper) finishLogs(ids []uuid.UUID) {
-	for _, id := range ids {
-		h.logs.Finish(id)
+func (h *Housekeeper) finishLogs(ctx context.Context, ids []uuid.UUID) {
+	if err := h.logs.FinishMany(ctx, ids); err != nil {
+		// Followers stop anyway once the run has been over a while.
+		h.log.WarnContext(ctx, "finish task output", "num_instances", len(ids), "error", err)
 	}
 }
 

@@ -56,8 +56,8 @@ func doingTask(ctx context.Context, t *testing.T, st store.Store, retry model.Re
 // nopLogs deletes nothing.
 type nopLogs struct{}
 
-func (nopLogs) Delete(uuid.UUID) error { return nil }
-func (nopLogs) Finish(uuid.UUID)       {}
+func (nopLogs) DeleteMany(context.Context, []uuid.UUID) error { return nil }
+func (nopLogs) FinishMany(context.Context, []uuid.UUID) error { return nil }
 
 func getTask(ctx context.Context, t *testing.T, st store.Store, id uuid.UUID) *model.Task {
 	t.Helper()
@@ -192,10 +192,7 @@ func testHousekeeper(t *testing.T, open func(testing.TB) store.Store) {
 	t.Run("GivenUpRunsFinishTheirLogs", func(t *testing.T) {
 		t.Parallel()
 		ctx, st := t.Context(), open(t)
-		logs, err := tasklog.New(t.TempDir())
-		if err != nil {
-			t.Fatalf("tasklog.New: %v", err)
-		}
+		logs := newLogs(t, st)
 		old := time.Now().Add(-time.Minute)
 		storetest.Agent(ctx, t, st, &storetest.AgentOpts{ID: ptr("silent"), Now: &old})
 		storetest.Agent(ctx, t, st, &storetest.AgentOpts{ID: ptr("alive")})
@@ -203,7 +200,7 @@ func testHousekeeper(t *testing.T, open func(testing.TB) store.Store) {
 		past := time.Now().Add(-time.Second)
 		_, expired := doingTask(ctx, t, st, model.RetryPolicy{}, "alive", model.InstanceDispatched, &past)
 		_, untouched := doingTask(ctx, t, st, model.RetryPolicy{}, "alive", model.InstanceRunning, nil)
-		if _, err := logs.Write(running.ID, model.Stdout, 0, []byte("partial\n")); err != nil {
+		if _, err := logs.Write(ctx, running.ID, model.Stdout, 0, []byte("partial\n")); err != nil {
 			t.Fatalf("Write: %v", err)
 		}
 		h := NewHousekeeper(HousekeeperConfig{Interval: time.Second, HeartbeatTTL: 10 * time.Second}, st, &recordingForgetter{}, logs, Wakers{}, lifecycletest.WarnLogger(t))
@@ -215,11 +212,11 @@ func testHousekeeper(t *testing.T, open func(testing.TB) store.Store) {
 			id   uuid.UUID
 			want bool
 		}{{"lost run", running.ID, true}, {"expired lease", expired.ID, true}, {"live run", untouched.ID, false}} {
-			if got := logs.Finished(c.id); got != c.want {
-				t.Errorf("log of the %s finished = %v, want %v", c.name, got, c.want)
+			if got, err := logs.Finished(ctx, c.id); err != nil || got != c.want {
+				t.Errorf("log of the %s finished = %v, %v; want %v", c.name, got, err, c.want)
 			}
 		}
-		if _, err := logs.Write(running.ID, model.Stdout, 8, []byte("late\n")); !errors.Is(err, tasklog.ErrFinished) {
+		if _, err := logs.Write(ctx, running.ID, model.Stdout, 8, []byte("late\n")); !errors.Is(err, tasklog.ErrFinished) {
 			t.Errorf("late chunk of a lost run = %v, want ErrFinished", err)
 		}
 	})

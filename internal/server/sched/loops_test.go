@@ -65,6 +65,11 @@ func (s *countingStore) TaskList(_ context.Context, p *store.TaskListParams) ([]
 	return nil, nil
 }
 
+func (s *countingStore) ServerSetInactive(context.Context, *store.ServerSetInactiveParams) (int, error) {
+	s.note("ServerSetInactive")
+	return 0, nil
+}
+
 func (s *countingStore) Begin(context.Context) (store.Tx, error) {
 	s.mu.Lock()
 	fail := s.beginFailures > 0
@@ -80,6 +85,8 @@ func (s *countingStore) Begin(context.Context) (store.Tx, error) {
 }
 
 type nopTx struct{ store.Tx }
+
+func (nopTx) AgentHeartbeat(context.Context, *store.AgentHeartbeatParams) (int, error) { return 1, nil }
 
 func (nopTx) Commit(context.Context) error   { return nil }
 func (nopTx) Rollback(context.Context) error { return nil }
@@ -187,13 +194,18 @@ func TestLoopsUnderSynctest(t *testing.T) {
 				t.Fatalf("tasklog.New: %v", err)
 			}
 			r := NewResults(ResultsConfig{AckTimeout: time.Second}, st, logs, Wakers{}, lifecycletest.WarnLogger(t))
-			if err := r.Start(t.Context()); err != nil {
-				t.Fatalf("Start: %v", err)
-			}
+			// Two heartbeats of two agents: two statements, so one
+			// transaction (a batch of one statement needs none).
 			start := time.Now()
 			applied := make(chan error, 1)
-			if err := r.Submit(t.Context(), &Report{Applied: func(err error) { applied <- err }}); err != nil {
+			if err := r.Submit(t.Context(), &Report{AgentID: "a", Heartbeat: &HeartbeatReport{}}); err != nil {
 				t.Fatalf("Submit: %v", err)
+			}
+			if err := r.Submit(t.Context(), &Report{AgentID: "b", Heartbeat: &HeartbeatReport{}, Applied: func(err error) { applied <- err }}); err != nil {
+				t.Fatalf("Submit: %v", err)
+			}
+			if err := r.Start(t.Context()); err != nil {
+				t.Fatalf("Start: %v", err)
 			}
 			synctest.Wait()
 			select {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -31,6 +32,10 @@ type Report struct {
 	// Lost marks live instances of the agent as lost: held ones go back to
 	// their tasks, running ones count as a failed attempt.
 	Lost []uuid.UUID
+	// Owned tells the writer that the agent holds these instances, just
+	// dispatched: it then knows whose chunks and reports they take without
+	// asking the store. Nothing is written.
+	Owned []uuid.UUID
 
 	// Applied, if set, is called from the writer goroutine once the report is
 	// durable (err nil) or could not be applied because the writer stopped.
@@ -242,21 +247,21 @@ func notify(batch []*Report, err error) {
 	}
 }
 
-// apply writes log chunks to files, then applies everything else in one
-// transaction.
+// apply applies a batch in one transaction, its log chunks included (see
+// results_logs.go).
 func (r *Results) apply(ctx context.Context, batch []*Report) error {
 	var (
 		acks     = map[string][]uuid.UUID{}
 		starts   []*store.TaskInstanceStart
 		finishes []*store.TaskInstanceFinish
 		beats    = map[string]*store.AgentHeartbeatParams{}
-		logSizes = map[uuid.UUID]*store.TaskLogUpsert{}
 		lost     []*store.TaskInstanceFinish
 	)
 	now := time.Now()
 	if err := r.loadOwners(ctx, batch); err != nil {
 		return err
 	}
+	logs := r.logs.NewBatch()
 	for _, rep := range batch {
 		switch {
 		case len(rep.Acked) > 0:
@@ -264,15 +269,7 @@ func (r *Results) apply(ctx context.Context, batch []*Report) error {
 		case rep.Running != nil:
 			starts = append(starts, &store.TaskInstanceStart{ID: rep.Running.InstanceID, AgentID: rep.AgentID, StartedAt: rep.Running.StartedAt.UTC()})
 		case rep.Log != nil:
-			if owner := r.owners[rep.Log.InstanceID]; owner != rep.AgentID {
-				r.log.WarnContext(ctx, "log chunk from an agent that does not own the instance", "instance_id", rep.Log.InstanceID, "agent_id", rep.AgentID, "owner", owner)
-				continue
-			}
-			if err := r.writeLog(rep.Log, logSizes); err != nil {
-				// A chunk that cannot be stored is dropped, not retried
-				// forever; the run's result still lands.
-				r.log.WarnContext(ctx, "store log chunk", "instance_id", rep.Log.InstanceID, "error", err)
-			}
+			r.addLog(ctx, logs, rep)
 		case rep.Done != nil:
 			finishes = append(finishes, finishFromDone(rep.AgentID, rep.Done))
 		case rep.Heartbeat != nil:
@@ -288,44 +285,75 @@ func (r *Results) apply(ctx context.Context, batch []*Report) error {
 			}
 		}
 	}
-	var fin FinishResult
-	err := store.InTx(ctx, r.store, func(ex store.Executor) error {
-		for agentID, ids := range acks {
+	r.finishLogs(logs, batch)
+	acks = withoutStarted(acks, starts)
+	// Each write is one statement, except finishing runs; a batch of one
+	// statement (a burst of acks, or of starts) needs no transaction, which
+	// saves its BEGIN and COMMIT round trips.
+	var (
+		fin    FinishResult
+		writes []func(ex store.Executor) error
+		multi  bool
+	)
+	for agentID, ids := range acks {
+		writes = append(writes, func(ex store.Executor) error {
 			if _, err := ex.TaskInstanceAckMany(ctx, &store.TaskInstanceAckManyParams{AgentID: agentID, IDs: ids, LeaseGrace: r.cfg.AckTimeout}); err != nil {
 				return fmt.Errorf("ack instances: %w", err)
 			}
-		}
-		if len(starts) > 0 {
+			return nil
+		})
+	}
+	if len(starts) > 0 {
+		writes = append(writes, func(ex store.Executor) error {
 			if _, err := ex.TaskInstanceStartMany(ctx, &store.TaskInstanceStartManyParams{Items: starts}); err != nil {
 				return fmt.Errorf("start instances: %w", err)
 			}
-		}
-		if all := append(finishes, lost...); len(all) > 0 {
-			var err error
-			if fin, err = FinishInstances(ctx, ex, all, now); err != nil {
-				return err
-			}
-		}
-		for _, hb := range beats {
+			return nil
+		})
+	}
+	if all := append(finishes, lost...); len(all) > 0 {
+		multi = true
+		writes = append(writes, func(ex store.Executor) (err error) {
+			fin, err = FinishInstances(ctx, ex, all, now)
+			return err
+		})
+	}
+	for _, hb := range beats {
+		writes = append(writes, func(ex store.Executor) error {
 			if _, err := ex.AgentHeartbeat(ctx, hb); err != nil {
 				return fmt.Errorf("agent heartbeat: %w", err)
 			}
+			return nil
+		})
+	}
+	if logs.Pending() {
+		writes = append(writes, func(ex store.Executor) error { return logs.Flush(ctx, ex) })
+	} else {
+		// Nothing to store, but Flush marks the batch done, which silent
+		// runs' finishes need.
+		if err := logs.Flush(ctx, r.store); err != nil {
+			return err
 		}
-		if len(logSizes) > 0 {
-			items := make([]*store.TaskLogUpsert, 0, len(logSizes))
-			for _, it := range logSizes {
-				items = append(items, it)
+	}
+	var err error
+	switch {
+	case len(writes) == 0:
+	case len(writes) == 1 && !multi:
+		err = writes[0](r.store)
+	default:
+		err = store.InTx(ctx, r.store, func(ex store.Executor) error {
+			for _, w := range writes {
+				if err := w(ex); err != nil {
+					return err
+				}
 			}
-			if _, err := ex.TaskLogUpsertMany(ctx, &store.TaskLogUpsertManyParams{Items: items}); err != nil {
-				return fmt.Errorf("log sizes: %w", err)
-			}
-		}
-		return nil
-	})
+			return nil
+		})
+	}
 	if err != nil {
 		return err
 	}
-	r.finishLogs(batch)
+	r.logsCommitted(ctx, logs)
 	if fin.Runnable > 0 || fin.Triggered > 0 {
 		r.wake.dispatcher()
 	}
@@ -355,6 +383,13 @@ func (r *Results) loadOwners(ctx context.Context, batch []*Report) error {
 		}
 	}
 	for _, rep := range batch {
+		if len(rep.Owned) > 0 && len(r.owners)+len(rep.Owned) <= maxOwners {
+			for _, id := range rep.Owned {
+				r.owners[id] = rep.AgentID
+			}
+		}
+	}
+	for _, rep := range batch {
 		switch {
 		case rep.Log != nil:
 			want(rep.Log.InstanceID)
@@ -381,30 +416,6 @@ func (r *Results) loadOwners(ctx context.Context, batch []*Report) error {
 	}
 	for _, in := range found {
 		r.owners[in.ID] = in.AgentID
-	}
-	return nil
-}
-
-func (r *Results) writeLog(l *protocol.TaskLog, sizes map[uuid.UUID]*store.TaskLogUpsert) error {
-	size, err := r.logs.Write(l.InstanceID, l.Stream, l.Offset, l.Data)
-	if err != nil {
-		return err
-	}
-	it := sizes[l.InstanceID]
-	if it == nil {
-		it = &store.TaskLogUpsert{InstanceID: l.InstanceID}
-		if it.StdoutBytes, err = r.logs.Size(l.InstanceID, model.Stdout); err != nil {
-			return err
-		}
-		if it.StderrBytes, err = r.logs.Size(l.InstanceID, model.Stderr); err != nil {
-			return err
-		}
-		sizes[l.InstanceID] = it
-	}
-	if l.Stream == model.Stdout {
-		it.StdoutBytes = size
-	} else {
-		it.StderrBytes = size
 	}
 	return nil
 }
@@ -585,4 +596,26 @@ func describeFailure(in *model.TaskInstance) string {
 		return "failed: " + in.Error
 	}
 	return "failed"
+}
+
+// withoutStarted drops the acks of instances the same batch starts: a start
+// acknowledges too, and a batch of acks and starts for the same short runs
+// is then one statement instead of a transaction of two.
+func withoutStarted(acks map[string][]uuid.UUID, starts []*store.TaskInstanceStart) map[string][]uuid.UUID {
+	if len(starts) == 0 || len(acks) == 0 {
+		return acks
+	}
+	started := make(map[uuid.UUID]bool, len(starts))
+	for _, s := range starts {
+		started[s.ID] = true
+	}
+	for agentID, ids := range acks {
+		ids = slices.DeleteFunc(ids, func(id uuid.UUID) bool { return started[id] })
+		if len(ids) == 0 {
+			delete(acks, agentID)
+		} else {
+			acks[agentID] = ids
+		}
+	}
+	return acks
 }

@@ -13,9 +13,9 @@ import (
 // wake-up that is merged with another, or missed, costs a read, never bytes.
 //
 // Producers never block: each subscription holds at most one pending
-// wake-up. A later issue feeds this broker from PostgreSQL LISTEN/NOTIFY
-// (calling Notify and Finish for other servers' writes); followers do not
-// change. Broker is safe for concurrent use; create it with [NewBroker].
+// wake-up. A [Relay] feeds it other servers' writes and finishes too;
+// followers do not tell them apart. Broker is safe for concurrent use;
+// create it with [NewBroker].
 type Broker struct {
 	mu   sync.Mutex
 	subs map[uuid.UUID]map[*Subscription]struct{}
@@ -58,6 +58,18 @@ func (b *Broker) Notify(id uuid.UUID) { b.wakeAll(id, false) }
 // Finish wakes the followers of id for the last time: its log is complete.
 func (b *Broker) Finish(id uuid.UUID) { b.wakeAll(id, true) }
 
+// WakeAll wakes every follower of every instance, so each re-reads what is
+// stored: after a gap in which wake-ups may have been lost.
+func (b *Broker) WakeAll() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, set := range b.subs {
+		for s := range set {
+			s.poke()
+		}
+	}
+}
+
 func (b *Broker) wakeAll(id uuid.UUID, finished bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -65,10 +77,7 @@ func (b *Broker) wakeAll(id uuid.UUID, finished bool) {
 		if finished {
 			s.finished.Store(true)
 		}
-		select {
-		case s.wake <- struct{}{}:
-		default: // a wake-up is pending already; it covers this one
-		}
+		s.poke()
 	}
 }
 
@@ -77,6 +86,13 @@ func (b *Broker) len() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return len(b.subs)
+}
+
+func (s *Subscription) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default: // a wake-up is pending already; it covers this one
+	}
 }
 
 // Wake returns a channel that receives a value after the instance's output

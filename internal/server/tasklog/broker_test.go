@@ -113,14 +113,14 @@ func TestBroker(t *testing.T) {
 			if wakes != 1 {
 				t.Errorf("woken by another instance's write")
 			}
-			if _, err := s.Write(id, model.Stdout, 4, nil); err != nil {
+			if _, err := s.Write(t.Context(), id, model.Stdout, 4, nil); err != nil {
 				t.Fatalf("empty Write: %v", err)
 			}
 			synctest.Wait()
 			if wakes != 1 {
 				t.Errorf("woken by a write of no bytes")
 			}
-			s.Finish(id)
+			mustFinish(t, s, id)
 			<-finished
 			if wakes != 2 {
 				t.Errorf("woken %d times after a write and the finish, want 2", wakes)

@@ -30,12 +30,13 @@ type CompressorTestSignals struct {
 // Init enables the signals.
 func (s *CompressorTestSignals) Init() { s.Compressed.Init() }
 
-// Compressor gzips the streams of finished logs, one instance at a time, in
-// the background: [Store.Finish] queues them, so the results writer that
-// finishes runs never waits for compression. When it is not running, or
-// behind by more than the store's queue, logs stay plain; reads work on
-// either form. A stop abandons the compression in progress, leaving that
-// stream plain.
+// Compressor packs finished logs, one instance at a time, in the
+// background: [Store.Finish] queues them, so the results writer that
+// finishes runs never waits for it. Files are gzipped; database rows are
+// merged into fewer, larger rows, which PostgreSQL compresses (TOAST) once
+// they pass about 2 KB. When it is not running, or behind by more than the
+// store's queue, logs stay unpacked; reads work on either form. A stop
+// abandons the instance in progress, leaving that stream unpacked.
 type Compressor struct {
 	lifecycle.Base
 	store *Store
@@ -66,7 +67,7 @@ func (c *Compressor) Start(ctx context.Context) error {
 			case <-ctx.Done():
 				return
 			case id := <-c.store.compress:
-				if err := c.store.compressInstance(ctx, id); err != nil && !lifecycle.IsStop(ctx, err) {
+				if err := c.store.b.pack(ctx, id); err != nil && !lifecycle.IsStop(ctx, err) {
 					c.log.WarnContext(ctx, "compress log", "instance_id", id, "error", err)
 					continue
 				}
@@ -77,11 +78,11 @@ func (c *Compressor) Start(ctx context.Context) error {
 	return nil
 }
 
-// compressInstance compresses both streams of an instance.
-func (s *Store) compressInstance(ctx context.Context, id uuid.UUID) error {
+// pack compresses both streams of an instance.
+func (f *files) pack(ctx context.Context, id uuid.UUID) error {
 	var errs []error
 	for _, stream := range streams {
-		if err := s.compressStream(ctx, id, stream); err != nil {
+		if err := f.compressStream(ctx, id, stream); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", stream, err))
 		}
 	}
@@ -90,8 +91,8 @@ func (s *Store) compressInstance(ctx context.Context, id uuid.UUID) error {
 
 // compressStream replaces a finished stream's file by its gzip form. The
 // slow part runs without the lock: a finished stream takes no more writes.
-func (s *Store) compressStream(ctx context.Context, id uuid.UUID, stream model.LogStream) error {
-	p := s.path(id, stream)
+func (f *files) compressStream(ctx context.Context, id uuid.UUID, stream model.LogStream) error {
+	p := f.path(id, stream)
 	src, err := os.Open(p)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil // no output, or compressed already
@@ -106,8 +107,8 @@ func (s *Store) compressStream(ctx context.Context, id uuid.UUID, stream model.L
 		os.Remove(tmp)
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	// Check again under the lock: Delete may have removed the stream
 	// meanwhile (renaming now would leave an orphan), and a stream that
 	// changed size was not finished after all.
@@ -241,7 +242,7 @@ func openGz(path string, offset int64) (io.ReadCloser, int64, error) {
 	return r, size, nil
 }
 
-// tailGz is Store.TailOffset for a compressed stream.
+// tailGz is files.tailOffset for a compressed stream.
 func tailGz(path string, n int) (offset, size int64, err error) {
 	r, size, err := openGz(path, 0)
 	if err != nil {

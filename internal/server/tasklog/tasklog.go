@@ -1,33 +1,46 @@
-// Package tasklog stores the output of task instances as files under the
-// server's data directory, one file per instance and stream. Chunks carry
-// their byte offset in the stream, so a chunk that arrives twice is written
-// twice to the same place and a chunk that arrives early leaves a hole that
-// the missing one fills: duplicates and reordering after a reconnect cost
-// nothing.
+// Package tasklog stores the output of task instances. Chunks carry their
+// byte offset in the stream, so a chunk that arrives twice lands on itself
+// and a chunk that arrives early leaves a hole that the missing one fills:
+// duplicates and reordering after a reconnect cost nothing.
+//
+// Two backends keep the bytes, chosen by the database (see [New] and
+// [NewDB]); both answer every call the same way:
+//
+//   - Files, one per instance and stream under the server's data directory.
+//     A SQLite server is the only server, so its output stays local.
+//   - Rows of sched_task_log_chunk, when servers share PostgreSQL: an agent
+//     may send a run's output to any server (and switch servers mid-run),
+//     and any server answers for it. Each chunk is a row at its offset; a
+//     resent chunk lands on its own row, and one split differently is read
+//     back correctly because reads assemble by offset and skip overlaps.
+//     The stream sizes and the finish mark live in sched_task_log, so every
+//     server knows them.
 //
 // Once a run is over its log is finished ([Store.Finish]): later chunks that
 // repeat stored bytes are ignored, chunks with new bytes are refused with
-// [ErrFinished], followers are told (see [Broker]), and a [Compressor]
-// replaces each stream file by a gzip file of the same name plus ".gz".
-// Every read works on either form.
+// [ErrFinished], followers are told (see [Broker] and [Relay]), and a
+// [Compressor] packs the log: files become gzip files of the same name plus
+// ".gz"; rows are merged into segments of up to 1 MiB (see compactStream),
+// which PostgreSQL's TOAST then compresses. Every read works on either form.
 package tasklog
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"sync"
+	"sync/atomic"
 
 	"github.com/google/uuid"
 
 	"github.com/hetuflow/hetuflow/internal/model"
+	"github.com/hetuflow/hetuflow/internal/store"
 )
 
 // MaxChunkBytes bounds one chunk, so a bad offset cannot grow a file without
-// limit in one write.
-const MaxChunkBytes = 4 << 20
+// limit in one write, and so a read finds the chunk holding a byte within
+// this distance before it.
+const MaxChunkBytes = store.MaxTaskLogChunkBytes
 
 // MaxStreamBytes bounds one stream of one instance; agents cap output well
 // below it. It also keeps a stream's size exact in the gzip trailer, which
@@ -40,295 +53,191 @@ const MaxStreamBytes = 1 << 30
 // ignored without an error.
 var ErrFinished = errors.New("tasklog: output after the run finished")
 
-// gzExt is added to a stream file's name once it is compressed.
-const gzExt = ".gz"
-
-// Streams lists the streams of a run.
+// streams lists the streams of a run.
 var streams = [...]model.LogStream{model.Stdout, model.Stderr}
 
 // Store reads and writes instance output. It is safe for concurrent use.
-// Writes are serialised; reads take no lock.
 type Store struct {
-	dir    string
+	b      backend
 	broker *Broker
-
-	// mu serialises writes with finishing and with the last step of a
-	// compression, so no write lands in a file being replaced.
-	mu sync.Mutex
-	// finished remembers logs finished recently; older ones are known by
-	// their gzip files.
-	finished recentSet
+	// relay, once set by NewRelay, tells other servers about writes.
+	relay atomic.Pointer[Relay]
 
 	// compress queues finished instances for the Compressor. It is bounded:
-	// when full, a log stays plain, which reads the same.
+	// when full, a log stays unpacked, which reads the same.
 	compress chan uuid.UUID
+}
+
+// backend keeps the bytes; Store adds checks, wake-ups and compression
+// around it. It is internal and may change freely.
+type backend interface {
+	// flush stores b's chunks, setting each one's result, and, for the
+	// database, b's finish marks (setting b.packable). ex is the caller's
+	// transaction, or nil outside one.
+	flush(ctx context.Context, ex store.Executor, b *Batch) error
+	// committed runs after the caller's transaction committed: files are
+	// finished here, setting b.packable, so a rolled-back batch finishes
+	// nothing.
+	committed(b *Batch)
+	finished(ctx context.Context, id uuid.UUID) (bool, error)
+	size(ctx context.Context, id uuid.UUID, stream model.LogStream) (int64, error)
+	openAt(ctx context.Context, id uuid.UUID, stream model.LogStream, offset int64) (io.ReadCloser, int64, error)
+	tailOffset(ctx context.Context, id uuid.UUID, stream model.LogStream, n int) (offset, size int64, err error)
+	deleteMany(ctx context.Context, ids []uuid.UUID) error
+	// pack compresses a finished log.
+	pack(ctx context.Context, id uuid.UUID) error
 }
 
 // compressQueue bounds the instances waiting for compression.
 const compressQueue = 1024
 
+func newStore(b backend) *Store {
+	return &Store{b: b, broker: NewBroker(), compress: make(chan uuid.UUID, compressQueue)}
+}
+
 // New returns a Store keeping files under dir, creating it if needed. Its
 // logs are compressed only while a [Compressor] runs for it.
 func New(dir string) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("create log dir: %w", err)
+	f, err := newFiles(dir)
+	if err != nil {
+		return nil, err
 	}
-	return &Store{
-		dir:      dir,
-		broker:   NewBroker(),
-		finished: newRecentSet(50_000),
-		compress: make(chan uuid.UUID, compressQueue),
-	}, nil
+	return newStore(f), nil
+}
+
+// NewDB returns a Store keeping output in st's sched_task_log_chunk rows,
+// for servers sharing a database. Its logs are packed only while a
+// [Compressor] runs for it.
+func NewDB(st store.Store) *Store {
+	if st == nil {
+		panic("tasklog: NewDB needs a store")
+	}
+	return newStore(&chunkRows{st: st})
 }
 
 // Broker returns the broker the store tells about new output and finished
 // logs.
 func (s *Store) Broker() *Broker { return s.broker }
 
-func (s *Store) path(id uuid.UUID, stream model.LogStream) string {
-	hex := id.String()
-	// Spread files over directories by the random tail of the UUIDv7; its
-	// head is a timestamp and would put everything in one place.
-	return filepath.Join(s.dir, hex[len(hex)-2:], hex+"."+string(stream))
-}
-
 // Write stores data at offset in the instance's stream and returns the
 // stream's size afterwards. After [Store.Finish], a chunk whose bytes are
 // all stored already is ignored, and one that would add bytes returns
-// [ErrFinished]; neither reopens a compressed stream.
-func (s *Store) Write(id uuid.UUID, stream model.LogStream, offset int64, data []byte) (int64, error) {
-	if stream != model.Stdout && stream != model.Stderr {
-		return 0, fmt.Errorf("unknown stream %q", stream)
-	}
-	if offset < 0 || len(data) > MaxChunkBytes || offset+int64(len(data)) > MaxStreamBytes {
-		return 0, fmt.Errorf("chunk at %d of %d bytes is out of bounds", offset, len(data))
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.path(id, stream)
-	if s.finished.has(id) {
-		return s.late(p, offset, data)
-	}
-	f, err := os.OpenFile(p, os.O_WRONLY, 0)
-	if errors.Is(err, os.ErrNotExist) {
-		// New, or compressed: a compressed stream's log is finished even
-		// when the server restarted since.
-		if _, gzErr := os.Stat(p + gzExt); gzErr == nil {
-			return s.late(p, offset, data)
-		}
-		if err = os.MkdirAll(filepath.Dir(p), 0o750); err == nil {
-			f, err = os.OpenFile(p, os.O_WRONLY|os.O_CREATE, 0o640)
-		}
-	}
-	if err != nil {
-		return 0, fmt.Errorf("open log: %w", err)
-	}
-	defer f.Close()
-	if len(data) > 0 {
-		if _, err := f.WriteAt(data, offset); err != nil {
-			return 0, fmt.Errorf("write log: %w", err)
-		}
-	}
-	st, err := f.Stat()
-	if err != nil {
-		return 0, fmt.Errorf("stat log: %w", err)
-	}
-	if len(data) > 0 {
-		s.broker.Notify(id)
-	}
-	return st.Size(), nil
-}
-
-// late handles a chunk for a finished log at path p: a duplicate is
-// ignored, anything else refused.
-func (s *Store) late(p string, offset int64, data []byte) (int64, error) {
-	size, err := sizeOf(p)
-	if err != nil {
+// [ErrFinished]; neither reopens a packed stream. Writes that go with a
+// transaction use a [Batch] instead.
+func (s *Store) Write(ctx context.Context, id uuid.UUID, stream model.LogStream, offset int64, data []byte) (int64, error) {
+	b := s.NewBatch()
+	b.Add(&model.TaskLogChunk{InstanceID: id, Stream: stream, Offset: offset, Data: data})
+	if err := b.Flush(ctx, nil); err != nil {
 		return 0, err
 	}
-	if offset+int64(len(data)) <= size {
-		return size, nil
-	}
-	return size, fmt.Errorf("chunk at %d of %d bytes past %d stored: %w", offset, len(data), size, ErrFinished)
+	b.Committed()
+	return b.results[0].size, b.results[0].err
 }
 
 // Finish marks the instance's log as complete: the run is over and every
 // chunk its agent sent before reporting the end was written. Followers are
 // told, later chunks are ignored or refused (see [Store.Write]), and the
-// streams are queued for compression. Finishing twice is harmless.
+// log is queued for compression. Finishing twice is harmless.
 //
 // Call it only after the instance's last chunk was written: a Write of the
 // same instance that runs concurrently may be lost.
-func (s *Store) Finish(id uuid.UUID) {
-	s.mu.Lock()
-	added := s.finished.add(id)
-	s.mu.Unlock()
-	s.broker.Finish(id)
-	if !added {
-		return
-	}
-	select {
-	case s.compress <- id:
-	default:
-		// The compressor is behind or not running; the log stays plain.
-	}
+func (s *Store) Finish(ctx context.Context, id uuid.UUID) error {
+	return s.FinishMany(ctx, []uuid.UUID{id})
 }
 
-// Finished reports whether the instance's log was finished: recently by
-// this process, or at any time if a stream of it was compressed. A log with
-// no output that was finished long ago, or before a restart, reads as not
-// finished.
-func (s *Store) Finished(id uuid.UUID) bool {
-	s.mu.Lock()
-	recent := s.finished.has(id)
-	s.mu.Unlock()
-	if recent {
-		return true
+// FinishMany is [Store.Finish] for several instances at once.
+func (s *Store) FinishMany(ctx context.Context, ids []uuid.UUID) error {
+	if len(ids) == 0 {
+		return nil
 	}
-	for _, stream := range streams {
-		if _, err := os.Stat(s.path(id, stream) + gzExt); err == nil {
-			return true
-		}
+	b := s.NewBatch()
+	for _, id := range ids {
+		b.Finish(id)
 	}
-	return false
+	if err := b.Flush(ctx, nil); err != nil {
+		return err
+	}
+	b.Committed()
+	return nil
+}
+
+// Finished reports whether the instance's log was finished. With files it
+// knows logs finished recently by this process, and any whose stream was
+// compressed; a log with no output finished long ago, or before a restart,
+// reads as not finished. With the database it knows every log finished by
+// Finish, on any server, but not those finished by [Batch.FinishEmpty]:
+// their run's final status and usage say they are complete.
+func (s *Store) Finished(ctx context.Context, id uuid.UUID) (bool, error) {
+	return s.b.finished(ctx, id)
 }
 
 // Size returns the stored size of a stream, 0 when nothing was stored.
-func (s *Store) Size(id uuid.UUID, stream model.LogStream) (int64, error) {
-	return sizeOf(s.path(id, stream))
-}
-
-// sizeOf returns the size of the stream at path p, plain or compressed.
-func sizeOf(p string) (int64, error) {
-	st, err := os.Stat(p)
-	if err == nil {
-		return st.Size(), nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return 0, fmt.Errorf("stat log: %w", err)
-	}
-	// The compressor writes the gzip file before it removes the plain one,
-	// so a stream missing here is compressed or empty.
-	f, err := os.Open(p + gzExt)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("open log: %w", err)
-	}
-	defer f.Close()
-	return gzSize(f)
+func (s *Store) Size(ctx context.Context, id uuid.UUID, stream model.LogStream) (int64, error) {
+	return s.b.size(ctx, id, stream)
 }
 
 // Open returns a reader for a stream from its start, and its size. A stream
 // with no output reads as empty.
-func (s *Store) Open(id uuid.UUID, stream model.LogStream) (io.ReadCloser, int64, error) {
-	return s.OpenAt(id, stream, 0)
+func (s *Store) Open(ctx context.Context, id uuid.UUID, stream model.LogStream) (io.ReadCloser, int64, error) {
+	return s.OpenAt(ctx, id, stream, 0)
 }
 
 // OpenAt returns a reader for a stream from offset, and the stream's size
 // when it was opened. The reader of a stream still being written may read
 // past that size; callers that want a consistent answer stop there. An
-// offset at or past the size reads as empty.
-func (s *Store) OpenAt(id uuid.UUID, stream model.LogStream, offset int64) (io.ReadCloser, int64, error) {
+// offset at or past the size reads as empty, and a hole (a chunk not yet
+// arrived) as zero bytes. The reader uses ctx for its reads.
+func (s *Store) OpenAt(ctx context.Context, id uuid.UUID, stream model.LogStream, offset int64) (io.ReadCloser, int64, error) {
 	if offset < 0 {
 		return nil, 0, fmt.Errorf("negative offset %d", offset)
 	}
-	p := s.path(id, stream)
-	f, err := os.Open(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return openGz(p+gzExt, offset)
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("open log: %w", err)
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, 0, fmt.Errorf("stat log: %w", err)
-	}
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
-		f.Close()
-		return nil, 0, fmt.Errorf("seek log: %w", err)
-	}
-	return f, st.Size(), nil
+	return s.b.openAt(ctx, id, stream, offset)
 }
 
 // TailOffset returns where the last n lines of a stream begin, and the
 // size it looked at. A last line without a newline counts as a line; n of
 // zero or less gives the size (nothing).
-func (s *Store) TailOffset(id uuid.UUID, stream model.LogStream, n int) (offset, size int64, err error) {
-	p := s.path(id, stream)
-	f, err := os.Open(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return tailGz(p+gzExt, n)
-	}
-	if err != nil {
-		return 0, 0, fmt.Errorf("open log: %w", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return 0, 0, fmt.Errorf("stat log: %w", err)
-	}
-	offset, err = tailStart(f, st.Size(), n)
-	if err != nil {
-		return 0, 0, fmt.Errorf("tail log: %w", err)
-	}
-	return offset, st.Size(), nil
+func (s *Store) TailOffset(ctx context.Context, id uuid.UUID, stream model.LogStream, n int) (offset, size int64, err error) {
+	return s.b.tailOffset(ctx, id, stream, n)
 }
 
 // Delete removes both streams of an instance, in either form.
-func (s *Store) Delete(id uuid.UUID) error {
-	// The lock keeps a compression from renaming its result into place
-	// after the plain file is gone, which would leave an orphan.
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var errs []error
-	for _, stream := range streams {
-		p := s.path(id, stream)
-		for _, name := range []string{p, p + gzExt, p + gzExt + tmpExt} {
-			if err := os.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
-				errs = append(errs, err)
-			}
-		}
+func (s *Store) Delete(ctx context.Context, id uuid.UUID) error {
+	return s.DeleteMany(ctx, []uuid.UUID{id})
+}
+
+// DeleteMany is [Store.Delete] for several instances at once: one
+// statement with the database.
+func (s *Store) DeleteMany(ctx context.Context, ids []uuid.UUID) error {
+	if len(ids) == 0 {
+		return nil
 	}
-	return errors.Join(errs...)
+	return s.b.deleteMany(ctx, ids)
+}
+
+// wake tells local followers, and through the relay those on other
+// servers, that an instance's output grew or its log finished.
+func (s *Store) wake(id uuid.UUID, finished bool) {
+	if finished {
+		s.broker.Finish(id)
+	} else {
+		s.broker.Notify(id)
+	}
+	if r := s.relay.Load(); r != nil {
+		r.publish(id, finished)
+	}
+}
+
+// queueCompression hands a newly finished log to the Compressor.
+func (s *Store) queueCompression(id uuid.UUID) {
+	select {
+	case s.compress <- id:
+	default:
+		// The compressor is behind or not running; the log stays unpacked.
+	}
 }
 
 type emptyReader struct{}
 
 func (emptyReader) Read([]byte) (int, error) { return 0, io.EOF }
 func (emptyReader) Close() error             { return nil }
-
-// recentSet remembers the ids added lately, up to about 2×max: when the
-// current generation is full it becomes the previous one, and the previous
-// one is forgotten.
-type recentSet struct {
-	max        int
-	cur, older map[uuid.UUID]struct{}
-}
-
-func newRecentSet(max int) recentSet {
-	return recentSet{max: max, cur: map[uuid.UUID]struct{}{}, older: map[uuid.UUID]struct{}{}}
-}
-
-// add adds id and reports whether it was new.
-func (r *recentSet) add(id uuid.UUID) bool {
-	if r.has(id) {
-		return false
-	}
-	if len(r.cur) >= r.max {
-		r.older, r.cur = r.cur, make(map[uuid.UUID]struct{}, r.max)
-	}
-	r.cur[id] = struct{}{}
-	return true
-}
-
-func (r *recentSet) has(id uuid.UUID) bool {
-	if _, ok := r.cur[id]; ok {
-		return true
-	}
-	_, ok := r.older[id]
-	return ok
-}

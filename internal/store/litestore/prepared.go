@@ -27,6 +27,7 @@ func readQueries() []string {
 		dbsqlc.TaskClaimDue,
 		dbsqlc.TaskInstanceListLeaseExpired,
 		dbsqlc.TaskInstanceListLiveByAgent,
+		dbsqlc.TaskLogChunkList,
 		dbsqlc.TaskLogGetByInstanceID,
 	}
 }
@@ -49,6 +50,10 @@ func writeQueries() []string {
 		dbsqlc.TaskInstanceFinishMany,
 		dbsqlc.TaskInstanceInsertMany,
 		dbsqlc.TaskInstanceStartMany,
+		dbsqlc.TaskLogChunkInsertMany,
+		dbsqlc.TaskLogChunkInsertManyRaise,
+		dbsqlc.TaskLogChunkReplace,
+		dbsqlc.TaskLogChunkReplaceDelete,
 		dbsqlc.TaskLogUpsertMany,
 	}
 }

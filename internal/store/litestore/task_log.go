@@ -47,3 +47,36 @@ func (e *executor) TaskLogUpsertMany(ctx context.Context, params *store.TaskLogU
 	}
 	return total, nil
 }
+
+// TaskLogDeleteMany implements [store.Executor]: two deletes in one
+// transaction.
+func (e *executor) TaskLogDeleteMany(ctx context.Context, params *store.TaskLogDeleteManyParams) (int, error) {
+	if len(params.InstanceIDs) == 0 {
+		return 0, nil
+	}
+	var n int64
+	err := e.inWriteTx(ctx, func(w dbsqlc.DBTX) error {
+		if _, err := e.q.TaskLogDeleteManyChunks(ctx, w, &dbsqlc.TaskLogDeleteManyChunksParams{InstanceIDs: params.InstanceIDs}); err != nil {
+			return err
+		}
+		var err error
+		n, err = e.q.TaskLogDeleteMany(ctx, w, &dbsqlc.TaskLogDeleteManyParams{InstanceIDs: params.InstanceIDs})
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete task logs: %w", e.interpretError(err))
+	}
+	return int(n), nil
+}
+
+// TaskLogFinishMany implements [store.Executor].
+func (e *executor) TaskLogFinishMany(ctx context.Context, params *store.TaskLogFinishManyParams) ([]*model.TaskLog, error) {
+	if len(params.InstanceIDs) == 0 {
+		return nil, nil
+	}
+	rows, err := e.q.TaskLogFinishMany(ctx, e.w, &dbsqlc.TaskLogFinishManyParams{InstanceIDs: params.InstanceIDs, Now: nowMicros(params.Now)})
+	if err != nil {
+		return nil, fmt.Errorf("finish task logs: %w", e.interpretError(err))
+	}
+	return fromRows(rows, func(r *dbsqlc.SchedTaskLog) (*model.TaskLog, error) { return taskLogFromRow(r), nil })
+}

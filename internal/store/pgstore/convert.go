@@ -182,6 +182,7 @@ func taskLogFromRow(r *dbsqlc.SchedTaskLog) *model.TaskLog {
 		StdoutBytes: r.StdoutBytes,
 		StderrBytes: r.StderrBytes,
 		UpdatedAt:   utc(r.UpdatedAt),
+		FinishedAt:  utcPtr(r.FinishedAt),
 	}
 }
 

@@ -46,9 +46,10 @@ type Config struct {
 // safe for concurrent use.
 type Store struct {
 	executor
-	cfg    Config
-	logger *slog.Logger
-	pool   *pgxpool.Pool
+	cfg     Config
+	logger  *slog.Logger
+	pool    *pgxpool.Pool
+	queries *queryCounter
 }
 
 var _ store.Store = (*Store)(nil)
@@ -70,6 +71,8 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) 
 	if cfg.MaxConns > 0 {
 		pcfg.MaxConns = int32(max(cfg.MaxConns, 2))
 	}
+	queries := &queryCounter{}
+	pcfg.ConnConfig.Tracer = queries
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("create postgres pool: %w", err)
@@ -79,6 +82,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) 
 		cfg:      cfg,
 		logger:   logger,
 		pool:     pool,
+		queries:  queries,
 	}
 	if err := s.checkServer(ctx); err != nil {
 		pool.Close()

@@ -52,3 +52,31 @@ func (e *executor) TaskLogUpsertMany(ctx context.Context, params *store.TaskLogU
 	}
 	return int(n), nil
 }
+
+// TaskLogDeleteMany implements [store.Executor] in one statement.
+func (e *executor) TaskLogDeleteMany(ctx context.Context, params *store.TaskLogDeleteManyParams) (int, error) {
+	if len(params.InstanceIDs) == 0 {
+		return 0, nil
+	}
+	n, err := e.q.TaskLogDeleteMany(ctx, e.db, &dbsqlc.TaskLogDeleteManyParams{InstanceIDs: params.InstanceIDs})
+	if err != nil {
+		return 0, fmt.Errorf("delete task logs: %w", interpretError(err))
+	}
+	return int(n), nil
+}
+
+// TaskLogFinishMany implements [store.Executor] in one statement.
+func (e *executor) TaskLogFinishMany(ctx context.Context, params *store.TaskLogFinishManyParams) ([]*model.TaskLog, error) {
+	if len(params.InstanceIDs) == 0 {
+		return nil, nil
+	}
+	rows, err := e.q.TaskLogFinishMany(ctx, e.db, &dbsqlc.TaskLogFinishManyParams{InstanceIDs: params.InstanceIDs, Now: params.Now})
+	if err != nil {
+		return nil, fmt.Errorf("finish task logs: %w", interpretError(err))
+	}
+	out := make([]*model.TaskLog, len(rows))
+	for i, r := range rows {
+		out[i] = taskLogFromRow(r)
+	}
+	return out, nil
+}

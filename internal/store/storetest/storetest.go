@@ -39,6 +39,7 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Task", exerciseTask},
 		{"TaskInstance", exerciseTaskInstance},
 		{"TaskLog", exerciseTaskLog},
+		{"TaskLogChunk", exerciseTaskLogChunk},
 		{"Tx", exerciseTx},
 	}
 	for _, g := range groups {

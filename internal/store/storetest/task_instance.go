@@ -149,7 +149,7 @@ func exerciseTaskInstance(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
-	t.Run("StartManyMovesDispatchedOrAckedHeldByAgent", func(t *testing.T) {
+	t.Run("StartManyMovesDispatchedOrAckedHeldByAgentAndAcksIt", func(t *testing.T) {
 		t.Parallel()
 		ctx, bundle := setup(t, open)
 		lease := bundle.at(time.Minute)
@@ -177,6 +177,10 @@ func exerciseTaskInstance(t *testing.T, open func(t *testing.T) store.Store) {
 			want.StartedAt = &startedAt
 			want.LeaseExpiresAt = nil
 			want.UpdatedAt = *bundle.at(4 * time.Second)
+			if want.AckedAt == nil {
+				// A start without an earlier ack acknowledges too.
+				want.AckedAt = bundle.at(4 * time.Second)
+			}
 			checkTaskInstance(t, "started instance", getTaskInstance(ctx, t, bundle.exec, ti.ID), &want)
 		}
 		checkTaskInstance(t, "other agent's instance", getTaskInstance(ctx, t, bundle.exec, theirs.ID), theirs)

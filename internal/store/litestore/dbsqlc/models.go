@@ -167,4 +167,12 @@ type SchedTaskLog struct {
 	StdoutBytes int64
 	StderrBytes int64
 	UpdatedAt   int64
+	FinishedAt  *int64
+}
+
+type SchedTaskLogChunk struct {
+	InstanceID uuid.UUID
+	Stream     string
+	ByteOffset int64
+	Data       []byte
 }

@@ -383,6 +383,8 @@ const TaskInstanceStartMany = `-- name: TaskInstanceStartMany :execrows
 UPDATE sched_task_instance
 SET status = 10,
     started_at = CAST(?1 AS INTEGER),
+    -- A start acknowledges too, when no ack came before it.
+    acked_at = coalesce(acked_at, ?2),
     lease_expires_at = NULL,
     updated_at = ?2
 WHERE id = ?3

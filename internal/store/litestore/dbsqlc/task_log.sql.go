@@ -7,12 +7,125 @@ package dbsqlc
 
 import (
 	"context"
+	"strings"
 
 	"github.com/google/uuid"
 )
 
+const TaskLogDeleteMany = `-- name: TaskLogDeleteMany :execrows
+DELETE FROM sched_task_log
+WHERE instance_id IN (/*SLICE:instance_ids*/?)
+`
+
+type TaskLogDeleteManyParams struct {
+	InstanceIDs []uuid.UUID
+}
+
+func (q *Queries) TaskLogDeleteMany(ctx context.Context, db DBTX, arg *TaskLogDeleteManyParams) (int64, error) {
+	query := TaskLogDeleteMany
+	var queryParams []interface{}
+	if len(arg.InstanceIDs) > 0 {
+		for _, v := range arg.InstanceIDs {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:instance_ids*/?", strings.Repeat(",?", len(arg.InstanceIDs))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:instance_ids*/?", "NULL", 1)
+	}
+	result, err := db.ExecContext(ctx, query, queryParams...)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const TaskLogDeleteManyChunks = `-- name: TaskLogDeleteManyChunks :execrows
+DELETE FROM sched_task_log_chunk
+WHERE instance_id IN (/*SLICE:instance_ids*/?)
+`
+
+type TaskLogDeleteManyChunksParams struct {
+	InstanceIDs []uuid.UUID
+}
+
+// The first step of TaskLogDeleteMany.
+func (q *Queries) TaskLogDeleteManyChunks(ctx context.Context, db DBTX, arg *TaskLogDeleteManyChunksParams) (int64, error) {
+	query := TaskLogDeleteManyChunks
+	var queryParams []interface{}
+	if len(arg.InstanceIDs) > 0 {
+		for _, v := range arg.InstanceIDs {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:instance_ids*/?", strings.Repeat(",?", len(arg.InstanceIDs))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:instance_ids*/?", "NULL", 1)
+	}
+	result, err := db.ExecContext(ctx, query, queryParams...)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const TaskLogFinishMany = `-- name: TaskLogFinishMany :many
+INSERT INTO sched_task_log (instance_id, updated_at, finished_at)
+SELECT ti.id, CAST(?1 AS INTEGER), CAST(?1 AS INTEGER)
+FROM sched_task_instance AS ti
+WHERE ti.id IN (/*SLICE:instance_ids*/?)
+ON CONFLICT (instance_id) DO UPDATE
+SET finished_at = excluded.finished_at,
+    updated_at = excluded.updated_at
+WHERE sched_task_log.finished_at IS NULL
+RETURNING instance_id, stdout_bytes, stderr_bytes, updated_at, finished_at
+`
+
+type TaskLogFinishManyParams struct {
+	Now         int64
+	InstanceIDs []uuid.UUID
+}
+
+func (q *Queries) TaskLogFinishMany(ctx context.Context, db DBTX, arg *TaskLogFinishManyParams) ([]*SchedTaskLog, error) {
+	query := TaskLogFinishMany
+	var queryParams []interface{}
+	queryParams = append(queryParams, arg.Now)
+	if len(arg.InstanceIDs) > 0 {
+		for _, v := range arg.InstanceIDs {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:instance_ids*/?", strings.Repeat(",?", len(arg.InstanceIDs))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:instance_ids*/?", "NULL", 1)
+	}
+	rows, err := db.QueryContext(ctx, query, queryParams...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*SchedTaskLog
+	for rows.Next() {
+		var i SchedTaskLog
+		if err := rows.Scan(
+			&i.InstanceID,
+			&i.StdoutBytes,
+			&i.StderrBytes,
+			&i.UpdatedAt,
+			&i.FinishedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const TaskLogGetByInstanceID = `-- name: TaskLogGetByInstanceID :one
-SELECT instance_id, stdout_bytes, stderr_bytes, updated_at
+SELECT instance_id, stdout_bytes, stderr_bytes, updated_at, finished_at
 FROM sched_task_log
 WHERE instance_id = ?1
 `
@@ -29,6 +142,7 @@ func (q *Queries) TaskLogGetByInstanceID(ctx context.Context, db DBTX, arg *Task
 		&i.StdoutBytes,
 		&i.StderrBytes,
 		&i.UpdatedAt,
+		&i.FinishedAt,
 	)
 	return &i, err
 }

@@ -169,6 +169,7 @@ type SchedTaskLog struct {
 	StdoutBytes int64
 	StderrBytes int64
 	UpdatedAt   time.Time
+	FinishedAt  *time.Time
 }
 
 type SchedTaskLogChunk struct {

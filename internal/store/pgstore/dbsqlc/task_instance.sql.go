@@ -411,6 +411,8 @@ WITH input AS (
 UPDATE sched_task_instance AS ti
 SET status = 10,
     started_at = input.started_at,
+    -- A start acknowledges too, when no ack came before it.
+    acked_at = coalesce(ti.acked_at, coalesce($1::timestamptz, now())),
     lease_expires_at = NULL,
     updated_at = coalesce($1::timestamptz, now())
 FROM input

@@ -12,8 +12,72 @@ import (
 	"github.com/google/uuid"
 )
 
+const taskLogDeleteMany = `-- name: TaskLogDeleteMany :execrows
+WITH chunks AS (
+    DELETE FROM sched_task_log_chunk
+    WHERE instance_id = any($1::uuid[])
+)
+DELETE FROM sched_task_log
+WHERE instance_id = any($1::uuid[])
+`
+
+type TaskLogDeleteManyParams struct {
+	InstanceIDs []uuid.UUID
+}
+
+func (q *Queries) TaskLogDeleteMany(ctx context.Context, db DBTX, arg *TaskLogDeleteManyParams) (int64, error) {
+	result, err := db.Exec(ctx, taskLogDeleteMany, arg.InstanceIDs)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const taskLogFinishMany = `-- name: TaskLogFinishMany :many
+INSERT INTO sched_task_log AS l (instance_id, updated_at, finished_at)
+SELECT ti.id, coalesce($1::timestamptz, now()), coalesce($1::timestamptz, now())
+FROM sched_task_instance AS ti
+WHERE ti.id = any($2::uuid[])
+ON CONFLICT (instance_id) DO UPDATE
+SET finished_at = excluded.finished_at,
+    updated_at = excluded.updated_at
+WHERE l.finished_at IS NULL
+RETURNING l.instance_id, l.stdout_bytes, l.stderr_bytes, l.updated_at, l.finished_at
+`
+
+type TaskLogFinishManyParams struct {
+	Now         *time.Time
+	InstanceIDs []uuid.UUID
+}
+
+func (q *Queries) TaskLogFinishMany(ctx context.Context, db DBTX, arg *TaskLogFinishManyParams) ([]*SchedTaskLog, error) {
+	rows, err := db.Query(ctx, taskLogFinishMany, arg.Now, arg.InstanceIDs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*SchedTaskLog
+	for rows.Next() {
+		var i SchedTaskLog
+		if err := rows.Scan(
+			&i.InstanceID,
+			&i.StdoutBytes,
+			&i.StderrBytes,
+			&i.UpdatedAt,
+			&i.FinishedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const taskLogGetByInstanceID = `-- name: TaskLogGetByInstanceID :one
-SELECT instance_id, stdout_bytes, stderr_bytes, updated_at
+SELECT instance_id, stdout_bytes, stderr_bytes, updated_at, finished_at
 FROM sched_task_log
 WHERE instance_id = $1
 `
@@ -30,6 +94,7 @@ func (q *Queries) TaskLogGetByInstanceID(ctx context.Context, db DBTX, arg *Task
 		&i.StdoutBytes,
 		&i.StderrBytes,
 		&i.UpdatedAt,
+		&i.FinishedAt,
 	)
 	return &i, err
 }

@@ -65,6 +65,8 @@ ORDER BY created_at, id;
 UPDATE sched_task_instance
 SET status = 10,
     started_at = CAST(@started_at AS INTEGER),
+    -- A start acknowledges too, when no ack came before it.
+    acked_at = coalesce(acked_at, @now),
     lease_expires_at = NULL,
     updated_at = @now
 WHERE id = @id

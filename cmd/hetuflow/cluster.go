@@ -1,0 +1,74 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hetuflow/hetuflow/internal/server/api"
+)
+
+func newClusterCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "cluster", Short: "Inspect the servers sharing the database"}
+	var (
+		flags  apiFlags
+		asJSON bool
+	)
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "Servers, leader and epoch, agents per server, queue depth, oldest waiting task",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := flags.client()
+			if err != nil {
+				return err
+			}
+			var st api.ClusterStatus
+			if err := c.call(cmd.Context(), "GET", "/cluster", nil, &st); err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(&st)
+			}
+			printCluster(cmd.OutOrStdout(), &st)
+			return nil
+		},
+	}
+	flags.register(status)
+	status.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
+	cmd.AddCommand(status)
+	return cmd
+}
+
+func printCluster(w io.Writer, st *api.ClusterStatus) {
+	switch {
+	case st.Leader == nil:
+		fmt.Fprintln(w, "Leader: none yet")
+	case st.LeaderLive:
+		fmt.Fprintf(w, "Leader: %s (epoch %d, lease until %s)\n", st.Leader.Holder, st.Leader.Epoch, st.Leader.ExpiresAt.Local().Format(time.RFC3339))
+	default:
+		fmt.Fprintf(w, "Leader: none (last %s, epoch %d, lease expired %s ago)\n", st.Leader.Holder, st.Leader.Epoch, st.Time.Sub(st.Leader.ExpiresAt).Round(time.Second))
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVER\tADDRESS\tSTATUS\tROLE\tAGENTS\tVERSION\tLAST HEARTBEAT")
+	for _, s := range st.Servers {
+		role := ""
+		if s.Leader {
+			role = "leader"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s ago\n", s.ID, s.Address, s.Status, role, s.Agents, s.Version, st.Time.Sub(s.LastHeartbeatAt).Round(time.Second))
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "Agents: %d online, %d draining, %d offline\n", st.AgentsByStatus["online"], st.AgentsByStatus["draining"], st.AgentsByStatus["offline"])
+	if st.OldestPendingAt == nil {
+		fmt.Fprintf(w, "Queue: %d tasks waiting\n", st.QueueDepth)
+		return
+	}
+	fmt.Fprintf(w, "Queue: %d tasks waiting, the oldest for %s\n", st.QueueDepth, (time.Duration(st.OldestPendingAgeSeconds * float64(time.Second))).Round(time.Millisecond))
+}
