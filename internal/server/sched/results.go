@@ -223,13 +223,25 @@ func (r *Results) applyWithRetry(ctx context.Context, batch []*Report) {
 			return
 		}
 		r.log.ErrorContext(ctx, "apply results", "num_reports", len(batch), "attempt", attempt+1, "error", err)
-		backoff := min(time.Duration(1<<min(attempt, 6))*50*time.Millisecond, 5*time.Second)
-		backoff += rand.N(backoff / 2)
+		backoff := applyBackoff(attempt)
 		select {
 		case <-ctx.Done():
 		case <-time.After(backoff):
 		}
 	}
+}
+
+// maxApplyBackoff bounds the pause between attempts to apply results. It is
+// short because agents wait on these writes (a reconnecting agent is welcomed
+// only once its reports are stored): after a database outage they must be
+// back well within the heartbeat TTL, and a retry costs one connection
+// attempt.
+const maxApplyBackoff = 500 * time.Millisecond
+
+// applyBackoff is the jittered pause after failed attempt n (from 0).
+func applyBackoff(n int) time.Duration {
+	d := min(time.Duration(1<<min(n, 6))*50*time.Millisecond, maxApplyBackoff)
+	return d + rand.N(d/2)
 }
 
 func (r *Results) drainBatch(batch []*Report) {
