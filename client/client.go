@@ -334,10 +334,14 @@ func get(path string) request { return request{method: http.MethodGet, path: pat
 func put(path string, body any) request {
 	return request{method: http.MethodPut, path: path, body: body, idempotent: true}
 }
-func del(path string) request { return request{method: http.MethodDelete, path: path, idempotent: true} }
+func del(path string) request {
+	return request{method: http.MethodDelete, path: path, idempotent: true}
+}
 
 // post is a call that changes state; it is not retried.
-func post(path string, body any) request { return request{method: http.MethodPost, path: path, body: body} }
+func post(path string, body any) request {
+	return request{method: http.MethodPost, path: path, body: body}
+}
 
 // postQuery is a POST that only reads, so it is retried.
 func postQuery(path string, body any) request {

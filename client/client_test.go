@@ -187,10 +187,10 @@ func TestFollowLogResumesAfterBrokenStream(t *testing.T) {
 
 func TestBaseURL(t *testing.T) {
 	for in, want := range map[string]string{
-		"127.0.0.1:9500":               "http://127.0.0.1:9500/api/v1",
-		"https://h.example/":           "https://h.example/api/v1",
-		"ws://h:1/api/v1":              "http://h:1/api/v1",
-		"wss://h/prefix/api/v1/":       "https://h/prefix/api/v1",
+		"127.0.0.1:9500":         "http://127.0.0.1:9500/api/v1",
+		"https://h.example/":     "https://h.example/api/v1",
+		"ws://h:1/api/v1":        "http://h:1/api/v1",
+		"wss://h/prefix/api/v1/": "https://h/prefix/api/v1",
 	} {
 		got, err := client.BaseURL(in)
 		if err != nil || got != want {

@@ -244,4 +244,3 @@ func (c *Client) LatestInstance(ctx context.Context, taskID uuid.UUID) (*TaskIns
 	}
 	return res.Result[0], nil
 }
-
