@@ -43,7 +43,7 @@ func findJob(ctx context.Context, c *hf.Client, namespace, ref string) (*hf.Job,
 
 func jobRows(jobs []*hf.Job) func() *table {
 	return func() *table {
-		t := &table{header: []string{"NAMESPACE", "NAME", "STATUS", "RUNS", "ID"}}
+		t := &table{header: []string{"NAMESPACE", "NAME", "STATUS", "COMMAND", "ID"}}
 		for _, j := range jobs {
 			what := j.Config.Command
 			if j.Config.Type == model.TaskHTTP && j.Config.HTTP != nil {
