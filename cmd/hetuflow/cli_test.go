@@ -214,6 +214,18 @@ func TestCLIExitCodesAndWait(t *testing.T) {
 	if got := e.ok("run", "list", "--job", "bad", "-o", "json"); strings.Count(got, `"status": 90`) != 2 {
 		t.Errorf("run list --job bad: want two failed runs, got %s", got)
 	}
+	// The importers' output applies cleanly to a real server, and a second
+	// import changes nothing.
+	for _, f := range []string{"xxl-job", "dkron"} {
+		from, _ := filepath.Abs(filepath.Join("testdata", "import", f+".json"))
+		e.ok("import", f, "--from", from, "--apply", "-n", "imported")
+		if out, stderr, code := e.run(nil, "import", f, "--from", from, "--apply", "-n", "imported"); code != 0 || out != "no changes\n" || !strings.Contains(stderr, "notes:") {
+			t.Errorf("second import %s: exit %d, %q, report %q; want no changes and the report", f, code, out, stderr)
+		}
+	}
+	if res, err := e.api.QueryJobs(t.Context(), &hf.Query{Filter: map[string]any{"namespace": "imported"}}); err != nil || res.Page.Total != 10 {
+		t.Errorf("imported jobs: %v, %v; want 10", res, err)
+	}
 	if got := e.ok("agents", "list"); !strings.Contains(got, "online") {
 		t.Errorf("agents list = %q, want the dev agent online", got)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -67,6 +68,10 @@ type manifestSchedule struct {
 	EventFilter  map[string]any      `json:"event_filter,omitempty"`
 	Disabled     bool                `json:"disabled,omitempty"`
 }
+
+// labelKeyRe is what a job label key may hold: it becomes part of an
+// environment variable name.
+var labelKeyRe = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
 
 // labelEnvPrefix marks the environment entries that hold a job's labels.
 const labelEnvPrefix = "HETUFLOW_LABEL_"
@@ -144,6 +149,11 @@ func decodeManifest(name, format string, data []byte) (*manifest, error) {
 		}
 		if len(j.Config.Triggers) > 0 {
 			return nil, &model.FieldError{Field: fmt.Sprintf("%s: jobs[%d].config.triggers", name, i), Reason: "name jobs in triggers (on, job) instead"}
+		}
+		for k := range j.Labels {
+			if !labelKeyRe.MatchString(k) {
+				return nil, &model.FieldError{Field: fmt.Sprintf("%s: jobs[%d].labels.%s", name, i, k), Reason: "label keys are letters, digits and '_' (they are stored as environment names)"}
+			}
 		}
 		seen := map[string]bool{}
 		for k, s := range j.Schedules {
