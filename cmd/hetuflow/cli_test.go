@@ -226,6 +226,13 @@ func TestCLIExitCodesAndWait(t *testing.T) {
 	if res, err := e.api.QueryJobs(t.Context(), &hf.Query{Filter: map[string]any{"namespace": "imported"}}); err != nil || res.Page.Total != 10 {
 		t.Errorf("imported jobs: %v, %v; want 10", res, err)
 	}
+	// job edit opens $EDITOR on the job's file and applies what it saves.
+	if out, stderr, code := e.run([]string{"EDITOR=sed -i -e s/fine/edited/", "VISUAL="}, "job", "edit", "good"); code != 0 || !strings.Contains(out, `config.args[0]: "fine" → "edited"`) {
+		t.Errorf("job edit: exit %d, %q, %q; want the args diff", code, out, stderr)
+	}
+	if got := e.ok("job", "get", "good", "-o", "yaml"); !strings.Contains(got, "- edited") {
+		t.Errorf("job after edit: %s", got)
+	}
 	if got := e.ok("agents", "list"); !strings.Contains(got, "online") {
 		t.Errorf("agents list = %q, want the dev agent online", got)
 	}
