@@ -51,8 +51,12 @@ func (c *Client) DisableJob(ctx context.Context, id uuid.UUID) (*Job, error) {
 	return &j, c.call(ctx, postQuery("/jobs/"+id.String()+"/disable", nil), &j)
 }
 
-// RunJob runs a job now and returns its task. It is not retried.
+// RunJob runs a job now and returns its task; run may be nil. It is not
+// retried.
 func (c *Client) RunJob(ctx context.Context, id uuid.UUID, run *RunRequest) (*Task, error) {
+	if run == nil {
+		run = &RunRequest{}
+	}
 	var t Task
 	return &t, c.call(ctx, post("/jobs/"+id.String()+"/run", run), &t)
 }
@@ -116,6 +120,9 @@ func (c *Client) DisableSchedule(ctx context.Context, id uuid.UUID) (*Schedule, 
 
 // RunSchedule runs a schedule's job now. It is not retried.
 func (c *Client) RunSchedule(ctx context.Context, id uuid.UUID, run *RunRequest) (*Task, error) {
+	if run == nil {
+		run = &RunRequest{}
+	}
 	var t Task
 	return &t, c.call(ctx, post("/schedules/"+id.String()+"/run", run), &t)
 }
@@ -208,6 +215,9 @@ func (c *Client) DeleteFlow(ctx context.Context, id uuid.UUID) error {
 
 // RunFlow starts a run of a flow. It is not retried.
 func (c *Client) RunFlow(ctx context.Context, id uuid.UUID, run *RunRequest) (*FlowRunView, error) {
+	if run == nil {
+		run = &RunRequest{}
+	}
 	var r FlowRunView
 	return &r, c.call(ctx, post("/flows/"+id.String()+"/run", run), &r)
 }
