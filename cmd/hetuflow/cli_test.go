@@ -148,6 +148,15 @@ func TestCLIApplyExportAndOutput(t *testing.T) {
 		golden(t, tc.golden, normalise(e.ok(strings.Fields(tc.name)...)))
 	}
 
+	// schedule preview --id asks the server about a stored schedule.
+	scheds, err := e.api.QuerySchedules(t.Context(), &hf.Query{Filter: map[string]any{"name": "yearly"}})
+	if err != nil || len(scheds.Result) != 1 {
+		t.Fatalf("yearly schedule: %v, %v", scheds, err)
+	}
+	if got := e.ok("schedule", "preview", "--id", scheds.Result[0].ID.String(), "-n", "2", "--from", "2030-06-01T00:00:00Z"); got != "2031-01-01T03:00:00Z\n2032-01-01T03:00:00Z\n" {
+		t.Errorf("schedule preview --id = %q", got)
+	}
+
 	// A changed file shows a field diff, and a prune deletes only the
 	// labelled jobs the files no longer name.
 	changed := strings.Replace(string(canonical), "timeout = '30m0s'", "timeout = '1h0m0s'", 1)

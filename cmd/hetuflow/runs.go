@@ -427,7 +427,7 @@ func addScheduleCommands(cmd *cobra.Command) {
 		}
 		return err
 	})
-	cmd.PersistentFlags().StringVarP(&namespace, "namespace", "n", "", "namespace of --job names")
+	cmd.PersistentFlags().StringVar(&namespace, "namespace", "", "namespace of --job names (default \"default\")")
 	cmd.AddCommand(list, get, create, del, enable, disable)
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/spf13/cobra"
 
 	hf "github.com/hetuflow/hetuflow/client"
 	"github.com/hetuflow/hetuflow/internal/model"
@@ -86,5 +87,26 @@ func TestExitCodes(t *testing.T) {
 		if got := exitCode(tc.err); got != tc.want {
 			t.Errorf("exitCode(%v) = %d, want %d", tc.err, got, tc.want)
 		}
+	}
+}
+
+// TestEveryCommandsFlagsMerge builds every command's full flag set, as
+// cobra does when it runs one, so a shorthand used twice on one path (a
+// panic at run time) fails here.
+func TestEveryCommandsFlagsMerge(t *testing.T) {
+	var walk func(c *cobra.Command)
+	n := 0
+	walk = func(c *cobra.Command) {
+		n++
+		_ = c.Flags() // merges the persistent flags of the parents
+		c.InheritedFlags()
+		c.LocalFlags()
+		for _, s := range c.Commands() {
+			walk(s)
+		}
+	}
+	walk(newRoot())
+	if n < 40 {
+		t.Errorf("walked %d commands", n)
 	}
 }
