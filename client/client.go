@@ -196,6 +196,8 @@ type request struct {
 	method string
 	path   string // below /api/v1, with its query
 	body   any
+	// raw, when set, is sent as the body as it is, instead of body as JSON.
+	raw    []byte
 	header http.Header
 	// idempotent calls are retried on 502/503/504 and connection errors.
 	idempotent bool
@@ -205,8 +207,8 @@ type request struct {
 // status below 300, whose body the caller closes; other statuses are
 // *APIError.
 func (c *Client) send(ctx context.Context, r request) (*http.Response, error) {
-	var payload []byte
-	if r.body != nil {
+	payload := r.raw
+	if r.body != nil && r.raw == nil {
 		var err error
 		if payload, err = json.Marshal(r.body); err != nil {
 			return nil, fmt.Errorf("client: encode %s %s: %w", r.method, r.path, err)
@@ -247,10 +249,10 @@ func (c *Client) once(ctx context.Context, r request, payload []byte) (*http.Res
 	for k, v := range r.header {
 		req.Header[k] = v
 	}
-	if c.token != "" {
+	if c.token != "" && req.Header.Get("Authorization") == "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
-	if payload != nil {
+	if payload != nil && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if req.Header.Get("Accept") == "" {

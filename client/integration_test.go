@@ -109,10 +109,20 @@ func TestClientAgainstTheAPI(t *testing.T) {
 	if l, err := c.ScheduleLedger(ctx, s.ID, time.Time{}, time.Time{}, 0); err != nil || l.ScheduleID != s.ID {
 		t.Errorf("ScheduleLedger = %+v, %v", l, err)
 	}
+	ev, err := c.CreateSchedule(ctx, &client.ScheduleSpec{JobID: job.ID, Name: "on-push", Kind: client.ScheduleEvent})
+	if err != nil || ev.HookSecret == "" {
+		t.Fatalf("event schedule = %+v, %v", ev, err)
+	}
+	if res, err := c.FireHook(ctx, ev.ID, ev.HookSecret, []byte(`{"action":"push"}`)); err != nil || !res.Fired || res.TaskID == nil {
+		t.Errorf("FireHook = %+v, %v", res, err)
+	}
+	if _, err := c.FireHook(ctx, ev.ID, "wrong", nil); !client.IsUnauthorized(err) {
+		t.Errorf("FireHook with a wrong secret: %v", err)
+	}
 	if got, err := c.DisableSchedule(ctx, s.ID); err != nil || got.Status != model.ScheduleDisabled {
 		t.Errorf("DisableSchedule = %+v, %v", got, err)
 	}
-	if res, err := c.QuerySchedules(ctx, &client.Query{Filter: map[string]any{"job_id": job.ID.String()}}); err != nil || res.Page.Total != 1 {
+	if res, err := c.QuerySchedules(ctx, &client.Query{Filter: map[string]any{"job_id": job.ID.String()}}); err != nil || res.Page.Total != 2 {
 		t.Errorf("QuerySchedules = %+v, %v", res, err)
 	}
 
@@ -129,7 +139,7 @@ func TestClientAgainstTheAPI(t *testing.T) {
 	if _, err := c.CancelTask(ctx, task.ID, "again"); !client.IsConflict(err) {
 		t.Errorf("second cancel: %v, want a conflict", err)
 	}
-	if res, err := c.QueryTasks(ctx, &client.Query{Filter: map[string]any{"status": "cancelled"}}); err != nil || len(res.Result) != 1 {
+	if res, err := c.QueryTasks(ctx, &client.Query{Filter: map[string]any{"status": "cancelled"}}); err != nil || len(res.Result) != 1 || res.Result[0].ID != task.ID {
 		t.Errorf("QueryTasks = %+v, %v", res, err)
 	}
 	if ti, err := c.LatestInstance(ctx, task.ID); err != nil || ti != nil {

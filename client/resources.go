@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"strconv"
 	"time"
@@ -131,6 +132,27 @@ func (c *Client) RunSchedule(ctx context.Context, id uuid.UUID, run *RunRequest)
 func (c *Client) RotateHookSecret(ctx context.Context, id uuid.UUID) (*ScheduleWithHook, error) {
 	var s ScheduleWithHook
 	return &s, c.call(ctx, post("/schedules/"+id.String()+"/rotate-secret", nil), &s)
+}
+
+// HookResult says whether a webhook call fired its event schedule.
+type HookResult struct {
+	Fired  bool       `json:"fired"`
+	TaskID *uuid.UUID `json:"task_id,omitempty"`
+	Reason string     `json:"reason,omitempty"`
+}
+
+// FireHook fires an event schedule with body, as a webhook sender would:
+// authenticated by the schedule's hook secret, not by the client's token.
+// It is not retried.
+func (c *Client) FireHook(ctx context.Context, id uuid.UUID, secret string, body []byte) (*HookResult, error) {
+	r := post("/hooks/"+id.String(), nil)
+	r.raw = body
+	if r.raw == nil {
+		r.raw = []byte("{}")
+	}
+	r.header = http.Header{"Authorization": {"Bearer " + secret}, "Content-Type": {"application/json"}}
+	var out HookResult
+	return &out, c.call(ctx, r, &out)
 }
 
 // QuerySchedules returns a page of schedules.
