@@ -150,6 +150,11 @@ func decodeManifest(name, format string, data []byte) (*manifest, error) {
 		if len(j.Config.Triggers) > 0 {
 			return nil, &model.FieldError{Field: fmt.Sprintf("%s: jobs[%d].config.triggers", name, i), Reason: "name jobs in triggers (on, job) instead"}
 		}
+		for k := range j.Config.Env {
+			if strings.HasPrefix(k, labelEnvPrefix) {
+				return nil, &model.FieldError{Field: fmt.Sprintf("%s: jobs[%d].config.env.%s", name, i, k), Reason: "is reserved for labels: write it under labels"}
+			}
+		}
 		for k := range j.Labels {
 			if !labelKeyRe.MatchString(k) {
 				return nil, &model.FieldError{Field: fmt.Sprintf("%s: jobs[%d].labels.%s", name, i, k), Reason: "label keys are letters, digits and '_' (they are stored as environment names)"}
@@ -289,6 +294,10 @@ func jobSpecOf(j *manifestJob, ids map[string]string) (*hf.JobSpec, error) {
 	for _, t := range j.Triggers {
 		key := cmpOr(j.Namespace, model.DefaultNamespace) + "/" + t.Job
 		id, ok := ids[key]
+		if _, err := uuid.Parse(t.Job); !ok && err == nil {
+			// A job of another namespace, which export writes by id.
+			id, ok = t.Job, true
+		}
 		if !ok {
 			return nil, &model.FieldError{Field: "job " + j.key() + ": triggers", Reason: "no job " + key}
 		}
