@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/hetuflow/hetuflow/internal/model"
 )
@@ -156,15 +157,11 @@ func (c *client) waitInstance(task *model.Task, what string, cond func(*model.Ta
 
 func (c *client) log(id string) string {
 	c.t.Helper()
-	req, _ := http.NewRequestWithContext(c.t.Context(), "GET", c.base+"/api/v1/task-instances/"+id+"/log", nil)
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := http.DefaultClient.Do(req)
+	ch, err := c.api().ReadLog(c.t.Context(), uuid.MustParse(id), nil)
 	if err != nil {
 		c.t.Fatalf("get log: %v", err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
+	return string(ch.Data)
 }
 
 // TestBinaryAgentRestartKeepsOutbox cuts an agent off from its server

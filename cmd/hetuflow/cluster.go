@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hetuflow/hetuflow/internal/server/api"
+	hf "github.com/hetuflow/hetuflow/client"
 )
 
 func newClusterCmd() *cobra.Command {
@@ -17,36 +17,47 @@ func newClusterCmd() *cobra.Command {
 	var (
 		flags  apiFlags
 		asJSON bool
+		out    outputFlag
 	)
 	status := &cobra.Command{
 		Use:   "status",
 		Short: "Servers, leader and epoch, agents per server, queue depth, oldest waiting task",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := out.check(); err != nil {
+				return err
+			}
 			c, err := flags.client()
 			if err != nil {
 				return err
 			}
-			var st api.ClusterStatus
-			if err := c.call(cmd.Context(), "GET", "/cluster", nil, &st); err != nil {
+			st, err := c.Cluster(cmd.Context())
+			if err != nil {
 				return err
 			}
 			if asJSON {
+				out.format = "json"
+			}
+			switch out.format {
+			case "json":
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
-				return enc.Encode(&st)
+				return enc.Encode(st)
+			case "yaml":
+				return writeYAML(cmd.OutOrStdout(), st)
 			}
-			printCluster(cmd.OutOrStdout(), &st)
+			printCluster(cmd.OutOrStdout(), st)
 			return nil
 		},
 	}
 	flags.register(status)
-	status.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
+	out.register(status)
+	status.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON (same as -o json)")
 	cmd.AddCommand(status)
 	return cmd
 }
 
-func printCluster(w io.Writer, st *api.ClusterStatus) {
+func printCluster(w io.Writer, st *hf.ClusterStatus) {
 	switch {
 	case st.Leader == nil:
 		fmt.Fprintln(w, "Leader: none yet")

@@ -20,6 +20,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	hf "github.com/hetuflow/hetuflow/client"
 	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/store/teststore"
 )
@@ -199,11 +200,25 @@ func (c *client) waitFor(timeout time.Duration, what string, cond func() bool) {
 	}
 }
 
+// api returns the Go client of the same server, for helpers that need
+// typed calls.
+func (c *client) api() *hf.Client {
+	c.t.Helper()
+	a, err := hf.New(c.base, hf.WithToken(c.token))
+	if err != nil {
+		c.t.Fatalf("client: %v", err)
+	}
+	return a
+}
+
 func (c *client) instances(filter map[string]any) []*model.TaskInstance {
 	c.t.Helper()
-	var page struct{ Result []*model.TaskInstance }
-	c.call("POST", "/task-instances/query", map[string]any{"filter": filter, "page": map[string]any{"limit": 1000}}, &page)
-	return page.Result
+	res, err := c.api().QueryInstances(c.t.Context(), &hf.Query{Filter: filter, Page: hf.Page{Limit: 1000}})
+	if err != nil {
+		c.t.Logf("query instances: %v", err)
+		return nil
+	}
+	return res.Result
 }
 
 func TestBinaryPostgresServerAndLabelledAgents(t *testing.T) {

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
+	hf "github.com/hetuflow/hetuflow/client"
 	"github.com/hetuflow/hetuflow/internal/model"
 )
 
@@ -98,18 +100,11 @@ func (p *linkProxy) heal() {
 // readLog returns an instance's whole stored stream.
 func (c *client) readLog(id string, stream model.LogStream) string {
 	c.t.Helper()
-	req, _ := http.NewRequestWithContext(c.t.Context(), "GET", c.base+"/api/v1/task-instances/"+id+"/log?stream="+string(stream), nil)
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := http.DefaultClient.Do(req)
+	ch, err := c.api().ReadLog(c.t.Context(), uuid.MustParse(id), &hf.LogRequest{Stream: string(stream)})
 	if err != nil {
 		c.t.Fatalf("read log: %v", err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		c.t.Fatalf("read log = %d %s", resp.StatusCode, b)
-	}
-	return string(b)
+	return string(ch.Data)
 }
 
 // TestBinaryLinkCutMidRun cuts the agent's connection while a job prints,

@@ -84,11 +84,11 @@ func TestBinaryLogsFollow(t *testing.T) {
 		t.Errorf("lines arrived within %s of each other; want them as the run printed them", spread)
 	}
 
-	// A failed run: its output, then exit status 1 naming the exit code.
+	// A failed run: its output, then exit status 6 naming the exit code.
 	failed := runJob("fails", `echo "about to fail"; exit 3`)
 	r = runLogs(t, token, "-f", failed.ID.String(), "--server", strings.TrimPrefix(base, "http://"))
-	if r.code != 1 || strings.Join(r.lines, "\n") != "about to fail" || !strings.Contains(r.stderr, "exit code 3") {
-		t.Errorf("logs -f of a failed run: exit %d, lines %q, stderr %q; want exit 1, its line, and exit code 3", r.code, r.lines, r.stderr)
+	if r.code != exitRunFailed || strings.Join(r.lines, "\n") != "about to fail" || !strings.Contains(r.stderr, "exit code 3") {
+		t.Errorf("logs -f of a failed run: exit %d, lines %q, stderr %q; want exit 6, its line, and exit code 3", r.code, r.lines, r.stderr)
 	}
 
 	// Without -f, by instance id, from the finished (compressed) log.
@@ -105,8 +105,8 @@ func TestBinaryLogsFollow(t *testing.T) {
 	if r.code != 0 || strings.Join(r.lines, "\n") != "line 9\nline 10" {
 		t.Errorf("logs --tail 2: exit %d, lines %q, stderr %q; want the last two lines", r.code, r.lines, r.stderr)
 	}
-	if r := runLogs(t, "hf_wrong", ins[0].ID.String(), "--server", base); r.code != exitError || !strings.Contains(r.stderr, "401") {
-		t.Errorf("logs with a wrong token: exit %d, stderr %q; want exit %d and 401", r.code, r.stderr, exitError)
+	if r := runLogs(t, "hf_wrong", ins[0].ID.String(), "--server", base); r.code != exitUnauthorized || !strings.Contains(r.stderr, "401") {
+		t.Errorf("logs with a wrong token: exit %d, stderr %q; want exit %d and 401", r.code, r.stderr, exitUnauthorized)
 	}
 	dev.stop(40 * time.Second)
 }

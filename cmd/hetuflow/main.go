@@ -4,22 +4,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/spf13/cobra"
-
-	"github.com/hetuflow/hetuflow/internal/model"
-)
-
-// Exit codes scripts can rely on.
-const (
-	exitOK     = 0
-	exitError  = 1
-	exitConfig = 2
 )
 
 func main() {
@@ -36,11 +26,7 @@ func run(args []string) int {
 		return exitOK
 	}
 	fmt.Fprintln(os.Stderr, "hetuflow:", err)
-	var fe *model.FieldError
-	if errors.As(err, &fe) {
-		return exitConfig
-	}
-	return exitError
+	return exitCode(err)
 }
 
 // globalFlags are the flags every command shares.
@@ -57,6 +43,8 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.configPath, "config", "", "config file (default resources/app.toml if present; or $HETUFLOW_CONFIG)")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	root.AddCommand(newDevCmd(g), newServerCmd(g), newAgentCmd(g), newMigrateCmd(g), newScheduleCmd(), newLogsCmd(), newClusterCmd(), newVersionCmd())
+	addClientCommands(root)
 	return root
 }

@@ -81,6 +81,8 @@ type API struct {
 	deps Deps
 	mux  *http.ServeMux
 	huma huma.API
+	// adapter records the routes the mux serves (Routes).
+	adapter *recordingAdapter
 
 	follow    Follower
 	heartbeat time.Duration
@@ -107,7 +109,7 @@ func New(deps Deps) *API {
 	}
 	cfg.Security = []map[string][]string{{"bearer": {}}}
 	cfg.Components.Schemas.RegisterTypeAlias(reflect.TypeFor[model.Duration](), reflect.TypeFor[string]())
-	cfg.Transformers = append(cfg.Transformers, locateMissingProperties)
+	cfg.Transformers = append(cfg.Transformers, locateMissingProperties, addProblemCode)
 	a := &API{deps: deps, mux: http.NewServeMux(), follow: deps.Follow, heartbeat: deps.FollowHeartbeat, streamsDone: make(chan struct{})}
 	if a.follow == nil {
 		a.follow = deps.Logs.Broker()
@@ -115,8 +117,10 @@ func New(deps Deps) *API {
 	if a.heartbeat <= 0 {
 		a.heartbeat = DefaultFollowHeartbeat
 	}
-	a.huma = humago.New(a.mux, cfg)
+	a.adapter = &recordingAdapter{Adapter: humago.NewAdapter(a.mux, "")}
+	a.huma = huma.NewAPI(cfg, a.adapter)
 	a.routes()
+	a.document()
 	return a
 }
 
@@ -206,7 +210,7 @@ func writeProblem(w http.ResponseWriter, status int, detail string) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="hetuflow"`)
 	}
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(&huma.ErrorModel{Title: http.StatusText(status), Status: status, Detail: detail})
+	_ = json.NewEncoder(w).Encode(&Problem{ErrorModel: &huma.ErrorModel{Title: http.StatusText(status), Status: status, Detail: detail}, Code: ProblemCode(status)})
 }
 
 // locateMissingProperties points a "required property missing" error at the
