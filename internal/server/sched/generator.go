@@ -36,6 +36,8 @@ type GeneratorConfig struct {
 	// Fence, if set, runs first in each planning transaction and refuses
 	// it when this server no longer leads.
 	Fence Fence
+	// Metrics records the generator's lag; nil means NopMetrics.
+	Metrics Metrics
 }
 
 // GeneratorTestSignals lets tests wait for passes.
@@ -79,6 +81,9 @@ func NewGenerator(cfg GeneratorConfig, st store.Store, onWork func(), logger *sl
 	}
 	if onWork == nil {
 		onWork = func() {}
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NopMetrics{}
 	}
 	return &Generator{cfg: cfg, store: st, log: logger, onWork: onWork, wake: make(chan struct{}, 1)}
 }
@@ -138,10 +143,17 @@ func (g *Generator) RunOnce(ctx context.Context, now time.Time) (GenerateResult,
 	defer cancel()
 	var total GenerateResult
 	horizon := now.Add(g.cfg.Window)
+	first := true
 	for {
 		due, err := g.store.ScheduleListDue(ctx, &store.ScheduleListDueParams{Horizon: horizon, Limit: g.cfg.BatchSize})
 		if err != nil {
 			return total, fmt.Errorf("list due schedules: %w", err)
+		}
+		if first {
+			// Due schedules come earliest first: the first batch holds
+			// the cursor furthest behind.
+			first = false
+			g.cfg.Metrics.GeneratorLag(behind(due, now))
 		}
 		res, soon, err := g.planBatch(ctx, due, now, horizon)
 		total.Schedules += res.Schedules
@@ -386,4 +398,15 @@ func describeMisfire(m model.MisfirePolicy, missed int) string {
 		return fmt.Sprintf("fire_all runs at most the latest %d of %d missed fires", m.EffectiveLimit(), missed)
 	}
 	return "fire_once runs only the latest missed fire"
+}
+
+// behind returns how far the earliest cursor of due is before now, or zero.
+func behind(due []*model.Schedule, now time.Time) time.Duration {
+	var lag time.Duration
+	for _, s := range due {
+		if s.NextFireAt != nil && now.Sub(*s.NextFireAt) > lag {
+			lag = now.Sub(*s.NextFireAt)
+		}
+	}
+	return lag
 }

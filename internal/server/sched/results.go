@@ -62,6 +62,8 @@ type ResultsConfig struct {
 	// QueueSize bounds the reports waiting; Submit blocks when it is full.
 	// Default 10000.
 	QueueSize int
+	// Metrics records finished runs; nil means NopMetrics.
+	Metrics Metrics
 }
 
 // ResultsTestSignals lets tests wait for batches.
@@ -120,6 +122,9 @@ func NewResults(cfg ResultsConfig, st store.Store, logs *tasklog.Store, wake Wak
 	}
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = 10_000
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NopMetrics{}
 	}
 	return &Results{cfg: cfg, store: st, logs: logs, log: logger, queue: make(chan *Report, cfg.QueueSize), wake: wake, owners: map[uuid.UUID]string{}}
 }
@@ -354,6 +359,7 @@ func (r *Results) apply(ctx context.Context, batch []*Report) error {
 		return err
 	}
 	r.logsCommitted(ctx, logs)
+	observeFinish(r.cfg.Metrics, fin)
 	if fin.Runnable > 0 || fin.Triggered > 0 {
 		r.wake.dispatcher()
 	}
@@ -447,6 +453,11 @@ func finishFromDone(agentID string, d *protocol.TaskDone) *store.TaskInstanceFin
 type FinishResult struct {
 	// Runnable counts tasks that can run again (retry or requeue).
 	Runnable int
+	// Done are the tasks that reached a final status.
+	Done []Finished
+	// StartLags are, for the finished instances that started, how late
+	// each started (started minus planned).
+	StartLags []time.Duration
 	FinalEffects
 }
 
@@ -481,6 +492,11 @@ func FinishInstances(ctx context.Context, ex store.Executor, items []*store.Task
 	}
 	moves := make([]*store.TaskFinish, 0, len(finished))
 	var done []Finished
+	for _, in := range finished {
+		if in.StartedAt != nil && !in.PlannedAt.IsZero() {
+			res.StartLags = append(res.StartLags, in.StartedAt.Sub(in.PlannedAt))
+		}
+	}
 	decided := map[uuid.UUID]bool{}
 	for _, in := range finished {
 		t := byID[in.TaskID]
@@ -509,6 +525,7 @@ func FinishInstances(ctx context.Context, ex store.Executor, items []*store.Task
 			return res, fmt.Errorf("finish tasks: %w", err)
 		}
 	}
+	res.Done = done
 	res.FinalEffects, err = AfterFinal(ctx, ex, done, now)
 	return res, err
 }
