@@ -27,6 +27,7 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 		run  func(t *testing.T, open func(t *testing.T) store.Store)
 	}{
 		{"APIToken", exerciseAPIToken},
+		{"Alert", exerciseAlert},
 		{"Agent", exerciseAgent},
 		{"Flow", exerciseFlow},
 		{"Job", exerciseJob},
