@@ -19,7 +19,7 @@ func (a *App) routes() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("hetuflow " + a.opts.Version + " is running.\nAPI: /api/v1 (Authorization: Bearer <admin token>)\nAPI reference: /docs\nOpenAPI: /api/v1/openapi.json\n"))
 	})
-	return mux
+	return a.ops.middleware(mux)
 }
 
 var docsPage = template.Must(template.New("docs").Parse(`<!doctype html>

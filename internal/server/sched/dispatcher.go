@@ -60,6 +60,8 @@ type DispatcherConfig struct {
 	Unplaced func()
 	// Metrics records dispatch latency; nil means NopMetrics.
 	Metrics Metrics
+	// Alerter hears of tasks a decision ended; nil means NopAlerter.
+	Alerter Alerter
 }
 
 // DispatcherTestSignals lets tests wait for passes.
@@ -109,6 +111,9 @@ func NewDispatcher(cfg DispatcherConfig, st store.Store, pool AgentPool, wakeGen
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NopMetrics{}
+	}
+	if cfg.Alerter == nil {
+		cfg.Alerter = NopAlerter{}
 	}
 	d := &Dispatcher{cfg: cfg, store: st, pool: pool, log: logger, wake: make(chan struct{}, 1), router: balance.NewRouter(), wakeGenerator: wakeGenerator}
 	d.backlog.Store(true)
@@ -226,7 +231,7 @@ func (d *Dispatcher) runOnce(ctx context.Context) (dispatchResult, error) {
 	for _, c := range p.cancels {
 		d.pool.Cancel(c.agentID, c.id, c.reason)
 	}
-	observeFinish(d.cfg.Metrics, FinishResult{Done: p.done})
+	observeFinish(d.cfg.Metrics, d.cfg.Alerter, FinishResult{Done: p.done})
 	if p.final.Rearmed > 0 {
 		d.wakeGenerator()
 	}

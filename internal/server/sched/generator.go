@@ -38,6 +38,9 @@ type GeneratorConfig struct {
 	Fence Fence
 	// Metrics records the generator's lag; nil means NopMetrics.
 	Metrics Metrics
+	// Alerter hears of fires a misfire policy skipped; nil means
+	// NopAlerter.
+	Alerter Alerter
 }
 
 // GeneratorTestSignals lets tests wait for passes.
@@ -84,6 +87,9 @@ func NewGenerator(cfg GeneratorConfig, st store.Store, onWork func(), logger *sl
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NopMetrics{}
+	}
+	if cfg.Alerter == nil {
+		cfg.Alerter = NopAlerter{}
 	}
 	return &Generator{cfg: cfg, store: st, log: logger, onWork: onWork, wake: make(chan struct{}, 1)}
 }
@@ -203,6 +209,9 @@ func (g *Generator) planBatch(ctx context.Context, due []*model.Schedule, now, h
 	if len(advances) == 0 {
 		return res, false, nil
 	}
+	// missed are the fires a misfire policy skipped, told to the alerter
+	// once the transaction committed.
+	var missed []*model.Task
 	err = fencedTx(ctx, g.store, g.cfg.Fence, func(ex store.Executor) error {
 		moved, err := ex.ScheduleAdvanceCursorMany(ctx, &store.ScheduleAdvanceCursorManyParams{Items: advances})
 		if err != nil {
@@ -221,6 +230,12 @@ func (g *Generator) planBatch(ctx context.Context, due []*model.Schedule, now, h
 			return fmt.Errorf("insert tasks: %w", err)
 		}
 		res.Planned = len(inserted)
+		missed = missed[:0]
+		for _, t := range inserted {
+			if t.Status == model.TaskSkipped {
+				missed = append(missed, t)
+			}
+		}
 		dueBy := now.Add(g.cfg.Horizon)
 		for _, t := range inserted {
 			if t.Status == model.TaskPending && !t.RunAt.After(dueBy) {
@@ -232,6 +247,9 @@ func (g *Generator) planBatch(ctx context.Context, due []*model.Schedule, now, h
 	})
 	if err != nil {
 		return GenerateResult{Failed: res.Failed}, false, err
+	}
+	if len(missed) > 0 {
+		g.cfg.Alerter.FiresMissed(missed)
 	}
 	return res, soon, nil
 }

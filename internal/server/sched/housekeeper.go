@@ -46,6 +46,9 @@ type HousekeeperConfig struct {
 	Fence Fence
 	// Metrics records finished runs; nil means NopMetrics.
 	Metrics Metrics
+	// Alerter hears of finished tasks and lost agents; nil means
+	// NopAlerter.
+	Alerter Alerter
 }
 
 // How often the slower sweeps run, and how much one purge batch deletes.
@@ -102,6 +105,9 @@ func NewHousekeeper(cfg HousekeeperConfig, st store.Store, forget Forgetter, log
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NopMetrics{}
+	}
+	if cfg.Alerter == nil {
+		cfg.Alerter = NopAlerter{}
 	}
 	h := &Housekeeper{cfg: cfg, store: st, forget: forget, logs: logs, wake: wake, log: logger}
 	h.ttl.Store(-1)
@@ -437,6 +443,7 @@ func (h *Housekeeper) sweepAgents(ctx context.Context, now time.Time) error {
 			continue
 		}
 		h.log.WarnContext(ctx, "agent offline", "agent_id", a.ID, "num_instances", len(live))
+		h.cfg.Alerter.AgentLost(a.ID, live)
 		h.TestSignals.Offline.Signal(a.ID)
 		if len(live) > 0 {
 			ids := make([]uuid.UUID, len(live))
@@ -462,7 +469,7 @@ func (h *Housekeeper) finishLogs(ctx context.Context, ids []uuid.UUID) {
 
 // wakeFor wakes the loops that have new work after fin.
 func (h *Housekeeper) wakeFor(fin FinishResult) {
-	observeFinish(h.cfg.Metrics, fin)
+	observeFinish(h.cfg.Metrics, h.cfg.Alerter, fin)
 	if fin.Runnable > 0 || fin.Triggered > 0 {
 		h.wake.dispatcher()
 	}

@@ -37,8 +37,12 @@ func (NopMetrics) TaskFinished(string, model.TaskStatus) {}
 // TriggerLag implements Metrics.
 func (NopMetrics) TriggerLag(time.Duration) {}
 
-// observeFinish reports what finishing instances did, after it committed.
-func observeFinish(m Metrics, fin FinishResult) {
+// observeFinish reports what finishing instances did, after it committed,
+// to the metrics and the alerter.
+func observeFinish(m Metrics, a Alerter, fin FinishResult) {
+	if len(fin.Done) > 0 {
+		a.TasksFinished(fin.Done)
+	}
 	for _, d := range fin.StartLags {
 		m.TriggerLag(d)
 	}

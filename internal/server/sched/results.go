@@ -64,6 +64,8 @@ type ResultsConfig struct {
 	QueueSize int
 	// Metrics records finished runs; nil means NopMetrics.
 	Metrics Metrics
+	// Alerter hears of finished tasks; nil means NopAlerter.
+	Alerter Alerter
 }
 
 // ResultsTestSignals lets tests wait for batches.
@@ -125,6 +127,9 @@ func NewResults(cfg ResultsConfig, st store.Store, logs *tasklog.Store, wake Wak
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NopMetrics{}
+	}
+	if cfg.Alerter == nil {
+		cfg.Alerter = NopAlerter{}
 	}
 	return &Results{cfg: cfg, store: st, logs: logs, log: logger, queue: make(chan *Report, cfg.QueueSize), wake: wake, owners: map[uuid.UUID]string{}}
 }
@@ -359,7 +364,7 @@ func (r *Results) apply(ctx context.Context, batch []*Report) error {
 		return err
 	}
 	r.logsCommitted(ctx, logs)
-	observeFinish(r.cfg.Metrics, fin)
+	observeFinish(r.cfg.Metrics, r.cfg.Alerter, fin)
 	if fin.Runnable > 0 || fin.Triggered > 0 {
 		r.wake.dispatcher()
 	}
@@ -516,7 +521,7 @@ func FinishInstances(ctx context.Context, ex store.Executor, items []*store.Task
 		if mv.Status == model.TaskPending || mv.Status == model.TaskWaitingRetry {
 			res.Runnable++
 		} else {
-			done = append(done, Finished{Task: t, Status: mv.Status})
+			done = append(done, Finished{Task: t, Status: mv.Status, Instance: in})
 		}
 		moves = append(moves, mv)
 	}
