@@ -251,3 +251,14 @@ func outcome(s model.TaskStatus) string {
 		return Other
 	}
 }
+
+// ProcessHandler serves a registry of only the Go runtime and process
+// collectors and hetuflow_build_info: what the agent exposes on its
+// optional metrics listener.
+func ProcessHandler(version string) http.Handler {
+	reg := prometheus.NewRegistry()
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "hetuflow_build_info", Help: "Always 1; the version is a label."}, []string{"version"})
+	build.WithLabelValues(version).Set(1)
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), build)
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+}

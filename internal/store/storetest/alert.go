@@ -142,7 +142,7 @@ func exerciseAlert(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("AlertDeliveryList = %d, %v; want 2", len(list), err)
 		}
 		for _, d := range list {
-			if d.ID == first.ID && (d.Status != model.AlertSent || d.SentAt == nil || !sameTime(*d.SentAt, *bundle.at(3*time.Second))) {
+			if d.ID == first.ID && (d.Status != model.AlertSent || d.SentAt == nil || !sameTime(*d.SentAt, *bundle.at(3 * time.Second))) {
 				t.Errorf("sent delivery = %+v, want sent at +3s", d)
 			}
 		}
