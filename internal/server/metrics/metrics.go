@@ -114,6 +114,14 @@ func New(version string) *Metrics {
 	for _, s := range []model.AgentStatus{model.AgentOnline, model.AgentDraining, model.AgentOffline} {
 		m.agents.WithLabelValues(s.String())
 	}
+	for _, dir := range []string{"to_agent", "from_agent"} {
+		m.wsResends.WithLabelValues(dir)
+	}
+	for _, ch := range []string{"webhook", "email"} {
+		for _, res := range []string{"ok", "retry", "failed"} {
+			m.alerts.WithLabelValues(ch, res)
+		}
+	}
 	return m
 }
 
