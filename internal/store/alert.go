@@ -26,7 +26,8 @@ type AlertExecutor interface {
 	AlertDeliveryList(ctx context.Context, params *AlertDeliveryListParams) ([]*model.AlertDelivery, error)
 	// AlertDeliverySetResultIf records an attempt's outcome on a delivery
 	// that is still pending: Sent (with the time), Failed, or Pending again
-	// with its next attempt at NextAttemptAt. It returns the rows changed.
+	// with its next attempt at NextAttemptAt. An empty LastError keeps the
+	// stored one. It returns the rows changed.
 	AlertDeliverySetResultIf(ctx context.Context, params *AlertDeliverySetResultIfParams) (int, error)
 
 	// AlertRuleDelete deletes a rule with its deliveries and returns it, or

@@ -168,6 +168,8 @@ func (s *Service) Start(ctx context.Context) error {
 		started()
 		defer stopped()
 		wg.Wait()
+		// Keep-alive connections to receivers would outlive the service.
+		s.client.CloseIdleConnections()
 	}()
 	return nil
 }

@@ -140,7 +140,7 @@ func (q *Queries) AlertDeliveryList(ctx context.Context, db DBTX, arg *AlertDeli
 const AlertDeliverySetResult = `-- name: AlertDeliverySetResult :execrows
 UPDATE sched_alert_delivery
 SET status = ?1,
-    last_error = ?2,
+    last_error = CASE WHEN ?2 = '' THEN last_error ELSE ?2 END,
     next_attempt_at = coalesce(?3, next_attempt_at),
     sent_at = CASE WHEN ?1 = 'sent' THEN ?4 END
 WHERE id = ?5
@@ -149,12 +149,14 @@ WHERE id = ?5
 
 type AlertDeliverySetResultParams struct {
 	Status        string
-	LastError     string
+	LastError     interface{}
 	NextAttemptAt *int64
 	Now           *int64
 	ID            string
 }
 
+// An empty LastError keeps the last one, so a delivery sent after a retry
+// still shows why the earlier attempt failed.
 func (q *Queries) AlertDeliverySetResult(ctx context.Context, db DBTX, arg *AlertDeliverySetResultParams) (int64, error) {
 	result, err := db.ExecContext(ctx, AlertDeliverySetResult,
 		arg.Status,

@@ -150,7 +150,7 @@ func (q *Queries) AlertDeliveryList(ctx context.Context, db DBTX, arg *AlertDeli
 const alertDeliverySetResult = `-- name: AlertDeliverySetResult :execrows
 UPDATE sched_alert_delivery
 SET status = $1,
-    last_error = $2,
+    last_error = CASE WHEN $2 = '' THEN last_error ELSE $2 END,
     next_attempt_at = coalesce($3::timestamptz, next_attempt_at),
     sent_at = CASE WHEN $1 = 'sent' THEN coalesce($4::timestamptz, now()) END
 WHERE id = $5
@@ -159,12 +159,14 @@ WHERE id = $5
 
 type AlertDeliverySetResultParams struct {
 	Status        string
-	LastError     string
+	LastError     interface{}
 	NextAttemptAt *time.Time
 	Now           *time.Time
 	ID            uuid.UUID
 }
 
+// An empty LastError keeps the last one, so a delivery sent after a retry
+// still shows why the earlier attempt failed.
 func (q *Queries) AlertDeliverySetResult(ctx context.Context, db DBTX, arg *AlertDeliverySetResultParams) (int64, error) {
 	result, err := db.Exec(ctx, alertDeliverySetResult,
 		arg.Status,

@@ -75,9 +75,11 @@ ORDER BY created_at DESC, id DESC
 LIMIT @max_rows::int;
 
 -- name: AlertDeliverySetResult :execrows
+-- An empty LastError keeps the last one, so a delivery sent after a retry
+-- still shows why the earlier attempt failed.
 UPDATE sched_alert_delivery
 SET status = @status,
-    last_error = @last_error,
+    last_error = CASE WHEN @last_error = '' THEN last_error ELSE @last_error END,
     next_attempt_at = coalesce(sqlc.narg('next_attempt_at')::timestamptz, next_attempt_at),
     sent_at = CASE WHEN @status = 'sent' THEN coalesce(sqlc.narg('now')::timestamptz, now()) END
 WHERE id = @id
