@@ -321,3 +321,51 @@ func TestReload(t *testing.T) {
 		t.Errorf("second reload = %+v, want nothing applied and the two restart keys", rep)
 	}
 }
+
+func TestAlertRulesAPI(t *testing.T) {
+	t.Parallel()
+	h := startOpsApp(t, teststore.SQLite(t), nil)
+	rcv := &webhookReceiver{}
+	hook := httptest.NewServer(rcv.serve("s3"))
+	t.Cleanup(hook.Close)
+
+	status, raw := h.call(http.MethodPost, "/alert-rules", map[string]any{"name": "x", "events": []string{"fire"}, "channel": "webhook", "target": hook.URL}, nil)
+	if status != http.StatusUnprocessableEntity || !strings.Contains(string(raw), "body.events[0]") {
+		t.Errorf("create with an unknown event = %d %s, want 422 naming body.events[0]", status, raw)
+	}
+	status, raw = h.call(http.MethodPost, "/alert-rules", map[string]any{"name": "x", "events": []string{"failure"}, "channel": "email", "target": "not-an-address"}, nil)
+	if status != http.StatusUnprocessableEntity || !strings.Contains(string(raw), "body.target") {
+		t.Errorf("create with a bad address = %d %s, want 422 naming body.target", status, raw)
+	}
+
+	var rule map[string]any
+	raw = h.mustCall(http.MethodPost, "/alert-rules", map[string]any{"name": "ns", "events": []string{"failure", "agent_lost"}, "channel": "webhook", "target": hook.URL, "secret": "s3"}, &rule, http.StatusCreated)
+	if strings.Contains(string(raw), `"s3"`) || rule["has_secret"] != true || rule["namespace"] != "default" {
+		t.Errorf("created rule = %s, want the secret hidden, has_secret and the default namespace", raw)
+	}
+	id := rule["id"].(string)
+	var test struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error"`
+	}
+	h.mustCall(http.MethodPost, "/alert-rules/"+id+"/test", nil, &test, http.StatusOK)
+	if !test.OK || len(rcv.events()) != 1 {
+		t.Errorf("test sender = %+v, receiver got %v; want ok and one signed alert", test, rcv.events())
+	}
+	// Replacing without a secret keeps it: the receiver still verifies.
+	h.mustCall(http.MethodPut, "/alert-rules/"+id, map[string]any{"name": "ns2", "events": []string{"failure"}, "channel": "webhook", "target": hook.URL}, &rule, http.StatusOK)
+	h.mustCall(http.MethodPost, "/alert-rules/"+id+"/test", nil, &test, http.StatusOK)
+	if !test.OK || rule["name"] != "ns2" {
+		t.Errorf("after replace: test = %+v, rule = %v; want ok and the new name", test, rule)
+	}
+	var list struct {
+		Result []map[string]any `json:"result"`
+	}
+	h.mustCall(http.MethodGet, "/alert-rules?namespace=default", nil, &list, http.StatusOK)
+	if len(list.Result) != 1 {
+		t.Errorf("list = %d rules, want 1", len(list.Result))
+	}
+	h.mustCall(http.MethodGet, "/alert-rules/"+id+"/deliveries", nil, &list, http.StatusOK)
+	h.mustCall(http.MethodDelete, "/alert-rules/"+id, nil, nil, http.StatusNoContent)
+	h.mustCall(http.MethodGet, "/alert-rules/"+id, nil, nil, http.StatusNotFound)
+}
