@@ -23,6 +23,27 @@ import (
 	"github.com/hetuflow/hetuflow/internal/model"
 )
 
+// Names lists every hetuflow metric the server exposes (besides the Go
+// runtime's go_* and the process's process_*), for docs and dashboards.
+var Names = []string{
+	"hetuflow_ack_latency_seconds",
+	"hetuflow_agents",
+	"hetuflow_alert_deliveries_total",
+	"hetuflow_build_info",
+	"hetuflow_dispatch_latency_seconds",
+	"hetuflow_generator_lag_seconds",
+	"hetuflow_is_leader",
+	"hetuflow_leader_changes_total",
+	"hetuflow_queue_depth",
+	"hetuflow_queue_oldest_pending_age_seconds",
+	"hetuflow_runs_total",
+	"hetuflow_store_query_duration_seconds",
+	"hetuflow_trigger_lag_seconds",
+	"hetuflow_ws_messages_received_total",
+	"hetuflow_ws_messages_sent_total",
+	"hetuflow_ws_resends_total",
+}
+
 // MaxNamespaces bounds the namespace label; later namespaces are "other".
 const MaxNamespaces = 100
 
