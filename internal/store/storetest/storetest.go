@@ -41,6 +41,7 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TaskInstance", exerciseTaskInstance},
 		{"TaskLog", exerciseTaskLog},
 		{"TaskLogChunk", exerciseTaskLogChunk},
+		{"TaskPlan", exerciseTaskPlan},
 		{"Tx", exerciseTx},
 	}
 	for _, g := range groups {
