@@ -62,21 +62,20 @@ func (a *API) ready(ctx context.Context, _ *struct{}) (*ReadyOutput, error) {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	checks := a.readyChecks(ctx)
-	var failed []error
+	var (
+		failed []error
+		first  string
+	)
 	for _, c := range checks {
 		if !c.OK {
 			failed = append(failed, &huma.ErrorDetail{Location: c.Name, Message: c.Error})
+			if first == "" {
+				first = "not ready: " + c.Name + ": " + c.Error
+			}
 		}
 	}
 	if len(failed) > 0 {
-		msg := "not ready: " + checks[0].Name
-		for _, c := range checks {
-			if !c.OK {
-				msg = "not ready: " + c.Name + ": " + c.Error
-				break
-			}
-		}
-		return nil, huma.Error503ServiceUnavailable(msg, failed...)
+		return nil, huma.Error503ServiceUnavailable(first, failed...)
 	}
 	out := &ReadyOutput{}
 	out.Body.Status, out.Body.Checks = "ready", checks

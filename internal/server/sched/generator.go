@@ -250,6 +250,9 @@ func (g *Generator) planBatch(ctx context.Context, due []*model.Schedule, now, h
 	}
 	if len(missed) > 0 {
 		g.cfg.Alerter.FiresMissed(missed)
+		for _, t := range missed {
+			g.cfg.Metrics.TaskFinished(t.Namespace, model.TaskSkipped)
+		}
 	}
 	return res, soon, nil
 }
