@@ -57,6 +57,9 @@ type Server struct {
 	// several share PostgreSQL. Default true; false makes a server that
 	// only serves the API and its agents.
 	AllowLeaderElection *bool `toml:"allow_leader_election" env:"ALLOW_LEADER_ELECTION"`
+	// MetricsAuth makes GET /metrics ask for the admin token. Default
+	// false: metrics are public, like health; restrict them at the network.
+	MetricsAuth bool `toml:"metrics_auth" env:"METRICS_AUTH"`
 }
 
 // LeaderEligible reports whether the server may lead.

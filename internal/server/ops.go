@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -75,11 +76,28 @@ func (o *ops) stop() {
 	o.sampler.Stop()
 }
 
-// routes adds /metrics (public, like health; put it behind the network's
-// access rules).
+// routes adds /metrics: public, like health, unless server.metrics_auth
+// asks for the admin token.
 func (o *ops) routes(mux *http.ServeMux) {
-	// permission: public
-	mux.Handle("GET /metrics", o.metrics.Handler())
+	h := o.metrics.Handler()
+	if o.cfg.Server.MetricsAuth {
+		h = o.requireAdmin(h)
+	}
+	// permission: public (server.metrics_auth: admin)
+	mux.Handle("GET /metrics", h)
+}
+
+// requireAdmin refuses a request without the admin bearer token.
+func (o *ops) requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || o.app.tokens.AuthenticateAdmin(r.Context(), token) != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="hetuflow"`)
+			http.Error(w, "metrics need the admin token (server.metrics_auth)", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // requestIDPattern bounds ids taken from clients: they reach log lines.

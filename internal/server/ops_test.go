@@ -280,6 +280,32 @@ func TestReadyAndRequestID(t *testing.T) {
 	}
 }
 
+func TestMetricsAuth(t *testing.T) {
+	t.Parallel()
+	h := startOpsApp(t, teststore.SQLite(t), func(o *server.Options) { o.Config.Server.MetricsAuth = true })
+	get := func(token string) int {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, h.base+"/metrics", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("GET /metrics: %v", err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := get(""); got != http.StatusUnauthorized {
+		t.Errorf("GET /metrics without a token = %d, want 401", got)
+	}
+	if got := get("wrong"); got != http.StatusUnauthorized {
+		t.Errorf("GET /metrics with a wrong token = %d, want 401", got)
+	}
+	if got := get(adminToken); got != http.StatusOK {
+		t.Errorf("GET /metrics with the admin token = %d, want 200", got)
+	}
+}
+
 func TestReload(t *testing.T) {
 	t.Parallel()
 	level := new(slog.LevelVar)

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"sync"
 	"testing"
 	"time"
 
@@ -151,6 +152,55 @@ func exerciseAlert(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 		if list, err = bundle.exec.AlertDeliveryList(ctx, &store.AlertDeliveryListParams{RuleID: rule.ID}); err != nil || len(list) != 0 {
 			t.Errorf("AlertDeliveryList after the rule's delete = %d, %v; want 0", len(list), err)
+		}
+	})
+
+	t.Run("ConcurrentClaimsNeverShareADelivery", func(t *testing.T) {
+		t.Parallel()
+		ctx, bundle := setup(t, open)
+		rule := AlertRule(t, bundle.exec, nil, "http://x")
+		const n = 40
+		items := make([]*store.AlertDeliveryInsert, n)
+		for i := range items {
+			items[i] = &store.AlertDeliveryInsert{ID: newID(), Event: model.AlertFailure, Payload: json.RawMessage(`{}`), RuleID: rule.ID}
+		}
+		if _, err := bundle.exec.AlertDeliveryInsertMany(ctx, &store.AlertDeliveryInsertManyParams{Items: items, Now: &bundle.now}); err != nil {
+			t.Fatalf("AlertDeliveryInsertMany: %v", err)
+		}
+		var (
+			mu   sync.Mutex
+			seen = map[uuid.UUID]int{}
+			wg   sync.WaitGroup
+		)
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					got, err := bundle.exec.AlertDeliveryClaim(ctx, &store.AlertDeliveryClaimParams{Lease: time.Hour, Limit: 3, Now: bundle.at(time.Second)})
+					if err != nil {
+						t.Errorf("AlertDeliveryClaim: %v", err)
+						return
+					}
+					if len(got) == 0 {
+						return
+					}
+					mu.Lock()
+					for _, d := range got {
+						seen[d.ID]++
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if len(seen) != n {
+			t.Errorf("claimed %d distinct deliveries, want %d", len(seen), n)
+		}
+		for id, c := range seen {
+			if c != 1 {
+				t.Errorf("delivery %s claimed %d times, want once", id, c)
+			}
 		}
 	})
 }
