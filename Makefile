@@ -7,7 +7,7 @@ PKGS      := ./...
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 
-.PHONY: build run test test-short generate check-generated lint fmt clean bench
+.PHONY: build run test test-short generate check-generated lint fmt clean bench release
 
 build: ## Build bin/hetuflow (static, CGO off)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/hetuflow ./cmd/hetuflow
@@ -40,4 +40,15 @@ bench: ## Benchmark the standard set (under 10 minutes) into bench/results/; BEN
 	$(GO) run ./bench $(BENCHFLAGS)
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
+
+RELEASE_PLATFORMS ?= linux/amd64 linux/arm64
+
+release: ## Static binaries for linux/amd64 and linux/arm64 with version info in dist/, with SHA256SUMS
+	@rm -rf dist && mkdir -p dist
+	@set -e; for p in $(RELEASE_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; out=dist/hetuflow-$(VERSION)-$$os-$$arch; \
+		echo "build $$out"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$out ./cmd/hetuflow; \
+	done
+	cd dist && sha256sum hetuflow-* > SHA256SUMS && cat SHA256SUMS

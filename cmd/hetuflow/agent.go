@@ -70,6 +70,11 @@ func newAgentCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			stopMetrics, err := serveAgentMetrics(cfg.Agent.MetricsListen, logger)
+			if err != nil {
+				return err
+			}
+			defer stopMetrics()
 			// The agent outlives the signal context: a signal starts its
 			// drain (Shutdown below) rather than ending it at once.
 			if err := a.Start(context.WithoutCancel(cmd.Context())); err != nil {

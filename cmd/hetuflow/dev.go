@@ -49,9 +49,9 @@ func newDevCmd(g *globalFlags) *cobra.Command {
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
-			logger := newLogger(cfg.Log, os.Stderr)
+			logger, level := newLoggerLevel(cfg.Log, os.Stderr)
 			out := cmd.OutOrStdout()
-			return runServer(cmd.Context(), cfg, migrateFlag(cfg, f.noMigrate), logger, out, func(ctx context.Context, app *server.App) (func(context.Context) error, error) {
+			return runServer(cmd.Context(), cfg, migrateFlag(cfg, f.noMigrate), logger, out, &serverRuntime{level: level}, func(ctx context.Context, app *server.App) (func(context.Context) error, error) {
 				cfg.Agent.Servers = []string{"ws://" + app.Addr()}
 				a, err := newAgent(cfg)
 				if err != nil {

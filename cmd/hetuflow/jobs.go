@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	hf "github.com/hetuflow/hetuflow/client"
+	"github.com/hetuflow/hetuflow/internal/logging"
 	"github.com/hetuflow/hetuflow/internal/model"
 )
 
@@ -345,7 +346,7 @@ func newJobRunCmd(namespace *string) *cobra.Command {
 			if !wait {
 				return out.print(cmd.OutOrStdout(), t, taskRows([]*hf.Task{t}))
 			}
-			return waitRun(cmd.Context(), c, t, cmd.OutOrStdout(), isTerminal(cmd.OutOrStdout()))
+			return waitRun(cmd.Context(), c, t, cmd.OutOrStdout(), logging.IsTerminal(cmd.OutOrStdout()))
 		},
 	}
 	api.register(c)

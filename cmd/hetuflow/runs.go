@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	hf "github.com/hetuflow/hetuflow/client"
+	"github.com/hetuflow/hetuflow/internal/logging"
 	"github.com/hetuflow/hetuflow/internal/model"
 )
 
@@ -187,7 +188,7 @@ func newRunCmd() *cobra.Command {
 					return err
 				}
 				if wait {
-					return waitRun(cmd.Context(), c, nt, cmd.OutOrStdout(), isTerminal(cmd.OutOrStdout()))
+					return waitRun(cmd.Context(), c, nt, cmd.OutOrStdout(), logging.IsTerminal(cmd.OutOrStdout()))
 				}
 				return out.print(cmd.OutOrStdout(), nt, taskRows([]*hf.Task{nt}))
 			},

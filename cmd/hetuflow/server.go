@@ -11,6 +11,7 @@ import (
 
 	"github.com/hetuflow/hetuflow/internal/config"
 	"github.com/hetuflow/hetuflow/internal/server"
+	"github.com/hetuflow/hetuflow/internal/server/metrics"
 )
 
 // serverFlags override config keys for the server.
@@ -55,8 +56,9 @@ func newServerCmd(g *globalFlags) *cobra.Command {
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
-			logger := newLogger(cfg.Log, os.Stderr)
-			return runServer(cmd.Context(), cfg, migrateFlag(cfg, f.noMigrate), logger, cmd.OutOrStdout(), nil)
+			logger, level := newLoggerLevel(cfg.Log, os.Stderr)
+			rt := &serverRuntime{level: level, reload: reloadFunc(g, f)}
+			return runServer(cmd.Context(), cfg, migrateFlag(cfg, f.noMigrate), logger, cmd.OutOrStdout(), rt, nil)
 		},
 	}
 	f.register(cmd, "0.0.0.0:9500")
@@ -65,19 +67,25 @@ func newServerCmd(g *globalFlags) *cobra.Command {
 
 // runServer runs a server until ctx ends. started, if set, runs once the
 // server serves (dev mode starts its agent there).
-func runServer(ctx context.Context, cfg *config.Config, migrate bool, logger *slog.Logger, out io.Writer, started func(context.Context, *server.App) (stop func(context.Context) error, err error)) error {
-	st, err := openStore(ctx, cfg, migrate, logger)
+func runServer(ctx context.Context, cfg *config.Config, migrate bool, logger *slog.Logger, out io.Writer, rt *serverRuntime, started func(context.Context, *server.App) (stop func(context.Context) error, err error)) error {
+	if rt == nil {
+		rt = &serverRuntime{}
+	}
+	m := metrics.New(buildVersion())
+	st, err := openStoreObserved(ctx, cfg, migrate, logger, m.QueryDone)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	app, err := server.New(server.Options{Config: cfg, Store: st, Logger: logger, Version: buildVersion()})
+	app, err := server.New(server.Options{Config: cfg, Store: st, Logger: logger, Version: buildVersion(), Metrics: m, Reload: rt.reload, LogLevel: rt.level})
 	if err != nil {
 		return err
 	}
 	if err := app.Start(ctx); err != nil {
 		return err
 	}
+	stopHUP := reloadOnSIGHUP(ctx, app, logger)
+	defer stopHUP()
 	stopExtra := func(context.Context) error { return nil }
 	if started != nil {
 		if stopExtra, err = started(ctx, app); err != nil {

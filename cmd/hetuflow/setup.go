@@ -8,8 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/hetuflow/hetuflow/internal/config"
+	"github.com/hetuflow/hetuflow/internal/logging"
 	"github.com/hetuflow/hetuflow/internal/store"
 	"github.com/hetuflow/hetuflow/internal/store/litestore"
 	"github.com/hetuflow/hetuflow/internal/store/pgstore"
@@ -26,28 +28,29 @@ func loadConfig(g *globalFlags) (*config.Config, error) {
 
 // newLogger builds the process logger from the log section.
 func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.Level))
-	opts := &slog.HandlerOptions{Level: level}
-	format := cfg.Format
-	if format == "auto" {
-		format = "json"
-		if isTerminal(w) {
-			format = "text"
-		}
-	}
-	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	logger, _ := newLoggerLevel(cfg, w)
+	return logger
+}
+
+// newLoggerLevel builds the process logger and returns its level, which a
+// configuration reload may change.
+func newLoggerLevel(cfg config.Log, w io.Writer) (*slog.Logger, *slog.LevelVar) {
+	level := logging.LevelVar(cfg.Level)
+	return logging.New(cfg.Format, w, level), level
 }
 
 // openStore opens the database the config names: PostgreSQL for a
 // postgres:// URL, otherwise SQLite (by default in the data directory).
 func openStore(ctx context.Context, cfg *config.Config, migrate bool, logger *slog.Logger) (store.Store, error) {
+	return openStoreObserved(ctx, cfg, migrate, logger, nil)
+}
+
+// openStoreObserved is openStore with observe timing each PostgreSQL
+// statement (for the metrics); nil observes nothing.
+func openStoreObserved(ctx context.Context, cfg *config.Config, migrate bool, logger *slog.Logger, observe func(string, time.Duration)) (store.Store, error) {
 	u := cfg.Database.URL
 	if strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://") {
-		st, err := pgstore.Open(ctx, pgstore.Config{URL: u, Migrate: migrate, MaxConns: cfg.Database.MaxConns}, logger.With("svc", "pgstore"))
+		st, err := pgstore.Open(ctx, pgstore.Config{URL: u, Migrate: migrate, MaxConns: cfg.Database.MaxConns, ObserveQuery: observe}, logger.With("svc", "pgstore"))
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
@@ -71,14 +74,4 @@ func openStore(ctx context.Context, cfg *config.Config, migrate bool, logger *sl
 // off by --no-migrate.
 func migrateFlag(cfg *config.Config, noMigrate bool) bool {
 	return !noMigrate && (cfg.Database.Migrate == nil || *cfg.Database.Migrate)
-}
-
-// isTerminal reports whether w is a character device such as a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -27,6 +27,7 @@ type Config struct {
 	Scheduler Scheduler `toml:"scheduler" envPrefix:"SCHEDULER_"`
 	Agent     Agent     `toml:"agent" envPrefix:"AGENT_"`
 	Log       Log       `toml:"log" envPrefix:"LOG_"`
+	Alert     Alert     `toml:"alert" envPrefix:"ALERT_"`
 }
 
 // Server configures the server process.
@@ -61,6 +62,9 @@ type Server struct {
 	// default) serves none. Bind it to a loopback address: profiles reveal
 	// internals and cost CPU.
 	DebugListen string `toml:"debug_listen" env:"DEBUG_LISTEN"`
+	// MetricsAuth makes GET /metrics ask for the admin token. Default
+	// false: metrics are public, like health; restrict them at the network.
+	MetricsAuth bool `toml:"metrics_auth" env:"METRICS_AUTH"`
 }
 
 // LeaderEligible reports whether the server may lead.
@@ -139,6 +143,9 @@ type Agent struct {
 	// killed and reported cancelled (reason agent_drain_timeout). Default
 	// "30s".
 	ShutdownGrace model.Duration `toml:"shutdown_grace" env:"SHUTDOWN_GRACE"`
+	// MetricsListen, when set, serves the agent's Prometheus metrics at
+	// http://MetricsListen/metrics. Empty means no metrics listener.
+	MetricsListen string `toml:"metrics_listen" env:"METRICS_LISTEN"`
 }
 
 // Log configures logging.
@@ -179,7 +186,8 @@ func Default() *Config {
 			DataDir:       "./data/agent",
 			ShutdownGrace: model.Duration(30 * time.Second),
 		},
-		Log: Log{Level: "info", Format: "auto"},
+		Log:   Log{Level: "info", Format: "auto"},
+		Alert: DefaultAlert(),
 	}
 }
 
@@ -368,6 +376,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Agent.ShutdownGrace < 0 {
 		return model.Errorf("agent.shutdown_grace", "must not be negative")
+	}
+	if a := c.Agent.MetricsListen; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return model.Errorf("agent.metrics_listen", "must be host:port: %v", err)
+		}
+	}
+	if err := c.Alert.Validate(); err != nil {
+		return err
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -22,6 +22,7 @@ import (
 	"github.com/hetuflow/hetuflow/internal/server/bus"
 	"github.com/hetuflow/hetuflow/internal/server/gateway"
 	"github.com/hetuflow/hetuflow/internal/server/leader"
+	"github.com/hetuflow/hetuflow/internal/server/metrics"
 	"github.com/hetuflow/hetuflow/internal/server/sched"
 	"github.com/hetuflow/hetuflow/internal/server/tasklog"
 	"github.com/hetuflow/hetuflow/internal/store"
@@ -40,6 +41,15 @@ type Options struct {
 	// PurgeInterval overrides how often history is purged (default a
 	// minute); tests shorten it.
 	PurgeInterval time.Duration
+	// Metrics are the process's metrics (the caller builds them first to
+	// hook the store's query timing); nil means new ones.
+	Metrics *metrics.Metrics
+	// Reload, if set, re-reads the configuration for SIGHUP and
+	// POST /api/v1/admin/reload; nil means reloading is not offered.
+	Reload ReloadFunc
+	// LogLevel is the logger's level, which a reload changes; nil means
+	// a reload cannot change it.
+	LogLevel *slog.LevelVar
 }
 
 // Credentials are tokens created at this start, in plain text. They are
@@ -73,6 +83,7 @@ type App struct {
 	// first count it is assumed.
 	peers atomic.Bool
 	api   *api.API
+	ops   *ops
 
 	listener net.Listener
 	http     *http.Server
@@ -103,23 +114,25 @@ func New(opts Options) (*App, error) {
 	}
 	a := &App{opts: opts, log: opts.Logger.With("server_id", serverID), serverID: serverID, logs: logs, tokens: auth.NewTokens(opts.Store)}
 	a.peers.Store(true)
+	a.ops = newOps(a, opts)
+	m, al := a.ops.metrics, a.ops.alerts
 	a.compressor = tasklog.NewCompressor(logs, a.log.With("svc", "tasklog.compressor"))
 	a.logRelay = tasklog.NewRelay(tasklog.RelayConfig{ServerID: serverID, Peers: a.peers.Load}, opts.Store, logs, a.log.With("svc", "tasklog.relay"))
 	sc := cfg.Scheduler
-	a.results = sched.NewResults(sched.ResultsConfig{ServerID: serverID, AckTimeout: sc.AckTimeout.D()}, opts.Store, logs, a.wakers(), a.log.With("svc", "sched.results"))
-	a.gateway = gateway.New(gateway.Config{ServerID: serverID, HeartbeatInterval: sc.HeartbeatInterval.D(), HeartbeatTTL: sc.HeartbeatTTL.D()},
+	a.results = sched.NewResults(sched.ResultsConfig{ServerID: serverID, AckTimeout: sc.AckTimeout.D(), Metrics: m, Alerter: al}, opts.Store, logs, a.wakers(), a.log.With("svc", "sched.results"))
+	a.gateway = gateway.New(gateway.Config{ServerID: serverID, HeartbeatInterval: sc.HeartbeatInterval.D(), HeartbeatTTL: sc.HeartbeatTTL.D(), Metrics: m},
 		opts.Store, a.tokens, a.results, a.WakeDispatcher, a.log.With("svc", "gateway"))
 	a.bus = bus.New(opts.Store, serverID, a.log.With("svc", "bus"))
 	a.dispatcher = sched.NewDispatcher(sched.DispatcherConfig{ServerID: serverID, Horizon: sc.DispatchHorizon.D(), Interval: sc.DispatchInterval.D(), Batch: sc.DispatchBatch, AckTimeout: sc.AckTimeout.D(),
-		RunningSince: a.runningSince, Unplaced: a.announceWork},
+		RunningSince: a.runningSince, Unplaced: a.announceWork, Metrics: m, Alerter: al},
 		opts.Store, clusterPool{a.gateway, a}, a.WakeGenerator, a.log.With("svc", "sched.dispatcher"))
 	// The generator and the housekeeper run on the leader only; the elector
 	// starts and stops them, and their transactions check its lease.
 	a.elector = leader.New(leader.Config{ServerID: serverID, TTL: sc.LeaderTTL.D(), Eligible: cfg.Server.LeaderEligible()},
 		opts.Store, nil, a.leadChanged, a.log.With("svc", "leader"))
-	a.generator = sched.NewGenerator(sched.GeneratorConfig{Window: sc.GenerateWindow.D(), Interval: sc.GenerateInterval.D(), Horizon: sc.DispatchHorizon.D(), Fence: a.elector.Fence},
+	a.generator = sched.NewGenerator(sched.GeneratorConfig{Window: sc.GenerateWindow.D(), Interval: sc.GenerateInterval.D(), Horizon: sc.DispatchHorizon.D(), Fence: a.elector.Fence, Metrics: m, Alerter: al},
 		opts.Store, a.WakeDispatcher, a.log.With("svc", "sched.generator"))
-	a.housekeeper = sched.NewHousekeeper(sched.HousekeeperConfig{Interval: sc.HousekeepingInterval.D(), HeartbeatTTL: sc.HeartbeatTTL.D(), HistoryTTL: sc.HistoryTTL.D(), PurgeInterval: opts.PurgeInterval, Fence: a.elector.Fence},
+	a.housekeeper = sched.NewHousekeeper(sched.HousekeeperConfig{Interval: sc.HousekeepingInterval.D(), HeartbeatTTL: sc.HeartbeatTTL.D(), HistoryTTL: sc.HistoryTTL.D(), PurgeInterval: opts.PurgeInterval, Fence: a.elector.Fence, Metrics: m, Alerter: al},
 		opts.Store, clusterForgetter{a}, logs, a.wakers(), a.log.With("svc", "sched.housekeeper"))
 	a.elector.SetServices(a.generator, a.housekeeper)
 	a.handleBus()
@@ -128,7 +141,8 @@ func New(opts Options) (*App, error) {
 		onLost: func(ctx context.Context, err error) {
 			a.gateway.CloseAll("this server lost its database; reconnect to another")
 		}}
-	a.api = api.New(api.Deps{Store: opts.Store, Logs: logs, Auth: a.tokens, Scheduler: a, ServerID: serverID, Version: opts.Version, Logger: a.log.With("svc", "api")})
+	a.api = api.New(api.Deps{Store: opts.Store, Logs: logs, Auth: a.tokens, Scheduler: a, ServerID: serverID, Version: opts.Version, Logger: a.log.With("svc", "api"),
+		Alerts: al, Reloader: a.ops.reloader()})
 	return a, nil
 }
 
@@ -186,6 +200,7 @@ func (a *App) Start(ctx context.Context) error {
 	// somewhere to go, then the gateway that produces them, then the loops
 	// that create work.
 	a.services = []lifecycle.Service{a.compressor, a.logRelay, a.results, a.gateway, a.bus, a.dispatcher, a.elector, a.heartbeat}
+	a.services = append(a.services, a.ops.services()...)
 	if err := lifecycle.StartAll(ctx, a.services...); err != nil {
 		ln.Close()
 		return err
@@ -230,6 +245,7 @@ func (a *App) Stop(ctx context.Context) error {
 		a.logRelay.Stop()
 		a.heartbeat.Stop()
 		a.bus.Stop()
+		a.ops.stop()
 		// Say this server is gone, so cluster status need not wait for
 		// its heartbeat to age.
 		gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)

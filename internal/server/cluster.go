@@ -114,6 +114,7 @@ func (a *App) DrainAgent(ctx context.Context, agentID, reason string) error {
 // leadChanged tells the others when this server gave the lead up, so one
 // of them takes it at once rather than when the lease would have expired.
 func (a *App) leadChanged(leading bool) {
+	a.ops.metrics.LeaderChanged(leading)
 	if !leading {
 		a.publish(bus.Message{Kind: bus.LeaderReleased})
 	}

@@ -74,6 +74,11 @@ type Deps struct {
 	// FollowHeartbeat is how often a live log follow sends a keep-alive
 	// comment and checks the store; zero means DefaultFollowHeartbeat.
 	FollowHeartbeat time.Duration
+	// Alerts sends test alerts and hears of rule changes; nil turns the
+	// test sender off.
+	Alerts Alerts
+	// Reloader reloads the configuration; nil turns the reload route off.
+	Reloader Reloader
 }
 
 // API holds the dependencies of the handlers.
@@ -198,7 +203,7 @@ func public(path string) bool {
 		return true // authenticated by each hook's own secret
 	}
 	switch path {
-	case Prefix + "/health", Prefix + "/openapi.json", Prefix + "/openapi.yaml", Prefix + "/openapi-3.0.json", Prefix + "/openapi-3.0.yaml":
+	case Prefix + "/health", Prefix + "/ready", Prefix + "/openapi.json", Prefix + "/openapi.yaml", Prefix + "/openapi-3.0.json", Prefix + "/openapi-3.0.yaml":
 		return true
 	}
 	return false

@@ -120,6 +120,9 @@ func (a *API) replaceJob(ctx context.Context, in *struct {
 		if err != nil {
 			return err
 		}
+		if err := replanConfig(ctx, ex, old, job); err != nil {
+			return err
+		}
 		return a.afterJobStatus(ctx, ex, old.Status, job, &cancels)
 	})
 	if err != nil {

@@ -22,6 +22,8 @@ func (a *API) routes() {
 	health := reg(http.MethodGet, "/health", "health", "Liveness and database check", "system", 0)
 	health.Security = []map[string][]string{}
 	huma.Register(h, health, a.health)
+	a.registerOps(reg)
+	a.registerAlerts(reg)
 
 	huma.Register(h, reg(http.MethodPost, "/jobs", "create-job", "Create a job", "jobs", http.StatusCreated), a.createJob)
 	huma.Register(h, reg(http.MethodGet, "/jobs/{id}", "get-job", "Get a job", "jobs", 0), a.getJob)

@@ -51,7 +51,39 @@ type Config struct {
 	ServerID          string
 	HeartbeatInterval time.Duration
 	HeartbeatTTL      time.Duration
+	// Metrics counts socket traffic; nil means NopMetrics.
+	Metrics Metrics
 }
+
+// Metrics is what the gateway reports to the server's instrumentation
+// (metrics.Metrics implements it). It must be safe for concurrent use and
+// must not block.
+type Metrics interface {
+	// AckLatency observes the time from queueing a dispatch to its ack.
+	AckLatency(d time.Duration)
+	// MessageReceived counts a decoded message from an agent by kind.
+	MessageReceived(kind string)
+	// MessageSent counts a message written to an agent by kind.
+	MessageSent(kind string)
+	// Resent counts messages sent again to an agent (toAgent) or
+	// received again from one.
+	Resent(toAgent bool, n int)
+}
+
+// NopMetrics records nothing.
+type NopMetrics struct{}
+
+// AckLatency implements Metrics.
+func (NopMetrics) AckLatency(time.Duration) {}
+
+// MessageReceived implements Metrics.
+func (NopMetrics) MessageReceived(string) {}
+
+// MessageSent implements Metrics.
+func (NopMetrics) MessageSent(string) {}
+
+// Resent implements Metrics.
+func (NopMetrics) Resent(bool, int) {}
 
 // TestSignals lets tests wait for session events.
 type TestSignals struct {
@@ -124,6 +156,9 @@ func New(cfg Config, st store.Store, auth Authenticator, results Reporter, onWor
 	}
 	if onWork == nil {
 		onWork = func() {}
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NopMetrics{}
 	}
 	return &Gateway{cfg: cfg, store: st, auth: auth, results: results, onWork: onWork, log: logger,
 		sessions: map[string]*session{}, agents: map[string]*agentState{}}

@@ -44,6 +44,7 @@ type session struct {
 	hello     *protocol.Hello
 	seq       uint64                 // last server→agent sequence
 	pending   map[uint64][]uuid.UUID // dispatch seq → instances, until acked
+	sentAt    map[uint64]time.Time   // dispatch seq → when queued, until acked
 	live      map[uuid.UUID]struct{}
 	reserved  int                    // slots promised to a dispatch being written
 	finished  map[uuid.UUID]struct{} // done reports seen since hello
@@ -59,7 +60,7 @@ func newSession(g *Gateway, agentID string, conn *websocket.Conn) *session {
 	return &session{
 		g: g, agentID: agentID, conn: conn, state: g.state(agentID), runID: uuid.NewString(),
 		out: make(chan *protocol.Envelope, sendQueueSize), ackKick: make(chan struct{}, 1), done: make(chan struct{}), ended: make(chan struct{}),
-		pending: map[uint64][]uuid.UUID{}, live: map[uuid.UUID]struct{}{}, finished: map[uuid.UUID]struct{}{},
+		pending: map[uint64][]uuid.UUID{}, sentAt: map[uint64]time.Time{}, live: map[uuid.UUID]struct{}{}, finished: map[uuid.UUID]struct{}{},
 	}
 }
 
@@ -308,6 +309,8 @@ func (s *session) reconcile(ctx context.Context, h *protocol.Hello) {
 		if len(insts) > 0 {
 			if err := s.dispatch(ctx, insts); err != nil {
 				log.WarnContext(ctx, "reconcile: resend", "error", err)
+			} else {
+				s.g.cfg.Metrics.Resent(true, len(insts))
 			}
 		}
 	}
@@ -339,6 +342,7 @@ func (s *session) readLoop(ctx context.Context) {
 			s.refuse(ctx, "", err)
 			continue
 		}
+		s.g.cfg.Metrics.MessageReceived(string(env.Head.Kind))
 		s.handleMu.Lock()
 		if s.stopped {
 			s.handleMu.Unlock()
@@ -392,6 +396,7 @@ func (s *session) handle(ctx context.Context, env *protocol.Envelope) error {
 	if seq <= st.received {
 		st.mu.Unlock()
 		s.kickAck()
+		s.g.cfg.Metrics.Resent(false, 1)
 		return nil // a resend of something already taken
 	}
 	st.received = seq
@@ -438,15 +443,24 @@ func (s *session) handleAck(ctx context.Context, ack uint64) {
 	if ack == 0 {
 		return
 	}
-	var ids []uuid.UUID
+	var (
+		ids []uuid.UUID
+		lat []time.Duration
+	)
+	now := time.Now()
 	s.mu.Lock()
 	for seq, insts := range s.pending {
 		if seq <= ack {
 			ids = append(ids, insts...)
 			delete(s.pending, seq)
+			lat = append(lat, now.Sub(s.sentAt[seq]))
+			delete(s.sentAt, seq)
 		}
 	}
 	s.mu.Unlock()
+	for _, d := range lat {
+		s.g.cfg.Metrics.AckLatency(d)
+	}
 	if len(ids) > 0 {
 		_ = s.g.results.Submit(ctx, &sched.Report{AgentID: s.agentID, Acked: ids})
 	}
@@ -551,6 +565,7 @@ func (s *session) writeLoop(ctx context.Context) {
 			s.close(websocket.StatusInternalError, "write failed")
 			return
 		}
+		s.g.cfg.Metrics.MessageSent(string(env.Head.Kind))
 		s.mu.Lock()
 		if applied > s.lastAcked {
 			s.lastAcked = applied

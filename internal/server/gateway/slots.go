@@ -64,6 +64,7 @@ func (s *session) dispatch(ctx context.Context, insts []*protocol.DispatchedInst
 		s.live[in.InstanceID] = struct{}{}
 	}
 	s.pending[s.seq] = ids
+	s.sentAt[s.seq] = time.Now()
 	s.reserved = max(0, s.reserved-len(insts))
 	s.mu.Unlock()
 	return s.enqueue(ctx, env)

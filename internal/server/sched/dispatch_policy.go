@@ -177,6 +177,7 @@ func (p *pass) replace(ctx context.Context, t *model.Task, js *jobState) error {
 		p.cancels = append(p.cancels, instanceCancel{agentID: in.AgentID, id: in.ID, reason: reason})
 	}
 	fin, err := FinishInstances(ctx, p.ex, items, p.now)
+	p.done = append(p.done, fin.Done...)
 	p.final.Rearmed += fin.Rearmed
 	p.final.Triggered += fin.Triggered
 	return err

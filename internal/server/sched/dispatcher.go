@@ -58,6 +58,10 @@ type DispatcherConfig struct {
 	// Unplaced, if set, is called after a pass that left due tasks no agent
 	// here could take, so servers with other agents can look.
 	Unplaced func()
+	// Metrics records dispatch latency; nil means NopMetrics.
+	Metrics Metrics
+	// Alerter hears of tasks a decision ended; nil means NopAlerter.
+	Alerter Alerter
 }
 
 // DispatcherTestSignals lets tests wait for passes.
@@ -104,6 +108,12 @@ func NewDispatcher(cfg DispatcherConfig, st store.Store, pool AgentPool, wakeGen
 	}
 	if wakeGenerator == nil {
 		wakeGenerator = func() {}
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NopMetrics{}
+	}
+	if cfg.Alerter == nil {
+		cfg.Alerter = NopAlerter{}
 	}
 	d := &Dispatcher{cfg: cfg, store: st, pool: pool, log: logger, wake: make(chan struct{}, 1), router: balance.NewRouter(), wakeGenerator: wakeGenerator}
 	d.backlog.Store(true)
@@ -221,6 +231,7 @@ func (d *Dispatcher) runOnce(ctx context.Context) (dispatchResult, error) {
 	for _, c := range p.cancels {
 		d.pool.Cancel(c.agentID, c.id, c.reason)
 	}
+	observeFinish(d.cfg.Metrics, d.cfg.Alerter, FinishResult{Done: p.done})
 	if p.final.Rearmed > 0 {
 		d.wakeGenerator()
 	}
@@ -233,6 +244,10 @@ func (d *Dispatcher) runOnce(ctx context.Context) (dispatchResult, error) {
 			continue
 		}
 		res.dispatched += len(insts)
+		lat := time.Since(p.now)
+		for range insts {
+			d.cfg.Metrics.DispatchLatency(lat)
+		}
 	}
 	if p.skipped > 0 {
 		d.log.InfoContext(ctx, "runs skipped by overlap policy", "num_tasks", p.skipped)
@@ -277,8 +292,9 @@ type pass struct {
 	byAgent   map[string][]*protocol.DispatchedInstance
 	cancels   []instanceCancel
 	skipped   int
-	unplaced  int // due tasks no agent here could take
-	waited    int // due tasks held back by their job's overlap or concurrency
+	done      []Finished // tasks a decision in this pass ended (replaced runs)
+	unplaced  int        // due tasks no agent here could take
+	waited    int        // due tasks held back by their job's overlap or concurrency
 	final     FinalEffects
 }
 

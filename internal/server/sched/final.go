@@ -15,6 +15,8 @@ import (
 type Finished struct {
 	Task   *model.Task // as it was before the move
 	Status model.TaskStatus
+	// Instance is the attempt whose end finished the task, when one did.
+	Instance *model.TaskInstance
 }
 
 // FinalEffects says what the follow-up of finished tasks started.

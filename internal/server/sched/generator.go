@@ -36,6 +36,11 @@ type GeneratorConfig struct {
 	// Fence, if set, runs first in each planning transaction and refuses
 	// it when this server no longer leads.
 	Fence Fence
+	// Metrics records the generator's lag; nil means NopMetrics.
+	Metrics Metrics
+	// Alerter hears of fires a misfire policy skipped; nil means
+	// NopAlerter.
+	Alerter Alerter
 }
 
 // GeneratorTestSignals lets tests wait for passes.
@@ -79,6 +84,12 @@ func NewGenerator(cfg GeneratorConfig, st store.Store, onWork func(), logger *sl
 	}
 	if onWork == nil {
 		onWork = func() {}
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NopMetrics{}
+	}
+	if cfg.Alerter == nil {
+		cfg.Alerter = NopAlerter{}
 	}
 	return &Generator{cfg: cfg, store: st, log: logger, onWork: onWork, wake: make(chan struct{}, 1)}
 }
@@ -138,10 +149,17 @@ func (g *Generator) RunOnce(ctx context.Context, now time.Time) (GenerateResult,
 	defer cancel()
 	var total GenerateResult
 	horizon := now.Add(g.cfg.Window)
+	first := true
 	for {
 		due, err := g.store.ScheduleListDue(ctx, &store.ScheduleListDueParams{Horizon: horizon, Limit: g.cfg.BatchSize})
 		if err != nil {
 			return total, fmt.Errorf("list due schedules: %w", err)
+		}
+		if first {
+			// Due schedules come earliest first: the first batch holds
+			// the cursor furthest behind.
+			first = false
+			g.cfg.Metrics.GeneratorLag(behind(due, now))
 		}
 		res, soon, err := g.planBatch(ctx, due, now, horizon)
 		total.Schedules += res.Schedules
@@ -191,6 +209,9 @@ func (g *Generator) planBatch(ctx context.Context, due []*model.Schedule, now, h
 	if len(advances) == 0 {
 		return res, false, nil
 	}
+	// missed are the fires a misfire policy skipped, told to the alerter
+	// once the transaction committed.
+	var missed []*model.Task
 	err = fencedTx(ctx, g.store, g.cfg.Fence, func(ex store.Executor) error {
 		moved, err := ex.ScheduleAdvanceCursorMany(ctx, &store.ScheduleAdvanceCursorManyParams{Items: advances})
 		if err != nil {
@@ -209,6 +230,12 @@ func (g *Generator) planBatch(ctx context.Context, due []*model.Schedule, now, h
 			return fmt.Errorf("insert tasks: %w", err)
 		}
 		res.Planned = len(inserted)
+		missed = missed[:0]
+		for _, t := range inserted {
+			if t.Status == model.TaskSkipped {
+				missed = append(missed, t)
+			}
+		}
 		dueBy := now.Add(g.cfg.Horizon)
 		for _, t := range inserted {
 			if t.Status == model.TaskPending && !t.RunAt.After(dueBy) {
@@ -220,6 +247,12 @@ func (g *Generator) planBatch(ctx context.Context, due []*model.Schedule, now, h
 	})
 	if err != nil {
 		return GenerateResult{Failed: res.Failed}, false, err
+	}
+	if len(missed) > 0 {
+		g.cfg.Alerter.FiresMissed(missed)
+		for _, t := range missed {
+			g.cfg.Metrics.TaskFinished(t.Namespace, model.TaskSkipped)
+		}
 	}
 	return res, soon, nil
 }
@@ -386,4 +419,15 @@ func describeMisfire(m model.MisfirePolicy, missed int) string {
 		return fmt.Sprintf("fire_all runs at most the latest %d of %d missed fires", m.EffectiveLimit(), missed)
 	}
 	return "fire_once runs only the latest missed fire"
+}
+
+// behind returns how far the earliest cursor of due is before now, or zero.
+func behind(due []*model.Schedule, now time.Time) time.Duration {
+	var lag time.Duration
+	for _, s := range due {
+		if s.NextFireAt != nil && now.Sub(*s.NextFireAt) > lag {
+			lag = now.Sub(*s.NextFireAt)
+		}
+	}
+	return lag
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -43,6 +44,11 @@ type HousekeeperConfig struct {
 	// Fence, if set, runs first in each transaction that decides about
 	// runs, and refuses it when this server no longer leads.
 	Fence Fence
+	// Metrics records finished runs; nil means NopMetrics.
+	Metrics Metrics
+	// Alerter hears of finished tasks and lost agents; nil means
+	// NopAlerter.
+	Alerter Alerter
 }
 
 // How often the slower sweeps run, and how much one purge batch deletes.
@@ -71,6 +77,8 @@ type Housekeeper struct {
 	logs   LogStore
 	wake   Wakers
 	log    *slog.Logger
+	// ttl is the retention set live by SetHistoryTTL; -1 until then.
+	ttl atomic.Int64
 
 	// When the slower sweeps last ran; only the loop goroutine uses them.
 	lastUnplaceable, lastPurge time.Time
@@ -95,7 +103,15 @@ func NewHousekeeper(cfg HousekeeperConfig, st store.Store, forget Forgetter, log
 	if cfg.PurgeInterval <= 0 {
 		cfg.PurgeInterval = time.Minute
 	}
-	return &Housekeeper{cfg: cfg, store: st, forget: forget, logs: logs, wake: wake, log: logger}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NopMetrics{}
+	}
+	if cfg.Alerter == nil {
+		cfg.Alerter = NopAlerter{}
+	}
+	h := &Housekeeper{cfg: cfg, store: st, forget: forget, logs: logs, wake: wake, log: logger}
+	h.ttl.Store(-1)
+	return h
 }
 
 // Start runs sweeps until ctx ends or Stop is called.
@@ -154,7 +170,7 @@ func (h *Housekeeper) RunOnce(ctx context.Context, now time.Time) error {
 			return fmt.Errorf("mark silent servers inactive: %w", err)
 		}
 	}
-	if h.cfg.HistoryTTL > 0 && now.Sub(h.lastPurge) >= h.cfg.PurgeInterval {
+	if h.historyTTL() > 0 && now.Sub(h.lastPurge) >= h.cfg.PurgeInterval {
 		h.lastPurge = now
 		if _, err := h.Purge(ctx, now); err != nil {
 			return err
@@ -230,7 +246,7 @@ const minNoAgentTimeout = time.Second
 // instances and output, in batches with a pause between them so it never
 // holds the database for long. It returns how many tasks it deleted.
 func (h *Housekeeper) Purge(ctx context.Context, now time.Time) (int, error) {
-	before := now.Add(-h.cfg.HistoryTTL)
+	before := now.Add(-h.historyTTL())
 	total := 0
 	for {
 		old, err := h.store.TaskList(ctx, &store.TaskListParams{
@@ -437,6 +453,7 @@ func (h *Housekeeper) sweepAgents(ctx context.Context, now time.Time) error {
 			continue
 		}
 		h.log.WarnContext(ctx, "agent offline", "agent_id", a.ID, "num_instances", len(live))
+		h.cfg.Alerter.AgentLost(a.ID, live)
 		h.TestSignals.Offline.Signal(a.ID)
 		if len(live) > 0 {
 			ids := make([]uuid.UUID, len(live))
@@ -462,10 +479,24 @@ func (h *Housekeeper) finishLogs(ctx context.Context, ids []uuid.UUID) {
 
 // wakeFor wakes the loops that have new work after fin.
 func (h *Housekeeper) wakeFor(fin FinishResult) {
+	observeFinish(h.cfg.Metrics, h.cfg.Alerter, fin)
 	if fin.Runnable > 0 || fin.Triggered > 0 {
 		h.wake.dispatcher()
 	}
 	if fin.Rearmed > 0 {
 		h.wake.generator()
 	}
+}
+
+// SetHistoryTTL changes how long finished tasks are kept, from the next
+// purge on (a live configuration reload). Zero keeps them. Safe for
+// concurrent use.
+func (h *Housekeeper) SetHistoryTTL(d time.Duration) { h.ttl.Store(int64(d)) }
+
+// historyTTL returns the retention: the last SetHistoryTTL, else the config.
+func (h *Housekeeper) historyTTL() time.Duration {
+	if d := h.ttl.Load(); d >= 0 {
+		return time.Duration(d)
+	}
+	return h.cfg.HistoryTTL
 }

@@ -63,6 +63,10 @@ type ResultsConfig struct {
 	// QueueSize bounds the reports waiting; Submit blocks when it is full.
 	// Default 10000.
 	QueueSize int
+	// Metrics records finished runs; nil means NopMetrics.
+	Metrics Metrics
+	// Alerter hears of finished tasks; nil means NopAlerter.
+	Alerter Alerter
 }
 
 // ResultsTestSignals lets tests wait for batches.
@@ -133,6 +137,12 @@ func NewResults(cfg ResultsConfig, st store.Store, logs *tasklog.Store, wake Wak
 	}
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = 10_000
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NopMetrics{}
+	}
+	if cfg.Alerter == nil {
+		cfg.Alerter = NopAlerter{}
 	}
 	return &Results{cfg: cfg, store: st, logs: logs, log: logger, queue: make(chan *Report, cfg.QueueSize), wake: wake, owners: map[uuid.UUID]string{},
 		beats: map[string]*Report{}, acks: map[string][]uuid.UUID{}, kick: make(chan struct{}, 1)}
@@ -415,6 +425,7 @@ func (r *Results) apply(ctx context.Context, batch []*Report) error {
 		return err
 	}
 	r.logsCommitted(ctx, logs)
+	observeFinish(r.cfg.Metrics, r.cfg.Alerter, fin)
 	if fin.Runnable > 0 || fin.Triggered > 0 {
 		r.wake.dispatcher()
 	}
@@ -508,6 +519,11 @@ func finishFromDone(agentID string, d *protocol.TaskDone) *store.TaskInstanceFin
 type FinishResult struct {
 	// Runnable counts tasks that can run again (retry or requeue).
 	Runnable int
+	// Done are the tasks that reached a final status.
+	Done []Finished
+	// StartLags are, for the finished instances that started, how late
+	// each started (started minus planned).
+	StartLags []time.Duration
 	FinalEffects
 }
 
@@ -542,6 +558,11 @@ func FinishInstances(ctx context.Context, ex store.Executor, items []*store.Task
 	}
 	moves := make([]*store.TaskFinish, 0, len(finished))
 	var done []Finished
+	for _, in := range finished {
+		if in.StartedAt != nil && !in.PlannedAt.IsZero() {
+			res.StartLags = append(res.StartLags, in.StartedAt.Sub(in.PlannedAt))
+		}
+	}
 	decided := map[uuid.UUID]bool{}
 	for _, in := range finished {
 		t := byID[in.TaskID]
@@ -561,7 +582,7 @@ func FinishInstances(ctx context.Context, ex store.Executor, items []*store.Task
 		if mv.Status == model.TaskPending || mv.Status == model.TaskWaitingRetry {
 			res.Runnable++
 		} else {
-			done = append(done, Finished{Task: t, Status: mv.Status})
+			done = append(done, Finished{Task: t, Status: mv.Status, Instance: in})
 		}
 		moves = append(moves, mv)
 	}
@@ -570,6 +591,7 @@ func FinishInstances(ctx context.Context, ex store.Executor, items []*store.Task
 			return res, fmt.Errorf("finish tasks: %w", err)
 		}
 	}
+	res.Done = done
 	res.FinalEffects, err = AfterFinal(ctx, ex, done, now)
 	return res, err
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -40,6 +41,10 @@ type Config struct {
 	// 4 and the number of CPUs); values below 2 are raised to 2, because a
 	// migration holds one connection for its lock and runs on another.
 	MaxConns int
+	// ObserveQuery, if set, is called after every statement with its
+	// operation (the sqlc query name, "begin", "commit", "rollback", or ""
+	// for anything else) and how long it took. It must not block.
+	ObserveQuery func(operation string, d time.Duration)
 }
 
 // Store is a PostgreSQL connection pool. It implements [store.Store] and is
@@ -71,7 +76,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) 
 	if cfg.MaxConns > 0 {
 		pcfg.MaxConns = int32(max(cfg.MaxConns, 2))
 	}
-	queries := &queryCounter{}
+	queries := &queryCounter{observe: cfg.ObserveQuery}
 	pcfg.ConnConfig.Tracer = queries
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {

@@ -27,6 +27,7 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 		run  func(t *testing.T, open func(t *testing.T) store.Store)
 	}{
 		{"APIToken", exerciseAPIToken},
+		{"Alert", exerciseAlert},
 		{"Agent", exerciseAgent},
 		{"Flow", exerciseFlow},
 		{"Job", exerciseJob},
@@ -40,6 +41,7 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TaskInstance", exerciseTaskInstance},
 		{"TaskLog", exerciseTaskLog},
 		{"TaskLogChunk", exerciseTaskLogChunk},
+		{"TaskPlan", exerciseTaskPlan},
 		{"Tx", exerciseTx},
 	}
 	for _, g := range groups {

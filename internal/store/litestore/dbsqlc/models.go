@@ -36,6 +36,33 @@ type SchedAgent struct {
 	Info            string
 }
 
+type SchedAlertDelivery struct {
+	ID            string
+	RuleID        string
+	Event         string
+	Status        string
+	Payload       string
+	Attempts      int64
+	NextAttemptAt int64
+	LastError     string
+	CreatedAt     int64
+	SentAt        *int64
+}
+
+type SchedAlertRule struct {
+	ID        string
+	Namespace string
+	JobID     *string
+	Name      string
+	Events    string
+	Channel   string
+	Target    string
+	Secret    string
+	Enabled   int64
+	CreatedAt int64
+	UpdatedAt int64
+}
+
 type SchedFlow struct {
 	ID          uuid.UUID
 	Namespace   string

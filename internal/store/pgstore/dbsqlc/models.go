@@ -38,6 +38,33 @@ type SchedAgent struct {
 	Info            []byte
 }
 
+type SchedAlertDelivery struct {
+	ID            uuid.UUID
+	RuleID        uuid.UUID
+	Event         string
+	Status        string
+	Payload       []byte
+	Attempts      int32
+	NextAttemptAt time.Time
+	LastError     string
+	CreatedAt     time.Time
+	SentAt        *time.Time
+}
+
+type SchedAlertRule struct {
+	ID        uuid.UUID
+	Namespace string
+	JobID     *uuid.UUID
+	Name      string
+	Events    string
+	Channel   string
+	Target    string
+	Secret    string
+	Enabled   bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
 type SchedFlow struct {
 	ID          uuid.UUID
 	Namespace   string
