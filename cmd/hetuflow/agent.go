@@ -109,8 +109,13 @@ func newAgent(cfg *config.Config) (*agent.Agent, error) {
 		}
 	}
 	logger := newLogger(cfg.Log, os.Stderr).With("svc", "agent")
+	client, err := agent.HTTPClientWithCA(ac.CAFile)
+	if err != nil {
+		return nil, err
+	}
 	return agent.New(agent.Config{
 		ID: id, Name: ac.Name, Servers: ac.Servers, Token: ac.Token, Labels: ac.Labels, Capacity: ac.Capacity,
 		DataDir: ac.DataDir, Version: buildVersion(), ShutdownGrace: ac.ShutdownGrace.D(),
+		HTTPClient: client, MaxMessageBytes: ac.MaxMessageBytes,
 	}, logger)
 }

@@ -105,7 +105,7 @@ func (a *Agent) session(ctx context.Context, url string) (welcomed bool, err err
 		return false, fmt.Errorf("dial: %w", err)
 	}
 	defer conn.CloseNow()
-	conn.SetReadLimit(protocol.MaxFrameBytes)
+	conn.SetReadLimit(int64(a.cfg.MaxMessageBytes))
 
 	sent := time.Now()
 	w, err := a.handshake(ctx, conn)

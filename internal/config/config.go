@@ -56,6 +56,12 @@ type Server struct {
 	// several share PostgreSQL. Default true; false makes a server that
 	// only serves the API and its agents.
 	AllowLeaderElection *bool `toml:"allow_leader_election" env:"ALLOW_LEADER_ELECTION"`
+	// AgentMaxMessageBytes caps one WebSocket message from an agent; a
+	// larger one closes the socket with status 1009 (message too big).
+	// Default 4 MiB, which is also the most allowed.
+	AgentMaxMessageBytes int `toml:"agent_max_message_bytes" env:"AGENT_MAX_MESSAGE_BYTES"`
+	// TLS serves HTTPS and WSS when set.
+	TLS ServerTLS `toml:"tls" envPrefix:"TLS_"`
 }
 
 // LeaderEligible reports whether the server may lead.
@@ -134,6 +140,15 @@ type Agent struct {
 	// killed and reported cancelled (reason agent_drain_timeout). Default
 	// "30s".
 	ShutdownGrace model.Duration `toml:"shutdown_grace" env:"SHUTDOWN_GRACE"`
+	// CAFile is a PEM file of certificate authorities that sign the
+	// servers' certificates, for wss:// servers whose certificate the
+	// system roots do not cover. Empty means the system roots.
+	CAFile string `toml:"ca_file" env:"CA_FILE"`
+	// MaxMessageBytes caps one WebSocket message from a server. Default
+	// 4 MiB, which is also the most allowed.
+	MaxMessageBytes int `toml:"max_message_bytes" env:"MAX_MESSAGE_BYTES"`
+	// Guard restricts what the agent runs, whatever the server asks.
+	Guard AgentGuard `toml:"guard" envPrefix:"GUARD_"`
 }
 
 // Log configures logging.
@@ -148,7 +163,7 @@ type Log struct {
 // Default returns the configuration with every default filled in.
 func Default() *Config {
 	migrate, lead := true, true
-	return &Config{
+	c := &Config{
 		Server: Server{
 			Listen:              "0.0.0.0:9500",
 			DataDir:             "./data",
@@ -176,6 +191,8 @@ func Default() *Config {
 		},
 		Log: Log{Level: "info", Format: "auto"},
 	}
+	securityDefaults(c)
+	return c
 }
 
 // DefaultPath is the file read when no path is given, if it exists.
@@ -312,6 +329,9 @@ func (c *Config) Validate() error {
 	}
 	if u := c.Database.URL; u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") && !strings.HasPrefix(u, "sqlite:") {
 		return model.Errorf("database.url", "must start with postgres://, postgresql:// or sqlite:")
+	}
+	if err := c.validateSecurity(); err != nil {
+		return err
 	}
 	if c.Database.MaxConns < 1 {
 		return model.Errorf("database.max_conns", "must be at least 1")

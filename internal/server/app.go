@@ -21,6 +21,7 @@ import (
 	"github.com/hetuflow/hetuflow/internal/server/auth"
 	"github.com/hetuflow/hetuflow/internal/server/bus"
 	"github.com/hetuflow/hetuflow/internal/server/gateway"
+	"github.com/hetuflow/hetuflow/internal/server/httpsec"
 	"github.com/hetuflow/hetuflow/internal/server/leader"
 	"github.com/hetuflow/hetuflow/internal/server/sched"
 	"github.com/hetuflow/hetuflow/internal/server/tasklog"
@@ -106,7 +107,7 @@ func New(opts Options) (*App, error) {
 	a.logRelay = tasklog.NewRelay(tasklog.RelayConfig{ServerID: serverID, Peers: a.peers.Load}, opts.Store, logs, a.log.With("svc", "tasklog.relay"))
 	sc := cfg.Scheduler
 	a.results = sched.NewResults(sched.ResultsConfig{ServerID: serverID, AckTimeout: sc.AckTimeout.D()}, opts.Store, logs, a.wakers(), a.log.With("svc", "sched.results"))
-	a.gateway = gateway.New(gateway.Config{ServerID: serverID, HeartbeatInterval: sc.HeartbeatInterval.D(), HeartbeatTTL: sc.HeartbeatTTL.D()},
+	a.gateway = gateway.New(gateway.Config{ServerID: serverID, HeartbeatInterval: sc.HeartbeatInterval.D(), HeartbeatTTL: sc.HeartbeatTTL.D(), MaxMessageBytes: cfg.Server.AgentMaxMessageBytes},
 		opts.Store, a.tokens, a.results, a.WakeDispatcher, a.log.With("svc", "gateway"))
 	a.bus = bus.New(opts.Store, serverID, a.log.With("svc", "bus"))
 	a.dispatcher = sched.NewDispatcher(sched.DispatcherConfig{ServerID: serverID, Horizon: sc.DispatchHorizon.D(), Interval: sc.DispatchInterval.D(), Batch: sc.DispatchBatch, AckTimeout: sc.AckTimeout.D(),
@@ -157,11 +158,14 @@ func (a *App) Start(ctx context.Context) error {
 		return fmt.Errorf("database: %w", err)
 	}
 	ln := a.opts.Listener
+	var err error
 	if ln == nil {
-		var err error
 		if ln, err = net.Listen("tcp", cfg.Server.Listen); err != nil {
 			return fmt.Errorf("listen: %w", err)
 		}
+	}
+	if ln, err = a.tlsListener(ln); err != nil {
+		return err
 	}
 	a.listener = ln
 	a.address = advertised(cfg.Server.AdvertisedAddress, ln.Addr().String())
@@ -189,7 +193,7 @@ func (a *App) Start(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
-	a.http = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
+	a.http = &http.Server{Handler: httpsec.Headers(a.routes()), ReadHeaderTimeout: 10 * time.Second}
 	// Live log follows never go idle; Shutdown ends them this way.
 	a.http.RegisterOnShutdown(a.api.CloseStreams)
 	a.serveErr = make(chan error, 1)

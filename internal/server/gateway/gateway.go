@@ -51,6 +51,9 @@ type Config struct {
 	ServerID          string
 	HeartbeatInterval time.Duration
 	HeartbeatTTL      time.Duration
+	// MaxMessageBytes caps one message from an agent; a larger one closes
+	// the socket with status 1009. Zero means protocol.MaxFrameBytes.
+	MaxMessageBytes int
 }
 
 // TestSignals lets tests wait for session events.
@@ -121,6 +124,9 @@ func New(cfg Config, st store.Store, auth Authenticator, results Reporter, onWor
 	}
 	if cfg.HeartbeatInterval <= 0 || cfg.HeartbeatTTL <= 0 || cfg.ServerID == "" {
 		panic(fmt.Sprintf("gateway: bad config %+v", cfg))
+	}
+	if cfg.MaxMessageBytes <= 0 || cfg.MaxMessageBytes > protocol.MaxFrameBytes {
+		cfg.MaxMessageBytes = protocol.MaxFrameBytes
 	}
 	if onWork == nil {
 		onWork = func() {}
@@ -198,7 +204,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.log.WarnContext(r.Context(), "agent upgrade failed", "agent_id", agentID, "error", err)
 		return
 	}
-	conn.SetReadLimit(protocol.MaxFrameBytes)
+	conn.SetReadLimit(int64(g.cfg.MaxMessageBytes))
 	s := newSession(g, agentID, conn)
 	s.run(ctx)
 }
