@@ -117,5 +117,6 @@ func newAgent(cfg *config.Config) (*agent.Agent, error) {
 		ID: id, Name: ac.Name, Servers: ac.Servers, Token: ac.Token, Labels: ac.Labels, Capacity: ac.Capacity,
 		DataDir: ac.DataDir, Version: buildVersion(), ShutdownGrace: ac.ShutdownGrace.D(),
 		HTTPClient: client, MaxMessageBytes: ac.MaxMessageBytes,
+		Guard: agent.Guard{AllowedNamespaces: ac.Guard.AllowedNamespaces, AllowedCommands: ac.Guard.AllowedCommands, DenyRoot: ac.Guard.DenyRoot},
 	}, logger)
 }

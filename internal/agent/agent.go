@@ -78,6 +78,8 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// HTTPClient dials the socket. Nil means http.DefaultClient.
 	HTTPClient *http.Client
+	// Guard restricts what the agent runs; the zero Guard allows all.
+	Guard Guard
 	// MaxMessageBytes caps one message from a server; a larger one closes
 	// the socket with status 1009. Zero means protocol.MaxFrameBytes.
 	MaxMessageBytes int

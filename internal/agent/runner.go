@@ -86,6 +86,9 @@ func (a *Agent) fireLocked(ctx context.Context, due []*protocol.DispatchedInstan
 
 // execute runs the instance and returns its result.
 func (r *run) execute(ctx context.Context) *protocol.TaskDone {
+	if why := r.a.cfg.Guard.check(r.d, r.a.euid); why != nil {
+		return r.refuse(&protocol.TaskDone{InstanceID: r.d.InstanceID}, why)
+	}
 	if r.d.Config.Type == model.TaskHTTP {
 		return r.executeHTTP(ctx)
 	}
