@@ -36,6 +36,26 @@ type SchedAgent struct {
 	Info            string
 }
 
+type SchedAgentCredential struct {
+	AgentID       string
+	Hash          []byte
+	EnrollTokenID string
+	CreatedAt     int64
+	RevokedAt     *int64
+}
+
+type SchedEnrollToken struct {
+	ID        string
+	Name      string
+	Hash      []byte
+	Reusable  int64
+	Labels    string
+	ExpiresAt int64
+	Uses      int64
+	RevokedAt *int64
+	CreatedAt int64
+}
+
 type SchedFlow struct {
 	ID          uuid.UUID
 	Namespace   string
@@ -102,6 +122,16 @@ type SchedSchedule struct {
 	UpdatedAt     int64
 	Options       string
 	SpecChangedAt int64
+}
+
+type SchedSecret struct {
+	Namespace  string
+	Name       string
+	KeyID      string
+	Nonce      []byte
+	Ciphertext []byte
+	CreatedAt  int64
+	UpdatedAt  int64
 }
 
 type SchedServer struct {
