@@ -46,6 +46,9 @@ func newDevCmd(g *globalFlags) *cobra.Command {
 			}
 			cfg.Server.BootstrapAdminToken, cfg.Server.BootstrapAgentToken = admin, agentTok
 			cfg.Agent.Token = agentTok
+			// The in-process agent uses the shared token; dev binds to
+			// 127.0.0.1, where that is acceptable.
+			cfg.Server.AllowSharedAgentToken = true
 			if err := cfg.Validate(); err != nil {
 				return err
 			}

@@ -60,8 +60,15 @@ type Server struct {
 	// larger one closes the socket with status 1009 (message too big).
 	// Default 4 MiB, which is also the most allowed.
 	AgentMaxMessageBytes int `toml:"agent_max_message_bytes" env:"AGENT_MAX_MESSAGE_BYTES"`
+	// AllowSharedAgentToken accepts the shared agent token on the agent
+	// socket, the agent naming itself in a header. Discouraged: anyone with
+	// the token can pose as any agent; enrol agents instead. Default false
+	// (hetuflow dev: true).
+	AllowSharedAgentToken bool `toml:"allow_shared_agent_token" env:"ALLOW_SHARED_AGENT_TOKEN"`
 	// TLS serves HTTPS and WSS when set.
 	TLS ServerTLS `toml:"tls" envPrefix:"TLS_"`
+	// AgentJWE accepts the Rust original's JWE agent tokens when set.
+	AgentJWE ServerAgentJWE `toml:"agent_jwe" envPrefix:"AGENT_JWE_"`
 }
 
 // LeaderEligible reports whether the server may lead.
@@ -147,6 +154,10 @@ type Agent struct {
 	// MaxMessageBytes caps one WebSocket message from a server. Default
 	// 4 MiB, which is also the most allowed.
 	MaxMessageBytes int `toml:"max_message_bytes" env:"MAX_MESSAGE_BYTES"`
+	// EnrollToken is an enrolment token to exchange, once, for the agent's
+	// own credential, kept in DataDir/agent-credential.json; the agent id
+	// then comes from the server. Ignored once the agent has a credential.
+	EnrollToken string `toml:"enroll_token" env:"ENROLL_TOKEN"`
 	// Guard restricts what the agent runs, whatever the server asks.
 	Guard AgentGuard `toml:"guard" envPrefix:"GUARD_"`
 }

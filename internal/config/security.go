@@ -10,6 +10,13 @@ type ServerTLS struct {
 	KeyFile string `toml:"key_file" env:"KEY_FILE"`
 }
 
+// ServerAgentJWE configures the compatibility JWE agent tokens.
+type ServerAgentJWE struct {
+	// PrivateKeyFile is the P-256 private key (PEM, SEC1 or PKCS#8) the
+	// tokens are encrypted to. Empty means JWE tokens are refused.
+	PrivateKeyFile string `toml:"private_key_file" env:"PRIVATE_KEY_FILE"`
+}
+
 // AgentGuard is the agent's own policy on what it runs. Empty lists allow
 // everything.
 type AgentGuard struct {

@@ -107,8 +107,12 @@ func New(opts Options) (*App, error) {
 	a.logRelay = tasklog.NewRelay(tasklog.RelayConfig{ServerID: serverID, Peers: a.peers.Load}, opts.Store, logs, a.log.With("svc", "tasklog.relay"))
 	sc := cfg.Scheduler
 	a.results = sched.NewResults(sched.ResultsConfig{ServerID: serverID, AckTimeout: sc.AckTimeout.D()}, opts.Store, logs, a.wakers(), a.log.With("svc", "sched.results"))
+	agentAuth, err := a.newAgentAuth()
+	if err != nil {
+		return nil, err
+	}
 	a.gateway = gateway.New(gateway.Config{ServerID: serverID, HeartbeatInterval: sc.HeartbeatInterval.D(), HeartbeatTTL: sc.HeartbeatTTL.D(), MaxMessageBytes: cfg.Server.AgentMaxMessageBytes},
-		opts.Store, a.tokens, a.results, a.WakeDispatcher, a.log.With("svc", "gateway"))
+		opts.Store, agentAuth, a.results, a.WakeDispatcher, a.log.With("svc", "gateway"))
 	a.bus = bus.New(opts.Store, serverID, a.log.With("svc", "bus"))
 	a.dispatcher = sched.NewDispatcher(sched.DispatcherConfig{ServerID: serverID, Horizon: sc.DispatchHorizon.D(), Interval: sc.DispatchInterval.D(), Batch: sc.DispatchBatch, AckTimeout: sc.AckTimeout.D(),
 		RunningSince: a.runningSince, Unplaced: a.announceWork},
@@ -123,12 +127,14 @@ func New(opts Options) (*App, error) {
 		opts.Store, clusterForgetter{a}, logs, a.wakers(), a.log.With("svc", "sched.housekeeper"))
 	a.elector.SetServices(a.generator, a.housekeeper)
 	a.handleBus()
+	a.handleRevokeBus()
 	a.heartbeat = &serverHeartbeat{store: opts.Store, id: serverID, interval: sc.HeartbeatInterval.D(), log: a.log.With("svc", "server.heartbeat"),
 		ttl: sc.HeartbeatTTL.D(), peers: &a.peers,
 		onLost: func(ctx context.Context, err error) {
 			a.gateway.CloseAll("this server lost its database; reconnect to another")
 		}}
-	a.api = api.New(api.Deps{Store: opts.Store, Logs: logs, Auth: a.tokens, Scheduler: a, ServerID: serverID, Version: opts.Version, Logger: a.log.With("svc", "api")})
+	a.api = api.New(api.Deps{Store: opts.Store, Logs: logs, Auth: a.tokens, Scheduler: a, ServerID: serverID, Version: opts.Version, Logger: a.log.With("svc", "api"),
+		AgentAuth: agentAuthAPI{agentAuth, a}})
 	return a, nil
 }
 

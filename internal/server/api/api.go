@@ -74,6 +74,8 @@ type Deps struct {
 	// FollowHeartbeat is how often a live log follow sends a keep-alive
 	// comment and checks the store; zero means DefaultFollowHeartbeat.
 	FollowHeartbeat time.Duration
+	// AgentAuth enrols and revokes agents; nil leaves those routes out.
+	AgentAuth AgentAuth
 }
 
 // API holds the dependencies of the handlers.
@@ -194,6 +196,8 @@ func public(path string) bool {
 		return true // authenticated by each hook's own secret
 	}
 	switch path {
+	case Prefix + "/agents/enroll": // checked by the enrolment token
+		return true
 	case Prefix + "/health", Prefix + "/openapi.json", Prefix + "/openapi.yaml", Prefix + "/openapi-3.0.json", Prefix + "/openapi-3.0.yaml":
 		return true
 	}

@@ -34,10 +34,14 @@ const (
 	writeTimeout   = 10 * time.Second
 )
 
-// Authenticator checks an agent's credential on the upgrade request.
+// Authenticator checks an agent's credential on the upgrade request and
+// says which agent it is.
 type Authenticator interface {
-	// AuthenticateAgent returns nil if token may open an agent socket.
-	AuthenticateAgent(ctx context.Context, token string) error
+	// IdentifyAgent returns the id of the agent that token belongs to.
+	// claimedID is the agent's own claim (header Hetuflow-Agent-Id); an
+	// authenticator that knows the id from the token ignores it. The
+	// error's text is sent to the agent.
+	IdentifyAgent(ctx context.Context, token, claimedID string) (string, error)
 }
 
 // Reporter takes agent reports; sched.Results implements it.
@@ -179,13 +183,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "agent token required: Authorization: Bearer <token>", http.StatusUnauthorized)
 		return
 	}
-	if err := g.auth.AuthenticateAgent(r.Context(), token); err != nil {
-		http.Error(w, "invalid agent token", http.StatusUnauthorized)
-		return
-	}
-	agentID := r.Header.Get(AgentIDHeader)
-	if agentID == "" || len(agentID) > 128 {
-		http.Error(w, "header "+AgentIDHeader+" with the agent id is required", http.StatusBadRequest)
+	agentID, err := g.auth.IdentifyAgent(r.Context(), token, r.Header.Get(AgentIDHeader))
+	if err != nil {
+		g.log.InfoContext(r.Context(), "agent refused", "remote", r.RemoteAddr, "error", err)
+		http.Error(w, "agent refused: "+err.Error(), http.StatusUnauthorized)
 		return
 	}
 	g.mu.Lock()
