@@ -89,6 +89,9 @@ func (r *run) execute(ctx context.Context) *protocol.TaskDone {
 	if why := r.a.cfg.Guard.check(r.d, r.a.euid); why != nil {
 		return r.refuse(&protocol.TaskDone{InstanceID: r.d.InstanceID}, why)
 	}
+	if r.d.SecretError != "" {
+		return r.failStart(&protocol.TaskDone{InstanceID: r.d.InstanceID}, "secrets: "+r.d.SecretError)
+	}
 	if r.d.Config.Type == model.TaskHTTP {
 		return r.executeHTTP(ctx)
 	}

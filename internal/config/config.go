@@ -65,6 +65,14 @@ type Server struct {
 	// the token can pose as any agent; enrol agents instead. Default false
 	// (hetuflow dev: true).
 	AllowSharedAgentToken bool `toml:"allow_shared_agent_token" env:"ALLOW_SHARED_AGENT_TOKEN"`
+	// SecretsKey is the base64 AES-256 key secrets are encrypted with.
+	// Empty (and no SecretsKeyFile) means the server refuses to store
+	// secrets.
+	SecretsKey string `toml:"secrets_key" env:"SECRETS_KEY"`
+	// SecretsKeyFile holds base64 keys, one a line: the current one first,
+	// then older ones still read (rotation). hetuflow dev writes one into
+	// DataDir/secrets.key.
+	SecretsKeyFile string `toml:"secrets_key_file" env:"SECRETS_KEY_FILE"`
 	// TLS serves HTTPS and WSS when set.
 	TLS ServerTLS `toml:"tls" envPrefix:"TLS_"`
 	// AgentJWE accepts the Rust original's JWE agent tokens when set.

@@ -6,6 +6,7 @@ import (
 	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/server/agentauth"
 	"github.com/hetuflow/hetuflow/internal/server/bus"
+	"github.com/hetuflow/hetuflow/internal/server/secrets"
 )
 
 // revokedReason is the close reason a revoked agent sees.
@@ -52,4 +53,18 @@ func (r agentAuthAPI) RevokeAgent(ctx context.Context, agentID string) (*model.A
 	r.app.gateway.Disconnect(agentID, revokedReason)
 	r.app.publish(bus.Message{Kind: bus.Revoke, AgentID: agentID, Reason: revokedReason})
 	return c, nil
+}
+
+// newSecrets loads the secrets key, if one is configured.
+func (a *App) newSecrets() error {
+	cfg := a.opts.Config.Server
+	keys, err := secrets.LoadKeys(cfg.SecretsKey, cfg.SecretsKeyFile)
+	if err != nil {
+		return err
+	}
+	if keys == nil {
+		a.log.Info("no secrets key configured: secrets cannot be stored or used")
+	}
+	a.secrets = secrets.New(a.opts.Store, keys)
+	return nil
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/hetuflow/hetuflow/internal/server/httpsec"
 	"github.com/hetuflow/hetuflow/internal/server/leader"
 	"github.com/hetuflow/hetuflow/internal/server/sched"
+	"github.com/hetuflow/hetuflow/internal/server/secrets"
 	"github.com/hetuflow/hetuflow/internal/server/tasklog"
 	"github.com/hetuflow/hetuflow/internal/store"
 )
@@ -74,6 +75,8 @@ type App struct {
 	// first count it is assumed.
 	peers atomic.Bool
 	api   *api.API
+	// secrets stores secrets and resolves them at dispatch.
+	secrets *secrets.Service
 
 	listener net.Listener
 	http     *http.Server
@@ -111,7 +114,10 @@ func New(opts Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.gateway = gateway.New(gateway.Config{ServerID: serverID, HeartbeatInterval: sc.HeartbeatInterval.D(), HeartbeatTTL: sc.HeartbeatTTL.D(), MaxMessageBytes: cfg.Server.AgentMaxMessageBytes},
+	if err := a.newSecrets(); err != nil {
+		return nil, err
+	}
+	a.gateway = gateway.New(gateway.Config{ServerID: serverID, HeartbeatInterval: sc.HeartbeatInterval.D(), HeartbeatTTL: sc.HeartbeatTTL.D(), MaxMessageBytes: cfg.Server.AgentMaxMessageBytes, Prepare: a.secrets.Prepare},
 		opts.Store, agentAuth, a.results, a.WakeDispatcher, a.log.With("svc", "gateway"))
 	a.bus = bus.New(opts.Store, serverID, a.log.With("svc", "bus"))
 	a.dispatcher = sched.NewDispatcher(sched.DispatcherConfig{ServerID: serverID, Horizon: sc.DispatchHorizon.D(), Interval: sc.DispatchInterval.D(), Batch: sc.DispatchBatch, AckTimeout: sc.AckTimeout.D(),
@@ -134,7 +140,7 @@ func New(opts Options) (*App, error) {
 			a.gateway.CloseAll("this server lost its database; reconnect to another")
 		}}
 	a.api = api.New(api.Deps{Store: opts.Store, Logs: logs, Auth: a.tokens, Scheduler: a, ServerID: serverID, Version: opts.Version, Logger: a.log.With("svc", "api"),
-		AgentAuth: agentAuthAPI{agentAuth, a}})
+		AgentAuth: agentAuthAPI{agentAuth, a}, Secrets: a.secrets})
 	return a, nil
 }
 

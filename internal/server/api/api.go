@@ -76,6 +76,8 @@ type Deps struct {
 	FollowHeartbeat time.Duration
 	// AgentAuth enrols and revokes agents; nil leaves those routes out.
 	AgentAuth AgentAuth
+	// Secrets stores secrets; nil leaves those routes out.
+	Secrets Secrets
 }
 
 // API holds the dependencies of the handlers.

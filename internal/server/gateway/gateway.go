@@ -58,6 +58,9 @@ type Config struct {
 	// MaxMessageBytes caps one message from an agent; a larger one closes
 	// the socket with status 1009. Zero means protocol.MaxFrameBytes.
 	MaxMessageBytes int
+	// Prepare, when set, completes instances just before they are sent
+	// (resolving secrets); it runs on every dispatch and resend.
+	Prepare func(ctx context.Context, insts []*protocol.DispatchedInstance)
 }
 
 // TestSignals lets tests wait for session events.
