@@ -24,6 +24,7 @@ const (
 	reasonStartFailed = "start_failed" // it could not start: command, work dir, user, limits
 	reasonHTTPStatus  = "http_status"  // an http task got a status it did not expect
 	reasonHTTPError   = "http_error"   // an http task's request failed
+	// reasonRefused (guard.go): the agent's guard refused the run.
 	// The agent's own life: a run it lost by dying (Lost, reported at its
 	// next start), one it gave back unstarted while draining (Lost, with no
 	// start, so the server dispatches it again), and one still running when

@@ -23,11 +23,14 @@ type EnrollToken struct {
 // AgentCredential is an enrolled agent's own secret. Only its hash is kept;
 // the agent id comes from it, never from the agent.
 type AgentCredential struct {
-	AgentID       string     `json:"agent_id"`
-	Hash          []byte     `json:"-"`
-	EnrollTokenID string     `json:"enroll_token_id"`
-	CreatedAt     time.Time  `json:"created_at"`
-	RevokedAt     *time.Time `json:"revoked_at,omitempty"`
+	AgentID       string `json:"agent_id"`
+	Hash          []byte `json:"-"`
+	EnrollTokenID string `json:"enroll_token_id"`
+	// Labels is the enrolment token's label selector, which the agent's
+	// labels must keep matching at every connection.
+	Labels    string     `json:"labels,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 }
 
 // Secret is a per-namespace secret. Its value is stored encrypted and never

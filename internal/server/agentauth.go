@@ -2,10 +2,12 @@ package server
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/server/agentauth"
 	"github.com/hetuflow/hetuflow/internal/server/bus"
+	"github.com/hetuflow/hetuflow/internal/server/gateway"
 	"github.com/hetuflow/hetuflow/internal/server/secrets"
 )
 
@@ -67,4 +69,24 @@ func (a *App) newSecrets() error {
 	}
 	a.secrets = secrets.New(a.opts.Store, keys)
 	return nil
+}
+
+// gatewayAuth adapts the agent authenticator to the gateway.
+type gatewayAuth struct{ s *agentauth.Service }
+
+// IdentifyAgent implements gateway.Authenticator.
+func (g gatewayAuth) IdentifyAgent(ctx context.Context, token, claimedID string) (gateway.Identity, error) {
+	id, err := g.s.IdentifyAgent(ctx, token, claimedID)
+	if err != nil {
+		return gateway.Identity{}, err
+	}
+	var sel model.Selector
+	if id.Labels != "" {
+		// Stored after ParseSelector at enrolment, so it parses; if it did
+		// not, refusing is the safe way out.
+		if sel, err = model.ParseSelector(id.Labels); err != nil {
+			return gateway.Identity{}, fmt.Errorf("agent credential has a bad label selector: %w", err)
+		}
+	}
+	return gateway.Identity{AgentID: id.AgentID, Labels: sel}, nil
 }

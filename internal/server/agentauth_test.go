@@ -86,6 +86,22 @@ func TestEnrolledAgentRevokedIsCutOff(t *testing.T) {
 		t.Fatalf("agent 'spoofed' = %v; a header must not name the agent", err)
 	}
 
+	// Nor can the enrolled agent take labels its enrolment does not allow.
+	conn, _, err = websocket.Dial(t.Context(), ws+agent.WSPath, &websocket.DialOptions{HTTPHeader: hdr})
+	if err != nil {
+		t.Fatalf("dial with credential: %v", err)
+	}
+	env, _ = protocol.New(protocol.KindHello, &protocol.Hello{AgentID: cred.AgentID, RunID: "r", ProtocolVersion: protocol.Version, Capacity: 1, Labels: map[string]string{"team": "web"}})
+	frame, _ = env.Encode()
+	if err := conn.Write(t.Context(), websocket.MessageText, frame); err != nil {
+		t.Fatalf("send hello: %v", err)
+	}
+	_, answer, err = conn.Read(t.Context())
+	conn.CloseNow()
+	if got := string(answer) + fmt.Sprint(err); !strings.Contains(got, "labels not allowed") {
+		t.Fatalf("hello with team=web answered %s, want a refusal of the labels", got)
+	}
+
 	a, err := agent.New(agent.Config{ID: cred.AgentID, Servers: []string{ws}, Token: cred.Credential, Labels: map[string]string{"team": "infra"},
 		Capacity: 2, DataDir: dataDir, Version: "test", ReconnectMin: 20 * time.Millisecond, ReconnectMax: 100 * time.Millisecond}, lifecycletest.WarnLogger(t))
 	if err != nil {

@@ -55,6 +55,7 @@ type AgentCredentialInsertParams struct {
 	AgentID       string
 	Hash          []byte
 	EnrollTokenID string
+	Labels        string
 	Now           *time.Time
 }
 

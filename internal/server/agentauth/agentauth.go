@@ -120,49 +120,61 @@ func random(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// IdentifyAgent returns the id of the agent presenting token on the socket
-// upgrade. A credential or a JWE token names the agent; claimedID (the
+// Identity is who an agent is.
+type Identity struct {
+	AgentID string
+	// Labels is the selector its labels must match ("": any).
+	Labels string
+}
+
+// IdentifyAgent returns the agent presenting token on the socket upgrade.
+// A credential or a JWE token names the agent; claimedID (the
 // Hetuflow-Agent-Id header) is then ignored. Only the shared token, when
 // allowed, takes the agent's word for its id. Errors are safe to show.
-func (s *Service) IdentifyAgent(ctx context.Context, token, claimedID string) (string, error) {
+func (s *Service) IdentifyAgent(ctx context.Context, token, claimedID string) (Identity, error) {
+	id, labels, err := s.identify(ctx, token, claimedID)
+	return Identity{AgentID: id, Labels: labels}, err
+}
+
+func (s *Service) identify(ctx context.Context, token, claimedID string) (string, string, error) {
 	token = strings.TrimSpace(token)
 	switch {
 	case token == "":
-		return "", ErrRefused
+		return "", "", ErrRefused
 	case strings.HasPrefix(token, credentialPrefix):
 		c, err := s.store.AgentCredentialGetByHash(ctx, &store.AgentCredentialGetByHashParams{Hash: hash(token)})
 		if errors.Is(err, store.ErrNotFound) {
-			return "", ErrRefused
+			return "", "", ErrRefused
 		}
 		if err != nil {
 			s.log.WarnContext(ctx, "check agent credential", "error", err)
-			return "", ErrUnavailable
+			return "", "", ErrUnavailable
 		}
 		if c.RevokedAt != nil {
-			return "", ErrRevoked
+			return "", "", ErrRevoked
 		}
-		return c.AgentID, nil
+		return c.AgentID, c.Labels, nil
 	case s.cfg.JWE != nil && looksLikeJWE(token):
 		id, err := s.cfg.JWE.Verify(token, s.cfg.Now())
 		if err != nil {
 			s.log.InfoContext(ctx, "agent JWE refused", "error", err)
-			return "", fmt.Errorf("%w: %v", ErrRefused, err)
+			return "", "", fmt.Errorf("%w: %v", ErrRefused, err)
 		}
-		return id, nil
+		return id, "", nil
 	}
 	if !s.cfg.AllowSharedToken {
 		if s.shared != nil && s.shared.AuthenticateAgent(ctx, token) == nil {
-			return "", ErrSharedTokenDisabled
+			return "", "", ErrSharedTokenDisabled
 		}
-		return "", ErrRefused
+		return "", "", ErrRefused
 	}
 	if err := s.shared.AuthenticateAgent(ctx, token); err != nil {
-		return "", ErrRefused
+		return "", "", ErrRefused
 	}
 	if claimedID == "" || len(claimedID) > 128 {
-		return "", errors.New("with the shared agent token, header Hetuflow-Agent-Id must name the agent")
+		return "", "", errors.New("with the shared agent token, header Hetuflow-Agent-Id must name the agent")
 	}
-	return claimedID, nil
+	return claimedID, "", nil
 }
 
 // CreateEnrollTokenParams are the inputs of CreateEnrollToken.
@@ -259,7 +271,7 @@ func (s *Service) Enroll(ctx context.Context, token string, labels map[string]st
 		if err != nil {
 			return err
 		}
-		_, err = ex.AgentCredentialInsert(ctx, &store.AgentCredentialInsertParams{AgentID: e.AgentID, Hash: hash(e.Credential), EnrollTokenID: tok.ID, Now: &nowUTC})
+		_, err = ex.AgentCredentialInsert(ctx, &store.AgentCredentialInsertParams{AgentID: e.AgentID, Hash: hash(e.Credential), EnrollTokenID: tok.ID, Labels: tok.Labels, Now: &nowUTC})
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {

@@ -54,7 +54,7 @@ func TestEnrollment(t *testing.T) {
 			t.Fatalf("Enroll: %v", err)
 		}
 		id, err := s.IdentifyAgent(ctx, e.Credential, "")
-		if err != nil || id != e.AgentID {
+		if err != nil || id.AgentID != e.AgentID {
 			t.Fatalf("IdentifyAgent(credential) = %q, %v; want %q", id, err, e.AgentID)
 		}
 		if _, err := s.Enroll(ctx, tok, nil, "10.0.0.1"); !errors.Is(err, ErrEnrollRefused) {
@@ -115,8 +115,14 @@ func TestEnrollment(t *testing.T) {
 		if _, err := s.Enroll(ctx, tok, map[string]string{"env": "dev", "zone": "a"}, "10.0.0.1"); !errors.Is(err, ErrLabelsNotAllowed) {
 			t.Fatalf("Enroll(env=dev) = %v, want ErrLabelsNotAllowed", err)
 		}
-		if _, err := s.Enroll(ctx, tok, map[string]string{"env": "prod", "zone": "a"}, "10.0.0.1"); err != nil {
+		e, err := s.Enroll(ctx, tok, map[string]string{"env": "prod", "zone": "a"}, "10.0.0.1")
+		if err != nil {
 			t.Fatalf("Enroll(matching labels) after a refusal = %v; the refusal must not use the one-time token %s", err, meta.ID)
+		}
+		// The credential carries the selector, for the gateway to check at
+		// every hello.
+		if id, err := s.IdentifyAgent(ctx, e.Credential, ""); err != nil || id.Labels != meta.Labels || id.Labels == "" {
+			t.Fatalf("IdentifyAgent = %+v, %v; want labels %q", id, err, meta.Labels)
 		}
 		if _, _, err := s.CreateEnrollToken(ctx, CreateEnrollTokenParams{Labels: "env in ("}); err == nil {
 			t.Fatal("bad selector accepted")
@@ -157,7 +163,7 @@ func TestIdentifyAgent(t *testing.T) {
 			t.Fatalf("Enroll: %v", err)
 		}
 		id, err := s.IdentifyAgent(ctx, e.Credential, "someone-else")
-		if err != nil || id != e.AgentID {
+		if err != nil || id.AgentID != e.AgentID {
 			t.Fatalf("IdentifyAgent(credential, spoofed header) = %q, %v; want %q", id, err, e.AgentID)
 		}
 		if _, err := s.IdentifyAgent(ctx, e.Credential+"x", ""); !errors.Is(err, ErrRefused) {
@@ -177,7 +183,7 @@ func TestIdentifyAgent(t *testing.T) {
 	t.Run("SharedToken", func(t *testing.T) {
 		t.Parallel()
 		on, _, _ := newService(t, Config{AllowSharedToken: true})
-		if id, err := on.IdentifyAgent(ctx, sharedToken, "legacy-1"); err != nil || id != "legacy-1" {
+		if id, err := on.IdentifyAgent(ctx, sharedToken, "legacy-1"); err != nil || id.AgentID != "legacy-1" {
 			t.Fatalf("IdentifyAgent(shared, allowed) = %q, %v", id, err)
 		}
 		if _, err := on.IdentifyAgent(ctx, sharedToken, ""); err == nil {
@@ -210,7 +216,7 @@ func TestIdentifyAgent(t *testing.T) {
 			return tok
 		}
 		good := issue(&key.PublicKey, map[string]any{"iss": "hetuflow-server", "sub": "rust-agent", "aud": "hetuflow-agent", "exp": now + 60, "nbf": now, "iat": now, "jti": "x"})
-		if id, err := s.IdentifyAgent(ctx, good, "spoofed"); err != nil || id != "rust-agent" {
+		if id, err := s.IdentifyAgent(ctx, good, "spoofed"); err != nil || id.AgentID != "rust-agent" {
 			t.Fatalf("IdentifyAgent(JWE) = %q, %v; want rust-agent", id, err)
 		}
 		for name, tok := range map[string]string{

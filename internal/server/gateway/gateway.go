@@ -37,11 +37,20 @@ const (
 // Authenticator checks an agent's credential on the upgrade request and
 // says which agent it is.
 type Authenticator interface {
-	// IdentifyAgent returns the id of the agent that token belongs to.
-	// claimedID is the agent's own claim (header Hetuflow-Agent-Id); an
+	// IdentifyAgent returns who the agent presenting token is. claimedID
+	// is the agent's own claim (header Hetuflow-Agent-Id); an
 	// authenticator that knows the id from the token ignores it. The
 	// error's text is sent to the agent.
-	IdentifyAgent(ctx context.Context, token, claimedID string) (string, error)
+	IdentifyAgent(ctx context.Context, token, claimedID string) (Identity, error)
+}
+
+// Identity is who an agent is, as its credential says.
+type Identity struct {
+	AgentID string
+	// Labels, when not empty, must match the labels of the agent's every
+	// hello: an enrolled agent cannot take labels its enrolment did not
+	// allow.
+	Labels model.Selector
 }
 
 // Reporter takes agent reports; sched.Results implements it.
@@ -186,12 +195,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "agent token required: Authorization: Bearer <token>", http.StatusUnauthorized)
 		return
 	}
-	agentID, err := g.auth.IdentifyAgent(r.Context(), token, r.Header.Get(AgentIDHeader))
+	id, err := g.auth.IdentifyAgent(r.Context(), token, r.Header.Get(AgentIDHeader))
 	if err != nil {
 		g.log.InfoContext(r.Context(), "agent refused", "remote", r.RemoteAddr, "error", err)
 		http.Error(w, "agent refused: "+err.Error(), http.StatusUnauthorized)
 		return
 	}
+	agentID := id.AgentID
 	g.mu.Lock()
 	ctx := g.ctx
 	if ctx == nil {
@@ -210,6 +220,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	conn.SetReadLimit(int64(g.cfg.MaxMessageBytes))
 	s := newSession(g, agentID, conn)
+	s.labels = id.Labels
 	s.run(ctx)
 }
 

@@ -28,14 +28,14 @@ const agentToken = "hf_gateway-test-token"
 type tokenAuth struct{}
 
 // IdentifyAgent takes the agent's word for its id, like the shared token.
-func (tokenAuth) IdentifyAgent(_ context.Context, tok, claimed string) (string, error) {
+func (tokenAuth) IdentifyAgent(_ context.Context, tok, claimed string) (gateway.Identity, error) {
 	if tok != agentToken {
-		return "", errors.New("bad token")
+		return gateway.Identity{}, errors.New("bad token")
 	}
 	if claimed == "" {
-		return "", errors.New("agent id required")
+		return gateway.Identity{}, errors.New("agent id required")
 	}
-	return claimed, nil
+	return gateway.Identity{AgentID: claimed}, nil
 }
 
 type testBundle struct {

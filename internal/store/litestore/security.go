@@ -21,7 +21,7 @@ func (e *executor) AgentCredentialGetByHash(ctx context.Context, params *store.A
 // AgentCredentialInsert implements [store.Executor].
 func (e *executor) AgentCredentialInsert(ctx context.Context, params *store.AgentCredentialInsertParams) (*model.AgentCredential, error) {
 	row, err := e.q.AgentCredentialInsert(ctx, e.w, &dbsqlc.AgentCredentialInsertParams{
-		AgentID: params.AgentID, Hash: params.Hash, EnrollTokenID: params.EnrollTokenID, Now: nowMicros(params.Now),
+		AgentID: params.AgentID, Hash: params.Hash, EnrollTokenID: params.EnrollTokenID, Labels: params.Labels, Now: nowMicros(params.Now),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("insert agent credential %s: %w", params.AgentID, e.interpretError(err))
@@ -129,7 +129,7 @@ func (e *executor) SecretUpsert(ctx context.Context, params *store.SecretUpsertP
 
 func agentCredentialFromRow(r *dbsqlc.SchedAgentCredential) *model.AgentCredential {
 	return &model.AgentCredential{
-		AgentID: r.AgentID, Hash: r.Hash, EnrollTokenID: r.EnrollTokenID,
+		AgentID: r.AgentID, Hash: r.Hash, EnrollTokenID: r.EnrollTokenID, Labels: r.Labels,
 		CreatedAt: fromMicros(r.CreatedAt), RevokedAt: fromMicrosPtr(r.RevokedAt),
 	}
 }

@@ -85,18 +85,18 @@ func exerciseSecurity(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("AgentCredential", func(t *testing.T) {
 		t.Parallel()
 		ctx, bundle := setup(t, open)
-		c, err := bundle.exec.AgentCredentialInsert(ctx, &store.AgentCredentialInsertParams{AgentID: "ag-1", Hash: []byte("c1"), EnrollTokenID: "et", Now: &bundle.now})
+		c, err := bundle.exec.AgentCredentialInsert(ctx, &store.AgentCredentialInsertParams{AgentID: "ag-1", Hash: []byte("c1"), EnrollTokenID: "et", Labels: "env=prod", Now: &bundle.now})
 		if err != nil {
 			t.Fatalf("AgentCredentialInsert: %v", err)
 		}
 		checkUTC(t, "AgentCredentialInsert", &c.CreatedAt)
-		if c.AgentID != "ag-1" || c.EnrollTokenID != "et" || !bytes.Equal(c.Hash, []byte("c1")) || c.RevokedAt != nil || !sameTime(c.CreatedAt, bundle.now) {
+		if c.AgentID != "ag-1" || c.EnrollTokenID != "et" || c.Labels != "env=prod" || !bytes.Equal(c.Hash, []byte("c1")) || c.RevokedAt != nil || !sameTime(c.CreatedAt, bundle.now) {
 			t.Errorf("AgentCredentialInsert = %+v", c)
 		}
 		_, err = bundle.exec.AgentCredentialInsert(ctx, &store.AgentCredentialInsertParams{AgentID: "ag-1", Hash: []byte("c2")})
 		checkErrIs(t, "AgentCredentialInsert(same agent)", err, store.ErrConflict)
 		got, err := bundle.exec.AgentCredentialGetByHash(ctx, &store.AgentCredentialGetByHashParams{Hash: []byte("c1")})
-		if err != nil || got.AgentID != "ag-1" {
+		if err != nil || got.AgentID != "ag-1" || got.Labels != "env=prod" {
 			t.Fatalf("AgentCredentialGetByHash = %+v, %v", got, err)
 		}
 		_, err = bundle.exec.AgentCredentialGetByHash(ctx, &store.AgentCredentialGetByHashParams{Hash: []byte("zz")})

@@ -40,6 +40,7 @@ type SchedAgentCredential struct {
 	AgentID       string
 	Hash          []byte
 	EnrollTokenID string
+	Labels        string
 	CreatedAt     int64
 	RevokedAt     *int64
 }

@@ -10,7 +10,7 @@ import (
 )
 
 const AgentCredentialGetByHash = `-- name: AgentCredentialGetByHash :one
-SELECT agent_id, hash, enroll_token_id, created_at, revoked_at FROM sched_agent_credential WHERE hash = ?1
+SELECT agent_id, hash, enroll_token_id, labels, created_at, revoked_at FROM sched_agent_credential WHERE hash = ?1
 `
 
 type AgentCredentialGetByHashParams struct {
@@ -24,6 +24,7 @@ func (q *Queries) AgentCredentialGetByHash(ctx context.Context, db DBTX, arg *Ag
 		&i.AgentID,
 		&i.Hash,
 		&i.EnrollTokenID,
+		&i.Labels,
 		&i.CreatedAt,
 		&i.RevokedAt,
 	)
@@ -31,15 +32,16 @@ func (q *Queries) AgentCredentialGetByHash(ctx context.Context, db DBTX, arg *Ag
 }
 
 const AgentCredentialInsert = `-- name: AgentCredentialInsert :one
-INSERT INTO sched_agent_credential (agent_id, hash, enroll_token_id, created_at)
-VALUES (?1, ?2, ?3, ?4)
-RETURNING agent_id, hash, enroll_token_id, created_at, revoked_at
+INSERT INTO sched_agent_credential (agent_id, hash, enroll_token_id, labels, created_at)
+VALUES (?1, ?2, ?3, ?4, ?5)
+RETURNING agent_id, hash, enroll_token_id, labels, created_at, revoked_at
 `
 
 type AgentCredentialInsertParams struct {
 	AgentID       string
 	Hash          []byte
 	EnrollTokenID string
+	Labels        string
 	Now           int64
 }
 
@@ -48,6 +50,7 @@ func (q *Queries) AgentCredentialInsert(ctx context.Context, db DBTX, arg *Agent
 		arg.AgentID,
 		arg.Hash,
 		arg.EnrollTokenID,
+		arg.Labels,
 		arg.Now,
 	)
 	var i SchedAgentCredential
@@ -55,6 +58,7 @@ func (q *Queries) AgentCredentialInsert(ctx context.Context, db DBTX, arg *Agent
 		&i.AgentID,
 		&i.Hash,
 		&i.EnrollTokenID,
+		&i.Labels,
 		&i.CreatedAt,
 		&i.RevokedAt,
 	)
@@ -65,7 +69,7 @@ const AgentCredentialRevoke = `-- name: AgentCredentialRevoke :one
 UPDATE sched_agent_credential
 SET revoked_at = coalesce(revoked_at, ?1)
 WHERE agent_id = ?2
-RETURNING agent_id, hash, enroll_token_id, created_at, revoked_at
+RETURNING agent_id, hash, enroll_token_id, labels, created_at, revoked_at
 `
 
 type AgentCredentialRevokeParams struct {
@@ -80,6 +84,7 @@ func (q *Queries) AgentCredentialRevoke(ctx context.Context, db DBTX, arg *Agent
 		&i.AgentID,
 		&i.Hash,
 		&i.EnrollTokenID,
+		&i.Labels,
 		&i.CreatedAt,
 		&i.RevokedAt,
 	)

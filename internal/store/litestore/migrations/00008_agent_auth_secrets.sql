@@ -19,6 +19,8 @@ CREATE TABLE sched_agent_credential (
     agent_id        TEXT    NOT NULL PRIMARY KEY,
     hash            BLOB    NOT NULL,
     enroll_token_id TEXT    NOT NULL DEFAULT '',
+    -- The enrolment token's label selector, checked again at every hello.
+    labels          TEXT    NOT NULL DEFAULT '',
     created_at      INTEGER NOT NULL,
     revoked_at      INTEGER,
     CONSTRAINT sched_agent_credential_hash_key UNIQUE (hash)

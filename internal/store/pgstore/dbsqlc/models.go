@@ -42,6 +42,7 @@ type SchedAgentCredential struct {
 	AgentID       string
 	Hash          []byte
 	EnrollTokenID string
+	Labels        string
 	CreatedAt     time.Time
 	RevokedAt     *time.Time
 }

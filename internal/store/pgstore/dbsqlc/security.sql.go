@@ -11,7 +11,7 @@ import (
 )
 
 const agentCredentialGetByHash = `-- name: AgentCredentialGetByHash :one
-SELECT agent_id, hash, enroll_token_id, created_at, revoked_at FROM sched_agent_credential WHERE hash = $1
+SELECT agent_id, hash, enroll_token_id, labels, created_at, revoked_at FROM sched_agent_credential WHERE hash = $1
 `
 
 type AgentCredentialGetByHashParams struct {
@@ -25,6 +25,7 @@ func (q *Queries) AgentCredentialGetByHash(ctx context.Context, db DBTX, arg *Ag
 		&i.AgentID,
 		&i.Hash,
 		&i.EnrollTokenID,
+		&i.Labels,
 		&i.CreatedAt,
 		&i.RevokedAt,
 	)
@@ -32,15 +33,16 @@ func (q *Queries) AgentCredentialGetByHash(ctx context.Context, db DBTX, arg *Ag
 }
 
 const agentCredentialInsert = `-- name: AgentCredentialInsert :one
-INSERT INTO sched_agent_credential (agent_id, hash, enroll_token_id, created_at)
-VALUES ($1, $2, $3, coalesce($4::timestamptz, now()))
-RETURNING agent_id, hash, enroll_token_id, created_at, revoked_at
+INSERT INTO sched_agent_credential (agent_id, hash, enroll_token_id, labels, created_at)
+VALUES ($1, $2, $3, $4, coalesce($5::timestamptz, now()))
+RETURNING agent_id, hash, enroll_token_id, labels, created_at, revoked_at
 `
 
 type AgentCredentialInsertParams struct {
 	AgentID       string
 	Hash          []byte
 	EnrollTokenID string
+	Labels        string
 	Now           *time.Time
 }
 
@@ -49,6 +51,7 @@ func (q *Queries) AgentCredentialInsert(ctx context.Context, db DBTX, arg *Agent
 		arg.AgentID,
 		arg.Hash,
 		arg.EnrollTokenID,
+		arg.Labels,
 		arg.Now,
 	)
 	var i SchedAgentCredential
@@ -56,6 +59,7 @@ func (q *Queries) AgentCredentialInsert(ctx context.Context, db DBTX, arg *Agent
 		&i.AgentID,
 		&i.Hash,
 		&i.EnrollTokenID,
+		&i.Labels,
 		&i.CreatedAt,
 		&i.RevokedAt,
 	)
@@ -66,7 +70,7 @@ const agentCredentialRevoke = `-- name: AgentCredentialRevoke :one
 UPDATE sched_agent_credential
 SET revoked_at = coalesce(revoked_at, $1::timestamptz, now())
 WHERE agent_id = $2
-RETURNING agent_id, hash, enroll_token_id, created_at, revoked_at
+RETURNING agent_id, hash, enroll_token_id, labels, created_at, revoked_at
 `
 
 type AgentCredentialRevokeParams struct {
@@ -81,6 +85,7 @@ func (q *Queries) AgentCredentialRevoke(ctx context.Context, db DBTX, arg *Agent
 		&i.AgentID,
 		&i.Hash,
 		&i.EnrollTokenID,
+		&i.Labels,
 		&i.CreatedAt,
 		&i.RevokedAt,
 	)

@@ -19,6 +19,8 @@ CREATE TABLE sched_agent_credential (
     agent_id        text        PRIMARY KEY,
     hash            bytea       NOT NULL,
     enroll_token_id text        NOT NULL DEFAULT '',
+    -- The enrolment token's label selector, checked again at every hello.
+    labels          text        NOT NULL DEFAULT '',
     created_at      timestamptz NOT NULL,
     revoked_at      timestamptz,
     CONSTRAINT sched_agent_credential_hash_key UNIQUE (hash)

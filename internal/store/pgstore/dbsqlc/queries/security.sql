@@ -2,8 +2,8 @@
 SELECT * FROM sched_agent_credential WHERE hash = @hash;
 
 -- name: AgentCredentialInsert :one
-INSERT INTO sched_agent_credential (agent_id, hash, enroll_token_id, created_at)
-VALUES (@agent_id, @hash, @enroll_token_id, coalesce(sqlc.narg('now')::timestamptz, now()))
+INSERT INTO sched_agent_credential (agent_id, hash, enroll_token_id, labels, created_at)
+VALUES (@agent_id, @hash, @enroll_token_id, @labels, coalesce(sqlc.narg('now')::timestamptz, now()))
 RETURNING *;
 
 -- name: AgentCredentialRevoke :one
