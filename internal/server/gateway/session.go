@@ -22,6 +22,7 @@ type session struct {
 	// labels is the selector the agent's hello labels must match; empty
 	// means any.
 	labels model.Selector
+
 	g       *Gateway
 	agentID string
 	conn    *websocket.Conn
