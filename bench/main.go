@@ -59,7 +59,9 @@ type bench struct {
 	pgURL   string // PostgreSQL admin URL; each cluster gets a schema
 	stores  []string
 	rates   []float64 // -rates: fixed throughput steps
-	runs    int       // runs per figure
+	// serverEnv is added to every server's environment (-server-env).
+	serverEnv []string
+	runs      int // runs per figure
 	// waitQuiet is the longest wait for a quiet machine before a result.
 	waitQuiet time.Duration
 	seq       int // cluster counter
@@ -90,6 +92,7 @@ func run() int {
 		rates   = flag.String("rates", "", "throughput, http: comma-separated rates (runs/s) to step through instead of the set's ramp")
 		quiet   = flag.Duration("wait-quiet", 0, "before each result, wait up to this long for other processes to use under 20% of a core")
 		verbose = flag.Bool("v", false, "log debug detail")
+		srvEnv  = flag.String("server-env", "", "comma-separated KEY=VALUE settings added to every server's environment, e.g. HETUFLOW_SERVER_DEBUG_LISTEN=127.0.0.1:6060 to profile")
 	)
 	flag.Parse()
 	level := slog.LevelInfo
@@ -126,7 +129,7 @@ func run() int {
 	}
 	b := &bench{
 		log: log, set: &set, goCmd: *goCmd, workDir: work, keep: *keep, pgURL: *pgURL,
-		stores: splitList(*stores), runs: max(*runs, 1), waitQuiet: *quiet,
+		stores: splitList(*stores), runs: max(*runs, 1), waitQuiet: *quiet, serverEnv: splitList(*srvEnv),
 		report: &Report{Set: *setName, Started: time.Now(), Command: strings.TrimSpace("go run ./bench " + strings.Join(os.Args[1:], " "))},
 	}
 	defer func() {

@@ -56,6 +56,11 @@ type Server struct {
 	// several share PostgreSQL. Default true; false makes a server that
 	// only serves the API and its agents.
 	AllowLeaderElection *bool `toml:"allow_leader_election" env:"ALLOW_LEADER_ELECTION"`
+	// DebugListen, when set, serves Go's profiling endpoints
+	// (/debug/pprof/) on this address, apart from the API. Empty (the
+	// default) serves none. Bind it to a loopback address: profiles reveal
+	// internals and cost CPU.
+	DebugListen string `toml:"debug_listen" env:"DEBUG_LISTEN"`
 	// AgentMaxMessageBytes caps one WebSocket message from an agent; a
 	// larger one closes the socket with status 1009 (message too big).
 	// Default 4 MiB, which is also the most allowed.

@@ -80,6 +80,7 @@ type App struct {
 
 	listener net.Listener
 	http     *http.Server
+	debug    *debugServer // nil unless Server.DebugListen is set
 	serveErr chan error
 	services []lifecycle.Service
 	creds    Credentials
@@ -205,6 +206,13 @@ func (a *App) Start(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
+	if cfg.Server.DebugListen != "" {
+		if a.debug, err = startDebug(cfg.Server.DebugListen); err != nil {
+			ln.Close()
+			lifecycle.StopAll(a.services...)
+			return err
+		}
+	}
 	a.http = &http.Server{Handler: httpsec.Headers(a.routes()), ReadHeaderTimeout: 10 * time.Second}
 	// Live log follows never go idle; Shutdown ends them this way.
 	a.http.RegisterOnShutdown(a.api.CloseStreams)
@@ -251,6 +259,9 @@ func (a *App) Stop(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		err = ctx.Err()
+	}
+	if derr := a.debug.stop(ctx); derr != nil && err == nil {
+		err = derr
 	}
 	if a.http != nil {
 		// Shutdown waits for the agent sockets' handlers, which end once

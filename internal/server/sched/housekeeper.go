@@ -376,18 +376,28 @@ func (h *Housekeeper) aliveAgents(ctx context.Context, ins []*model.TaskInstance
 // decides). A held instance whose fire time came before the agent fell
 // silent may have started too, and is treated the same; one due later can
 // not have started (an agent out of touch for half the TTL starts nothing),
-// so its task is simply dispatched again. For one TTL after the housekeeper
-// starts, no agent is judged: while no server ran, none could heartbeat.
+// so its task is simply dispatched again.
+//
+// An agent last heard from before the housekeeper started (on a new leader)
+// gets two TTLs from that start: while no leader ran, or the database was out
+// of reach, no heartbeat could be recorded, and agents need time to notice,
+// reconnect and be welcomed. Nomad gives nodes a longer TTL after a leader
+// change for the same reason. Agents heard from since are judged as usual.
 func (h *Housekeeper) sweepAgents(ctx context.Context, now time.Time) error {
-	if now.Before(h.startedAt().Add(h.cfg.HeartbeatTTL)) {
+	start := h.startedAt()
+	if now.Before(start.Add(h.cfg.HeartbeatTTL)) {
 		return nil
 	}
+	inGrace := now.Before(start.Add(2 * h.cfg.HeartbeatTTL))
 	before := now.Add(-h.cfg.HeartbeatTTL)
 	stale, err := h.store.AgentListStale(ctx, &store.AgentListStaleParams{HeartbeatBefore: before, Limit: 500})
 	if err != nil {
 		return fmt.Errorf("list stale agents: %w", err)
 	}
 	for _, a := range stale {
+		if inGrace && a.LastHeartbeatAt.Before(start) {
+			continue
+		}
 		var (
 			changed int
 			fin     FinishResult

@@ -127,6 +127,41 @@ func testHousekeeper(t *testing.T, open func(testing.TB) store.Store) {
 		}
 	})
 
+	t.Run("AfterALeaderChangeAgentsSilentSinceBeforeGetTwoTTLs", func(t *testing.T) {
+		t.Parallel()
+		ctx, st := t.Context(), open(t)
+		start := time.Now()
+		before, after := start.Add(-2*time.Second), start.Add(time.Second)
+		storetest.Agent(ctx, t, st, &storetest.AgentOpts{ID: ptr("silent-through-takeover"), Now: &before})
+		storetest.Agent(ctx, t, st, &storetest.AgentOpts{ID: ptr("silent-since"), Now: &after})
+		h := newHK(t, st, &recordingForgetter{})
+		h.started = start
+		status := func(id string) model.AgentStatus {
+			a, err := st.AgentGetByID(ctx, &store.AgentGetByIDParams{ID: id})
+			if err != nil {
+				t.Fatalf("get %s: %v", id, err)
+			}
+			return a.Status
+		}
+		// 12 s in (TTL 10 s): the agent heard from after the start is judged
+		// as usual; the one silent since before the takeover waits.
+		if err := h.RunOnce(ctx, start.Add(12*time.Second)); err != nil {
+			t.Fatalf("RunOnce: %v", err)
+		}
+		if got := status("silent-since"); got != model.AgentOffline {
+			t.Errorf("agent silent for 11 s since the start = %s, want offline", got)
+		}
+		if got := status("silent-through-takeover"); got != model.AgentOnline {
+			t.Errorf("agent silent through the takeover, 12 s in = %s, want online (grace)", got)
+		}
+		if err := h.RunOnce(ctx, start.Add(21*time.Second)); err != nil {
+			t.Fatalf("RunOnce: %v", err)
+		}
+		if got := status("silent-through-takeover"); got != model.AgentOffline {
+			t.Errorf("agent silent through the takeover, 21 s in = %s, want offline", got)
+		}
+	})
+
 	t.Run("SilentAgentGoesOfflineAndItsWorkMoves", func(t *testing.T) {
 		t.Parallel()
 		ctx, st := t.Context(), open(t)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -86,6 +87,18 @@ type Results struct {
 	// only its own instances' output. Only the writer goroutine touches it.
 	owners map[uuid.UUID]string
 
+	// beats holds the latest heartbeat of each agent and acks the acked
+	// instances of each, waiting for the next batch. Both skip the queue:
+	// behind a backlog of results a busy agent would be judged dead, and its
+	// leases would lapse, which turns overload into lost runs. Neither can
+	// overtake a report it must follow: a heartbeat is a snapshot, and an
+	// ack comes before anything else about its instance. kick wakes an idle
+	// writer for them.
+	fastMu sync.Mutex
+	beats  map[string]*Report
+	acks   map[string][]uuid.UUID
+	kick   chan struct{}
+
 	TestSignals ResultsTestSignals
 }
 
@@ -121,13 +134,30 @@ func NewResults(cfg ResultsConfig, st store.Store, logs *tasklog.Store, wake Wak
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = 10_000
 	}
-	return &Results{cfg: cfg, store: st, logs: logs, log: logger, queue: make(chan *Report, cfg.QueueSize), wake: wake, owners: map[uuid.UUID]string{}}
+	return &Results{cfg: cfg, store: st, logs: logs, log: logger, queue: make(chan *Report, cfg.QueueSize), wake: wake, owners: map[uuid.UUID]string{},
+		beats: map[string]*Report{}, acks: map[string][]uuid.UUID{}, kick: make(chan struct{}, 1)}
 }
 
 // Submit queues a report. It blocks while the queue is full, which slows the
 // agents' read loops: backpressure instead of unbounded memory. It returns
-// ctx's error if ctx ends first.
+// ctx's error if ctx ends first. A heartbeat or an ack without Applied never
+// waits: it goes into the next batch (a heartbeat replacing the agent's
+// previous one).
 func (r *Results) Submit(ctx context.Context, rep *Report) error {
+	if (rep.Heartbeat != nil || len(rep.Acked) > 0) && rep.Applied == nil {
+		r.fastMu.Lock()
+		if rep.Heartbeat != nil {
+			r.beats[rep.AgentID] = rep
+		} else {
+			r.acks[rep.AgentID] = append(r.acks[rep.AgentID], rep.Acked...)
+		}
+		r.fastMu.Unlock()
+		select {
+		case r.kick <- struct{}{}:
+		default:
+		}
+		return nil
+	}
 	select {
 	case r.queue <- rep:
 		return nil
@@ -163,15 +193,19 @@ func (r *Results) Start(ctx context.Context) error {
 		defer stopped()
 		batch := make([]*Report, 0, r.cfg.MaxBatch)
 		for {
+			batch = batch[:0]
 			select {
 			case <-ctx.Done():
-				r.drain(batch[:0])
+				r.drain(batch)
 				return
 			case rep := <-r.queue:
-				batch = append(batch[:0], rep)
+				batch = append(batch, rep)
+			case <-r.kick:
 			}
-			batch = r.fill(batch)
-			r.applyWithRetry(ctx, batch)
+			batch = r.fill(r.takeFast(batch))
+			if len(batch) > 0 {
+				r.applyWithRetry(ctx, batch)
+			}
 		}
 	}()
 	return nil
@@ -190,13 +224,28 @@ func (r *Results) fill(batch []*Report) []*Report {
 	return batch
 }
 
+// takeFast adds the waiting heartbeats and acks to batch.
+func (r *Results) takeFast(batch []*Report) []*Report {
+	r.fastMu.Lock()
+	defer r.fastMu.Unlock()
+	for id, ids := range r.acks {
+		batch = append(batch, &Report{AgentID: id, Acked: ids})
+		delete(r.acks, id)
+	}
+	for id, rep := range r.beats {
+		batch = append(batch, rep)
+		delete(r.beats, id)
+	}
+	return batch
+}
+
 // drain applies what is queued at stop time, bounded by a timeout, and fails
 // the rest so their senders stop waiting.
 func (r *Results) drain(batch []*Report) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for {
-		batch = r.fill(batch[:0])
+		batch = r.fill(r.takeFast(batch[:0]))
 		if len(batch) == 0 {
 			return
 		}
@@ -223,13 +272,25 @@ func (r *Results) applyWithRetry(ctx context.Context, batch []*Report) {
 			return
 		}
 		r.log.ErrorContext(ctx, "apply results", "num_reports", len(batch), "attempt", attempt+1, "error", err)
-		backoff := min(time.Duration(1<<min(attempt, 6))*50*time.Millisecond, 5*time.Second)
-		backoff += rand.N(backoff / 2)
+		backoff := applyBackoff(attempt)
 		select {
 		case <-ctx.Done():
 		case <-time.After(backoff):
 		}
 	}
+}
+
+// maxApplyBackoff bounds the pause between attempts to apply results. It is
+// short because agents wait on these writes (a reconnecting agent is welcomed
+// only once its reports are stored): after a database outage they must be
+// back well within the heartbeat TTL, and a retry costs one connection
+// attempt.
+const maxApplyBackoff = 500 * time.Millisecond
+
+// applyBackoff is the jittered pause after failed attempt n (from 0).
+func applyBackoff(n int) time.Duration {
+	d := min(time.Duration(1<<min(n, 6))*50*time.Millisecond, maxApplyBackoff)
+	return d + rand.N(d/2)
 }
 
 func (r *Results) drainBatch(batch []*Report) {

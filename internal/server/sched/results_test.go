@@ -16,6 +16,7 @@ import (
 	"github.com/hetuflow/hetuflow/internal/protocol"
 	"github.com/hetuflow/hetuflow/internal/server/tasklog"
 	"github.com/hetuflow/hetuflow/internal/store"
+	"github.com/hetuflow/hetuflow/internal/store/storetest"
 	"github.com/hetuflow/hetuflow/internal/store/teststore"
 )
 
@@ -101,6 +102,46 @@ func testResults(t *testing.T, open func(testing.TB) store.Store) {
 		t.Cleanup(r.Stop)
 		return st, logs, r
 	}
+
+	t.Run("HeartbeatAndAckOvertakeABacklog", func(t *testing.T) {
+		t.Parallel()
+		ctx := t.Context()
+		st := open(t)
+		storetest.Agent(ctx, t, st, &storetest.AgentOpts{ID: ptr("busy")})
+		lease := time.Now().Add(time.Hour)
+		_, in := doingTask(ctx, t, st, model.RetryPolicy{}, "busy", model.InstanceDispatched, &lease)
+		r := NewResults(ResultsConfig{ServerID: "server-1", AckTimeout: 10 * time.Second, MaxBatch: 2}, st, newLogs(t, st), Wakers{}, lifecycletest.WarnLogger(t))
+		r.TestSignals.Init()
+		// A backlog of 20 barriers (10 batches of 2), then a heartbeat,
+		// all queued before the writer starts.
+		for range 20 {
+			if err := r.Submit(ctx, &Report{Applied: func(error) {}}); err != nil {
+				t.Fatalf("Submit: %v", err)
+			}
+		}
+		if err := r.Submit(ctx, &Report{AgentID: "busy", Heartbeat: &HeartbeatReport{Load: 0.75, Running: 3}}); err != nil {
+			t.Fatalf("Submit heartbeat: %v", err)
+		}
+		if err := r.Submit(ctx, &Report{AgentID: "busy", Acked: []uuid.UUID{in.ID}}); err != nil {
+			t.Fatalf("Submit ack: %v", err)
+		}
+		if err := r.Start(ctx); err != nil {
+			t.Fatalf("Start: %v", err)
+		}
+		t.Cleanup(r.Stop)
+		r.TestSignals.Applied.Wait(t)
+		// The first batch has committed; the backlog has not.
+		a, err := st.AgentGetByID(ctx, &store.AgentGetByIDParams{ID: "busy"})
+		if err != nil {
+			t.Fatalf("get agent: %v", err)
+		}
+		if a.Load != 0.75 || a.Running != 3 {
+			t.Errorf("after the first batch agent load=%v running=%d, want the heartbeat's 0.75 and 3 (it must not wait behind the backlog)", a.Load, a.Running)
+		}
+		if got := getInstance(ctx, t, st, in.ID); got.Status != model.InstanceAcked || got.AckedAt == nil {
+			t.Errorf("after the first batch instance = %s, want acked (the ack must not wait behind the backlog)", got.Status)
+		}
+	})
 
 	t.Run("AppliesReportsInOrderAndAcksAfterCommit", func(t *testing.T) {
 		t.Parallel()
