@@ -31,9 +31,11 @@ func exerciseStore(t *testing.T, open func(t *testing.T) store.Store) {
 		if len(statuses) == 0 {
 			t.Fatalf("MigrateStatus returned no migrations")
 		}
+		// Versions rise from 1; a gap is allowed, as branches take their
+		// migration numbers ahead and may land in another order.
 		for i, st := range statuses {
-			if !st.Applied || st.Version != int64(i+1) || st.Name == "" {
-				t.Errorf("MigrateStatus[%d] = %+v, want version %d applied, with a name", i, st, i+1)
+			if !st.Applied || st.Name == "" || (i == 0 && st.Version != 1) || (i > 0 && st.Version <= statuses[i-1].Version) {
+				t.Errorf("MigrateStatus[%d] = %+v, want a version above the previous one (from 1), applied, with a name", i, st)
 			}
 		}
 	})
