@@ -46,3 +46,22 @@ func TestLoadJWE(t *testing.T) {
 		t.Error("missing key file accepted")
 	}
 }
+
+// FuzzJWEVerify checks that no input makes the verifier panic or accept a
+// token naming another agent (a mutated token must not decrypt; base64
+// variants of the same bytes may).
+func FuzzJWEVerify(f *testing.F) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	j, _ := NewJWE(key)
+	good, _ := IssueJWE(&key.PublicKey, map[string]any{"sub": "a", "exp": 1_900_000_000})
+	f.Add(good)
+	f.Add("a.b.c.d.e")
+	f.Add("eyJhbGciOiJFQ0RILUVTIiwiZW5jIjoiQTI1NkdDTSJ9....")
+	now := time.Unix(1_800_000_000, 0)
+	f.Fuzz(func(t *testing.T, tok string) {
+		id, err := j.Verify(tok, now)
+		if err == nil && id != "a" {
+			t.Fatalf("Verify accepted a token it did not issue: %q -> %q", tok, id)
+		}
+	})
+}
