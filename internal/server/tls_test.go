@@ -85,7 +85,7 @@ func TestTLS(t *testing.T) {
 func TestSecurityHeaders(t *testing.T) {
 	t.Parallel()
 	h := startApp(t, teststore.SQLite(t), nil)
-	for _, path := range []string{"/", "/docs", "/api/v1/health", "/api/v1/jobs", "/nowhere"} {
+	for _, path := range []string{"/", "/docs", "/docs.css", "/api/v1/health", "/api/v1/jobs", "/nowhere"} {
 		resp, err := http.Get(h.base + path)
 		if err != nil {
 			t.Fatalf("GET %s: %v", path, err)
