@@ -114,7 +114,7 @@ func (c *cluster) serverEnv() []string {
 	env := []string{
 		"HETUFLOW_LOG_FORMAT=json",
 		"HETUFLOW_SERVER_BOOTSTRAP_ADMIN_TOKEN=" + adminToken,
-		"HETUFLOW_SERVER_BOOTSTRAP_AGENT_TOKEN=" + agentToken,
+		"HETUFLOW_SERVER_BOOTSTRAP_AGENT_TOKEN=" + agentToken, "HETUFLOW_SERVER_ALLOW_SHARED_AGENT_TOKEN=true",
 	}
 	env = append(env, c.b.serverEnv...)
 	return append(env, c.opts.Env...)

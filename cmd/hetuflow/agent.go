@@ -21,6 +21,7 @@ func newAgentCmd(g *globalFlags) *cobra.Command {
 		labels   []string
 		capacity int
 		dataDir  string
+		enroll   string
 	)
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -36,6 +37,9 @@ func newAgentCmd(g *globalFlags) *cobra.Command {
 			}
 			if token != "" {
 				cfg.Agent.Token = token
+			}
+			if enroll != "" {
+				cfg.Agent.EnrollToken = enroll
 			}
 			if id != "" {
 				cfg.Agent.ID = id
@@ -62,8 +66,11 @@ func newAgentCmd(g *globalFlags) *cobra.Command {
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
+			if err := enrollAgent(cmd.Context(), cfg); err != nil {
+				return err
+			}
 			if cfg.Agent.Token == "" {
-				return fmt.Errorf("an agent token is required: --token, [agent] token or HETUFLOW_AGENT_TOKEN")
+				return fmt.Errorf("an agent credential is required: enrol with --enroll-token (or [agent] enroll_token), or give the shared token with --token")
 			}
 			logger := newLogger(cfg.Log, os.Stderr)
 			a, err := newAgent(cfg)
@@ -99,6 +106,7 @@ func newAgentCmd(g *globalFlags) *cobra.Command {
 	cmd.Flags().StringVar(&name, "name", "", "name shown in the UI (default: host name)")
 	cmd.Flags().StringArrayVar(&labels, "label", nil, "label key=value (repeat for several)")
 	cmd.Flags().IntVar(&capacity, "capacity", 0, "tasks held or run at once (default four per CPU)")
+	cmd.Flags().StringVar(&enroll, "enroll-token", "", "enrolment token to exchange once for this agent's own credential (kept in the data dir)")
 	cmd.Flags().StringVar(&dataDir, "data-dir", "", "directory for work dirs and the agent id (default ./data/agent)")
 	return cmd
 }
@@ -114,8 +122,40 @@ func newAgent(cfg *config.Config) (*agent.Agent, error) {
 		}
 	}
 	logger := newLogger(cfg.Log, os.Stderr).With("svc", "agent")
+	client, err := agent.HTTPClientWithCA(ac.CAFile)
+	if err != nil {
+		return nil, err
+	}
 	return agent.New(agent.Config{
 		ID: id, Name: ac.Name, Servers: ac.Servers, Token: ac.Token, Labels: ac.Labels, Capacity: ac.Capacity,
 		DataDir: ac.DataDir, Version: buildVersion(), ShutdownGrace: ac.ShutdownGrace.D(),
+		HTTPClient: client, MaxMessageBytes: ac.MaxMessageBytes,
+		Guard: agent.Guard{AllowedNamespaces: ac.Guard.AllowedNamespaces, AllowedCommands: ac.Guard.AllowedCommands, DenyRoot: ac.Guard.DenyRoot},
 	}, logger)
+}
+
+// enrollAgent gives the agent its own credential: the one kept in its data
+// dir, or a new one for the enrolment token. The credential then names the
+// agent and replaces any shared token.
+func enrollAgent(ctx context.Context, cfg *config.Config) error {
+	ac := &cfg.Agent
+	cred, err := agent.LoadCredential(ac.DataDir)
+	if err != nil {
+		return err
+	}
+	if cred == nil && ac.EnrollToken != "" {
+		client, err := agent.HTTPClientWithCA(ac.CAFile)
+		if err != nil {
+			return err
+		}
+		cred, err = agent.Enroll(ctx, agent.EnrollParams{Servers: ac.Servers, Token: ac.EnrollToken, Labels: ac.Labels,
+			Version: buildVersion(), DataDir: ac.DataDir, HTTPClient: client})
+		if err != nil {
+			return err
+		}
+	}
+	if cred != nil {
+		ac.ID, ac.Token = cred.AgentID, cred.Credential
+	}
+	return nil
 }

@@ -112,7 +112,7 @@ var instanceFinishedRe = regexp.MustCompile(`"msg":"instance finished".*"instanc
 // an agent away for a few seconds keeps its runs.
 func agentServer(t *testing.T) (*proc, *client) {
 	t.Helper()
-	srv := start(t, "server", []string{"HETUFLOW_SERVER_BOOTSTRAP_ADMIN_TOKEN=" + e2eAdminToken, "HETUFLOW_SERVER_BOOTSTRAP_AGENT_TOKEN=" + e2eAgentToken,
+	srv := start(t, "server", []string{"HETUFLOW_SERVER_BOOTSTRAP_ADMIN_TOKEN=" + e2eAdminToken, "HETUFLOW_SERVER_BOOTSTRAP_AGENT_TOKEN=" + e2eAgentToken, "HETUFLOW_SERVER_ALLOW_SHARED_AGENT_TOKEN=true",
 		"HETUFLOW_SCHEDULER_HEARTBEAT_TTL=30s"}, "server", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir())
 	addr := srv.waitLine(serverAddrRe, 20*time.Second)
 	return srv, &client{t: t, base: "http://" + addr, token: e2eAdminToken}

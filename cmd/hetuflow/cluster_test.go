@@ -43,7 +43,7 @@ type haServer struct {
 func newHA(t *testing.T, n int, env ...string) *ha {
 	t.Helper()
 	h := &ha{t: t, dbURL: teststore.SchemaURL(t), env: append([]string{
-		"HETUFLOW_SERVER_BOOTSTRAP_ADMIN_TOKEN=" + e2eAdminToken, "HETUFLOW_SERVER_BOOTSTRAP_AGENT_TOKEN=" + e2eAgentToken,
+		"HETUFLOW_SERVER_BOOTSTRAP_ADMIN_TOKEN=" + e2eAdminToken, "HETUFLOW_SERVER_BOOTSTRAP_AGENT_TOKEN=" + e2eAgentToken, "HETUFLOW_SERVER_ALLOW_SHARED_AGENT_TOKEN=true",
 		"HETUFLOW_SCHEDULER_LEADER_TTL=" + haLeaderTTL.String(),
 	}, env...)}
 	for i := range n {
@@ -453,7 +453,7 @@ func TestClusterDatabasePartition(t *testing.T) {
 	const schedules = 20
 	url, _ := pingTarget(t)
 	h := &ha{t: t, dbURL: teststore.SchemaURL(t), env: []string{
-		"HETUFLOW_SERVER_BOOTSTRAP_ADMIN_TOKEN=" + e2eAdminToken, "HETUFLOW_SERVER_BOOTSTRAP_AGENT_TOKEN=" + e2eAgentToken,
+		"HETUFLOW_SERVER_BOOTSTRAP_ADMIN_TOKEN=" + e2eAdminToken, "HETUFLOW_SERVER_BOOTSTRAP_AGENT_TOKEN=" + e2eAgentToken, "HETUFLOW_SERVER_ALLOW_SHARED_AGENT_TOKEN=true",
 		"HETUFLOW_SCHEDULER_LEADER_TTL=" + haLeaderTTL.String(),
 	}}
 	viaProxy, proxy := proxiedURL(t, h.dbURL)
@@ -506,7 +506,7 @@ func TestClusterDatabaseRestart(t *testing.T) {
 	const schedules = 20
 	url, hits := pingTarget(t)
 	h := &ha{t: t, dbURL: teststore.SchemaURL(t), env: []string{
-		"HETUFLOW_SERVER_BOOTSTRAP_ADMIN_TOKEN=" + e2eAdminToken, "HETUFLOW_SERVER_BOOTSTRAP_AGENT_TOKEN=" + e2eAgentToken,
+		"HETUFLOW_SERVER_BOOTSTRAP_ADMIN_TOKEN=" + e2eAdminToken, "HETUFLOW_SERVER_BOOTSTRAP_AGENT_TOKEN=" + e2eAgentToken, "HETUFLOW_SERVER_ALLOW_SHARED_AGENT_TOKEN=true",
 		"HETUFLOW_SCHEDULER_LEADER_TTL=" + haLeaderTTL.String(),
 	}}
 	viaProxy, proxy := proxiedURL(t, h.dbURL)

@@ -33,7 +33,7 @@ func TestCrashLoopKeepsTheLedger(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "server")
 	// The agent's reconnect backoff (up to 10 s) must fit in the heartbeat
 	// TTL, or a restarted server would judge it gone before it can return.
-	env := []string{"HETUFLOW_SERVER_BOOTSTRAP_ADMIN_TOKEN=" + e2eAdminToken, "HETUFLOW_SERVER_BOOTSTRAP_AGENT_TOKEN=" + e2eAgentToken,
+	env := []string{"HETUFLOW_SERVER_BOOTSTRAP_ADMIN_TOKEN=" + e2eAdminToken, "HETUFLOW_SERVER_BOOTSTRAP_AGENT_TOKEN=" + e2eAgentToken, "HETUFLOW_SERVER_ALLOW_SHARED_AGENT_TOKEN=true",
 		"HETUFLOW_SCHEDULER_HEARTBEAT_TTL=15s"}
 	startServer := func() *proc {
 		p := start(t, "server", env, "server", "--listen", addr, "--data-dir", dataDir)

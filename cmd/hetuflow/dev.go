@@ -13,6 +13,7 @@ import (
 
 	"github.com/hetuflow/hetuflow/internal/server"
 	"github.com/hetuflow/hetuflow/internal/server/auth"
+	"github.com/hetuflow/hetuflow/internal/server/secrets"
 )
 
 func newDevCmd(g *globalFlags) *cobra.Command {
@@ -46,6 +47,14 @@ func newDevCmd(g *globalFlags) *cobra.Command {
 			}
 			cfg.Server.BootstrapAdminToken, cfg.Server.BootstrapAgentToken = admin, agentTok
 			cfg.Agent.Token = agentTok
+			// The in-process agent uses the shared token; dev binds to
+			// 127.0.0.1, where that is acceptable.
+			cfg.Server.AllowSharedAgentToken = true
+			if cfg.Server.SecretsKey == "" && cfg.Server.SecretsKeyFile == "" {
+				if cfg.Server.SecretsKeyFile, err = secrets.LoadOrCreateKeyFile(cfg.Server.DataDir); err != nil {
+					return err
+				}
+			}
 			if err := cfg.Validate(); err != nil {
 				return err
 			}

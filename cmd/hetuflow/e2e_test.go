@@ -224,7 +224,7 @@ func (c *client) instances(filter map[string]any) []*model.TaskInstance {
 func TestBinaryPostgresServerAndLabelledAgents(t *testing.T) {
 	t.Parallel()
 	dbURL := teststore.SchemaURL(t)
-	srv := start(t, "server", []string{"HETUFLOW_SERVER_BOOTSTRAP_ADMIN_TOKEN=" + e2eAdminToken, "HETUFLOW_SERVER_BOOTSTRAP_AGENT_TOKEN=" + e2eAgentToken},
+	srv := start(t, "server", []string{"HETUFLOW_SERVER_BOOTSTRAP_ADMIN_TOKEN=" + e2eAdminToken, "HETUFLOW_SERVER_BOOTSTRAP_AGENT_TOKEN=" + e2eAgentToken, "HETUFLOW_SERVER_ALLOW_SHARED_AGENT_TOKEN=true"},
 		"server", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--database", dbURL)
 	addr := srv.waitLine(serverAddrRe, 20*time.Second)
 	c := &client{t: t, base: "http://" + addr, token: e2eAdminToken}

@@ -112,7 +112,7 @@ func (c *client) readLog(id string, stream model.LogStream) string {
 // result arrives once and the log holds every line once, in order.
 func TestBinaryLinkCutMidRun(t *testing.T) {
 	t.Parallel()
-	env := []string{"HETUFLOW_SERVER_BOOTSTRAP_ADMIN_TOKEN=" + e2eAdminToken, "HETUFLOW_SERVER_BOOTSTRAP_AGENT_TOKEN=" + e2eAgentToken,
+	env := []string{"HETUFLOW_SERVER_BOOTSTRAP_ADMIN_TOKEN=" + e2eAdminToken, "HETUFLOW_SERVER_BOOTSTRAP_AGENT_TOKEN=" + e2eAgentToken, "HETUFLOW_SERVER_ALLOW_SHARED_AGENT_TOKEN=true",
 		// Long enough that the outage below is a flaky link, not a lost
 		// agent.
 		"HETUFLOW_SCHEDULER_HEARTBEAT_TTL=8s"}
@@ -189,7 +189,7 @@ func firstDiff(a, b string) int {
 func TestBinaryAgentKilledMidRun(t *testing.T) {
 	t.Parallel()
 	const ttl = 3 * time.Second // fastEnv's heartbeat TTL
-	env := []string{"HETUFLOW_SERVER_BOOTSTRAP_ADMIN_TOKEN=" + e2eAdminToken, "HETUFLOW_SERVER_BOOTSTRAP_AGENT_TOKEN=" + e2eAgentToken}
+	env := []string{"HETUFLOW_SERVER_BOOTSTRAP_ADMIN_TOKEN=" + e2eAdminToken, "HETUFLOW_SERVER_BOOTSTRAP_AGENT_TOKEN=" + e2eAgentToken, "HETUFLOW_SERVER_ALLOW_SHARED_AGENT_TOKEN=true"}
 	srv := start(t, "server", env, "server", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir())
 	addr := srv.waitLine(serverAddrRe, 20*time.Second)
 	c := &client{t: t, base: "http://" + addr, token: e2eAdminToken}
@@ -257,7 +257,7 @@ func TestBinaryAgentKilledMidRun(t *testing.T) {
 // checks each run saw its shard.
 func TestBinaryBroadcast(t *testing.T) {
 	t.Parallel()
-	env := []string{"HETUFLOW_SERVER_BOOTSTRAP_ADMIN_TOKEN=" + e2eAdminToken, "HETUFLOW_SERVER_BOOTSTRAP_AGENT_TOKEN=" + e2eAgentToken}
+	env := []string{"HETUFLOW_SERVER_BOOTSTRAP_ADMIN_TOKEN=" + e2eAdminToken, "HETUFLOW_SERVER_BOOTSTRAP_AGENT_TOKEN=" + e2eAgentToken, "HETUFLOW_SERVER_ALLOW_SHARED_AGENT_TOKEN=true"}
 	srv := start(t, "server", env, "server", "--listen", "127.0.0.1:0", "--data-dir", t.TempDir())
 	addr := srv.waitLine(serverAddrRe, 20*time.Second)
 	c := &client{t: t, base: "http://" + addr, token: e2eAdminToken}

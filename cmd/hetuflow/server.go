@@ -95,7 +95,7 @@ func runServer(ctx context.Context, cfg *config.Config, migrate bool, logger *sl
 			return err
 		}
 	} else if c := app.Credentials(); c.AdminToken != "" || c.AgentToken != "" {
-		printFirstStart(out, app, c)
+		printFirstStart(out, app, c, cfg.Server.AllowSharedAgentToken)
 	}
 	<-ctx.Done()
 	logger.Info("shutting down")
@@ -110,14 +110,17 @@ func runServer(ctx context.Context, cfg *config.Config, migrate bool, logger *sl
 	return nil
 }
 
-func printFirstStart(out io.Writer, app *server.App, c server.Credentials) {
+func printFirstStart(out io.Writer, app *server.App, c server.Credentials, sharedAgentToken bool) {
 	fmt.Fprintf(out, "\nhetuflow server %s listening on %s\n", app.ServerID(), app.Addr())
 	fmt.Fprintln(out, "First start: these tokens are shown once. Store them now.")
 	if c.AdminToken != "" {
 		fmt.Fprintf(out, "  admin token (API): %s\n", c.AdminToken)
 	}
-	if c.AgentToken != "" {
-		fmt.Fprintf(out, "  agent token:       %s\n", c.AgentToken)
+	if !sharedAgentToken {
+		fmt.Fprintln(out, "  agents enrol:      POST /api/v1/agent-enroll-tokens with the admin token, then")
+		fmt.Fprintf(out, "                     hetuflow agent --server ws://%s --enroll-token <token>\n", app.Addr())
+	} else if c.AgentToken != "" {
+		fmt.Fprintf(out, "  agent token:       %s (shared; discouraged)\n", c.AgentToken)
 		fmt.Fprintf(out, "  start an agent:    hetuflow agent --server ws://%s --token %s\n", app.Addr(), c.AgentToken)
 	}
 	fmt.Fprintln(out)

@@ -78,6 +78,11 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// HTTPClient dials the socket. Nil means http.DefaultClient.
 	HTTPClient *http.Client
+	// Guard restricts what the agent runs; the zero Guard allows all.
+	Guard Guard
+	// MaxMessageBytes caps one message from a server; a larger one closes
+	// the socket with status 1009. Zero means protocol.MaxFrameBytes.
+	MaxMessageBytes int
 }
 
 // TestSignals lets tests wait for the agent's events. Each is a no-op until
@@ -265,6 +270,9 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 	}
 	if cfg.ShutdownGrace == 0 {
 		cfg.ShutdownGrace = DefaultShutdownGrace
+	}
+	if cfg.MaxMessageBytes <= 0 || cfg.MaxMessageBytes > protocol.MaxFrameBytes {
+		cfg.MaxMessageBytes = protocol.MaxFrameBytes
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = http.DefaultClient

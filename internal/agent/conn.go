@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -99,13 +101,13 @@ func (a *Agent) session(ctx context.Context, url string) (welcomed bool, err err
 	hdr.Set("Authorization", "Bearer "+a.cfg.Token)
 	hdr.Set("Hetuflow-Agent-Id", a.cfg.ID)
 	dialCtx, cancel := context.WithTimeout(ctx, dialTimeout)
-	conn, _, err := websocket.Dial(dialCtx, url, &websocket.DialOptions{HTTPClient: a.cfg.HTTPClient, HTTPHeader: hdr})
+	conn, resp, err := websocket.Dial(dialCtx, url, &websocket.DialOptions{HTTPClient: a.cfg.HTTPClient, HTTPHeader: hdr})
 	cancel()
 	if err != nil {
-		return false, fmt.Errorf("dial: %w", err)
+		return false, fmt.Errorf("dial: %w%s", err, refusalReason(resp))
 	}
 	defer conn.CloseNow()
-	conn.SetReadLimit(protocol.MaxFrameBytes)
+	conn.SetReadLimit(int64(a.cfg.MaxMessageBytes))
 
 	sent := time.Now()
 	w, err := a.handshake(ctx, conn)
@@ -447,4 +449,18 @@ func (a *Agent) applyCancel(ctx context.Context, c *protocol.Cancel) {
 	}
 	a.log.InfoContext(ctx, "running instance cancelled", "instance_id", c.InstanceID, "task_id", r.d.TaskID)
 	r.terminate(model.InstanceCancelled, reason, false)
+}
+
+// refusalReason returns the reason a server gave for refusing the upgrade
+// (such as a revoked credential), from the start of its answer's body, as
+// ": <reason>", or "".
+func refusalReason(resp *http.Response) string {
+	if resp == nil || resp.Body == nil || resp.StatusCode == http.StatusSwitchingProtocols {
+		return ""
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if msg := strings.TrimSpace(string(b)); msg != "" {
+		return ": " + msg
+	}
+	return ""
 }

@@ -52,7 +52,23 @@ func (s *outStream) write(ctx context.Context, data []byte) {
 // chunks.
 type pump struct {
 	outStream
-	f *os.File
+	f pipe
+}
+
+// pipe is the read end of an output pipe, possibly behind a redactor.
+type pipe interface {
+	Read(b []byte) (int, error)
+	SetReadDeadline(t time.Time) error
+}
+
+// outputPipe returns f, or f behind a redactor when the run's env holds
+// secrets: every stream gets its own, as a value may be cut anywhere.
+func (r *run) outputPipe(f *os.File) pipe {
+	red := newRedactor(r.d.Redact)
+	if red == nil {
+		return f
+	}
+	return &redactingPipe{f: f, r: red}
 }
 
 // run reads until EOF, or until the run closes the read end.

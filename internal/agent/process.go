@@ -116,8 +116,8 @@ func (r *run) executeProcess(ctx context.Context) *protocol.TaskDone {
 	}
 
 	limit := cfg.EffectiveOutputLimit()
-	stdout := &pump{outStream: outStream{r: r, stream: model.Stdout, limit: limit}, f: outR}
-	stderr := &pump{outStream: outStream{r: r, stream: model.Stderr, limit: limit}, f: errR}
+	stdout := &pump{outStream: outStream{r: r, stream: model.Stdout, limit: limit}, f: r.outputPipe(outR)}
+	stderr := &pump{outStream: outStream{r: r, stream: model.Stderr, limit: limit}, f: r.outputPipe(errR)}
 	pumps := make(chan struct{}, 2)
 	for _, p := range []*pump{stdout, stderr} {
 		go func() {

@@ -24,6 +24,7 @@ const (
 	reasonStartFailed = "start_failed" // it could not start: command, work dir, user, limits
 	reasonHTTPStatus  = "http_status"  // an http task got a status it did not expect
 	reasonHTTPError   = "http_error"   // an http task's request failed
+	// reasonRefused (guard.go): the agent's guard refused the run.
 	// The agent's own life: a run it lost by dying (Lost, reported at its
 	// next start), one it gave back unstarted while draining (Lost, with no
 	// start, so the server dispatches it again), and one still running when
@@ -86,6 +87,12 @@ func (a *Agent) fireLocked(ctx context.Context, due []*protocol.DispatchedInstan
 
 // execute runs the instance and returns its result.
 func (r *run) execute(ctx context.Context) *protocol.TaskDone {
+	if why := r.a.cfg.Guard.check(r.d, r.a.euid); why != nil {
+		return r.refuse(&protocol.TaskDone{InstanceID: r.d.InstanceID}, why)
+	}
+	if r.d.SecretError != "" {
+		return r.failStart(&protocol.TaskDone{InstanceID: r.d.InstanceID}, "secrets: "+r.d.SecretError)
+	}
 	if r.d.Config.Type == model.TaskHTTP {
 		return r.executeHTTP(ctx)
 	}

@@ -65,6 +65,27 @@ type Server struct {
 	// MetricsAuth makes GET /metrics ask for the admin token. Default
 	// false: metrics are public, like health; restrict them at the network.
 	MetricsAuth bool `toml:"metrics_auth" env:"METRICS_AUTH"`
+	// AgentMaxMessageBytes caps one WebSocket message from an agent; a
+	// larger one closes the socket with status 1009 (message too big).
+	// Default 4 MiB, which is also the most allowed.
+	AgentMaxMessageBytes int `toml:"agent_max_message_bytes" env:"AGENT_MAX_MESSAGE_BYTES"`
+	// AllowSharedAgentToken accepts the shared agent token on the agent
+	// socket, the agent naming itself in a header. Discouraged: anyone with
+	// the token can pose as any agent; enrol agents instead. Default false
+	// (hetuflow dev: true).
+	AllowSharedAgentToken bool `toml:"allow_shared_agent_token" env:"ALLOW_SHARED_AGENT_TOKEN"`
+	// SecretsKey is the base64 AES-256 key secrets are encrypted with.
+	// Empty (and no SecretsKeyFile) means the server refuses to store
+	// secrets.
+	SecretsKey string `toml:"secrets_key" env:"SECRETS_KEY"`
+	// SecretsKeyFile holds base64 keys, one a line: the current one first,
+	// then older ones still read (rotation). hetuflow dev writes one into
+	// DataDir/secrets.key.
+	SecretsKeyFile string `toml:"secrets_key_file" env:"SECRETS_KEY_FILE"`
+	// TLS serves HTTPS and WSS when set.
+	TLS ServerTLS `toml:"tls" envPrefix:"TLS_"`
+	// AgentJWE accepts the Rust original's JWE agent tokens when set.
+	AgentJWE ServerAgentJWE `toml:"agent_jwe" envPrefix:"AGENT_JWE_"`
 }
 
 // LeaderEligible reports whether the server may lead.
@@ -146,6 +167,19 @@ type Agent struct {
 	// MetricsListen, when set, serves the agent's Prometheus metrics at
 	// http://MetricsListen/metrics. Empty means no metrics listener.
 	MetricsListen string `toml:"metrics_listen" env:"METRICS_LISTEN"`
+	// CAFile is a PEM file of certificate authorities that sign the
+	// servers' certificates, for wss:// servers whose certificate the
+	// system roots do not cover. Empty means the system roots.
+	CAFile string `toml:"ca_file" env:"CA_FILE"`
+	// MaxMessageBytes caps one WebSocket message from a server. Default
+	// 4 MiB, which is also the most allowed.
+	MaxMessageBytes int `toml:"max_message_bytes" env:"MAX_MESSAGE_BYTES"`
+	// EnrollToken is an enrolment token to exchange, once, for the agent's
+	// own credential, kept in DataDir/agent-credential.json; the agent id
+	// then comes from the server. Ignored once the agent has a credential.
+	EnrollToken string `toml:"enroll_token" env:"ENROLL_TOKEN"`
+	// Guard restricts what the agent runs, whatever the server asks.
+	Guard AgentGuard `toml:"guard" envPrefix:"GUARD_"`
 }
 
 // Log configures logging.
@@ -160,7 +194,7 @@ type Log struct {
 // Default returns the configuration with every default filled in.
 func Default() *Config {
 	migrate, lead := true, true
-	return &Config{
+	c := &Config{
 		Server: Server{
 			Listen:              "0.0.0.0:9500",
 			DataDir:             "./data",
@@ -189,6 +223,8 @@ func Default() *Config {
 		Log:   Log{Level: "info", Format: "auto"},
 		Alert: DefaultAlert(),
 	}
+	securityDefaults(c)
+	return c
 }
 
 // DefaultPath is the file read when no path is given, if it exists.
@@ -325,6 +361,9 @@ func (c *Config) Validate() error {
 	}
 	if u := c.Database.URL; u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") && !strings.HasPrefix(u, "sqlite:") {
 		return model.Errorf("database.url", "must start with postgres://, postgresql:// or sqlite:")
+	}
+	if err := c.validateSecurity(); err != nil {
+		return err
 	}
 	if c.Database.MaxConns < 1 {
 		return model.Errorf("database.max_conns", "must be at least 1")

@@ -60,7 +60,8 @@ type TaskInstance struct {
 	ExitCode       *int       `json:"exit_code"`
 	// Reason is a stable code for why the run ended as it did ("oom",
 	// "timeout", "cancelled", "lost", "start_failed", "exit_code",
-	// "http_status", …); Error is the sentence for people.
+	// "http_status", "refused" (the agent's guard), …); Error is the
+	// sentence for people.
 	Reason string `json:"reason,omitempty"`
 	Error  string `json:"error,omitempty"`
 	// Placement says which routing strategy chose the agent, and why.

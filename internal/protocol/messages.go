@@ -137,6 +137,13 @@ type DispatchedInstance struct {
 	// ShardTotal is zero for a run that is not broadcast.
 	ShardIndex int `json:"shard_index,omitempty"`
 	ShardTotal int `json:"shard_total,omitempty"`
+	// Redact lists secret values the run's env holds; the agent replaces
+	// each with *** in the run's output before it is stored or streamed.
+	Redact []string `json:"redact,omitempty"`
+	// SecretError says why the server could not resolve the secrets the
+	// job's env refers to; the agent then fails the run without starting
+	// it.
+	SecretError string `json:"secret_error,omitempty"`
 }
 
 // Cancel asks the agent to stop an instance: drop it if held, or signal its

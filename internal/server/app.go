@@ -21,9 +21,11 @@ import (
 	"github.com/hetuflow/hetuflow/internal/server/auth"
 	"github.com/hetuflow/hetuflow/internal/server/bus"
 	"github.com/hetuflow/hetuflow/internal/server/gateway"
+	"github.com/hetuflow/hetuflow/internal/server/httpsec"
 	"github.com/hetuflow/hetuflow/internal/server/leader"
 	"github.com/hetuflow/hetuflow/internal/server/metrics"
 	"github.com/hetuflow/hetuflow/internal/server/sched"
+	"github.com/hetuflow/hetuflow/internal/server/secrets"
 	"github.com/hetuflow/hetuflow/internal/server/tasklog"
 	"github.com/hetuflow/hetuflow/internal/store"
 )
@@ -84,6 +86,8 @@ type App struct {
 	peers atomic.Bool
 	api   *api.API
 	ops   *ops
+	// secrets stores secrets and resolves them at dispatch.
+	secrets *secrets.Service
 
 	listener net.Listener
 	http     *http.Server
@@ -120,8 +124,16 @@ func New(opts Options) (*App, error) {
 	a.logRelay = tasklog.NewRelay(tasklog.RelayConfig{ServerID: serverID, Peers: a.peers.Load}, opts.Store, logs, a.log.With("svc", "tasklog.relay"))
 	sc := cfg.Scheduler
 	a.results = sched.NewResults(sched.ResultsConfig{ServerID: serverID, AckTimeout: sc.AckTimeout.D(), Metrics: m, Alerter: al}, opts.Store, logs, a.wakers(), a.log.With("svc", "sched.results"))
-	a.gateway = gateway.New(gateway.Config{ServerID: serverID, HeartbeatInterval: sc.HeartbeatInterval.D(), HeartbeatTTL: sc.HeartbeatTTL.D(), Metrics: m},
-		opts.Store, a.tokens, a.results, a.WakeDispatcher, a.log.With("svc", "gateway"))
+	agentAuth, err := a.newAgentAuth()
+	if err != nil {
+		return nil, err
+	}
+	if err := a.newSecrets(); err != nil {
+		return nil, err
+	}
+	a.gateway = gateway.New(gateway.Config{ServerID: serverID, HeartbeatInterval: sc.HeartbeatInterval.D(), HeartbeatTTL: sc.HeartbeatTTL.D(), Metrics: m,
+		MaxMessageBytes: cfg.Server.AgentMaxMessageBytes, Prepare: a.secrets.Prepare},
+		opts.Store, gatewayAuth{agentAuth}, a.results, a.WakeDispatcher, a.log.With("svc", "gateway"))
 	a.bus = bus.New(opts.Store, serverID, a.log.With("svc", "bus"))
 	a.dispatcher = sched.NewDispatcher(sched.DispatcherConfig{ServerID: serverID, Horizon: sc.DispatchHorizon.D(), Interval: sc.DispatchInterval.D(), Batch: sc.DispatchBatch, AckTimeout: sc.AckTimeout.D(),
 		RunningSince: a.runningSince, Unplaced: a.announceWork, Metrics: m, Alerter: al},
@@ -136,13 +148,14 @@ func New(opts Options) (*App, error) {
 		opts.Store, clusterForgetter{a}, logs, a.wakers(), a.log.With("svc", "sched.housekeeper"))
 	a.elector.SetServices(a.generator, a.housekeeper)
 	a.handleBus()
+	a.handleRevokeBus()
 	a.heartbeat = &serverHeartbeat{store: opts.Store, id: serverID, interval: sc.HeartbeatInterval.D(), log: a.log.With("svc", "server.heartbeat"),
 		ttl: sc.HeartbeatTTL.D(), peers: &a.peers,
 		onLost: func(ctx context.Context, err error) {
 			a.gateway.CloseAll("this server lost its database; reconnect to another")
 		}}
 	a.api = api.New(api.Deps{Store: opts.Store, Logs: logs, Auth: a.tokens, Scheduler: a, ServerID: serverID, Version: opts.Version, Logger: a.log.With("svc", "api"),
-		Alerts: al, Reloader: a.ops.reloader()})
+		Alerts: al, Reloader: a.ops.reloader(), AgentAuth: agentAuthAPI{agentAuth, a}, Secrets: a.secrets})
 	return a, nil
 }
 
@@ -172,11 +185,14 @@ func (a *App) Start(ctx context.Context) error {
 		return fmt.Errorf("database: %w", err)
 	}
 	ln := a.opts.Listener
+	var err error
 	if ln == nil {
-		var err error
 		if ln, err = net.Listen("tcp", cfg.Server.Listen); err != nil {
 			return fmt.Errorf("listen: %w", err)
 		}
+	}
+	if ln, err = a.tlsListener(ln); err != nil {
+		return err
 	}
 	a.listener = ln
 	a.address = advertised(cfg.Server.AdvertisedAddress, ln.Addr().String())
@@ -212,7 +228,7 @@ func (a *App) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	a.http = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
+	a.http = &http.Server{Handler: httpsec.Headers(a.routes()), ReadHeaderTimeout: 10 * time.Second}
 	// Live log follows never go idle; Shutdown ends them this way.
 	a.http.RegisterOnShutdown(a.api.CloseStreams)
 	a.serveErr = make(chan error, 1)

@@ -44,6 +44,7 @@ func fastConfig(t *testing.T) *config.Config {
 	cfg.Server.DataDir = t.TempDir()
 	cfg.Server.BootstrapAdminToken = adminToken
 	cfg.Server.BootstrapAgentToken = agentToken
+	cfg.Server.AllowSharedAgentToken = true
 	s := &cfg.Scheduler
 	s.GenerateInterval = model.Duration(100 * time.Millisecond)
 	s.DispatchInterval = model.Duration(50 * time.Millisecond)

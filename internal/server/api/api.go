@@ -79,6 +79,10 @@ type Deps struct {
 	Alerts Alerts
 	// Reloader reloads the configuration; nil turns the reload route off.
 	Reloader Reloader
+	// AgentAuth enrols and revokes agents; nil leaves those routes out.
+	AgentAuth AgentAuth
+	// Secrets stores secrets; nil leaves those routes out.
+	Secrets Secrets
 }
 
 // API holds the dependencies of the handlers.
@@ -203,6 +207,8 @@ func public(path string) bool {
 		return true // authenticated by each hook's own secret
 	}
 	switch path {
+	case Prefix + "/agents/enroll": // checked by the enrolment token
+		return true
 	case Prefix + "/health", Prefix + "/ready", Prefix + "/openapi.json", Prefix + "/openapi.yaml", Prefix + "/openapi-3.0.json", Prefix + "/openapi-3.0.yaml":
 		return true
 	}

@@ -76,4 +76,6 @@ func (a *API) routes() {
 	huma.Register(h, reg(http.MethodGet, "/servers/{id}", "get-server", "Get a server", "servers", 0), a.getServer)
 	huma.Register(h, reg(http.MethodPost, "/servers/query", "query-servers", "Query servers", "servers", 0), a.queryServers)
 	huma.Register(h, reg(http.MethodGet, "/cluster", "get-cluster", "Servers, leader and epoch, agents per server, queue depth and the oldest waiting task", "servers", 0), a.getCluster)
+	a.agentAuthRoutes()
+	a.secretRoutes()
 }

@@ -40,6 +40,9 @@ const (
 	Plan Kind = "plan"
 	// LeaderReleased: the leader gave up its lease; electors campaign now.
 	LeaderReleased Kind = "leader_released"
+	// Revoke: AgentID's credential was revoked; the server holding it
+	// disconnects it at once.
+	Revoke Kind = "revoke"
 )
 
 // Message is one notification.

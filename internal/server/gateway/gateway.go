@@ -34,10 +34,23 @@ const (
 	writeTimeout   = 10 * time.Second
 )
 
-// Authenticator checks an agent's credential on the upgrade request.
+// Authenticator checks an agent's credential on the upgrade request and
+// says which agent it is.
 type Authenticator interface {
-	// AuthenticateAgent returns nil if token may open an agent socket.
-	AuthenticateAgent(ctx context.Context, token string) error
+	// IdentifyAgent returns who the agent presenting token is. claimedID
+	// is the agent's own claim (header Hetuflow-Agent-Id); an
+	// authenticator that knows the id from the token ignores it. The
+	// error's text is sent to the agent.
+	IdentifyAgent(ctx context.Context, token, claimedID string) (Identity, error)
+}
+
+// Identity is who an agent is, as its credential says.
+type Identity struct {
+	AgentID string
+	// Labels, when not empty, must match the labels of the agent's every
+	// hello: an enrolled agent cannot take labels its enrolment did not
+	// allow.
+	Labels model.Selector
 }
 
 // Reporter takes agent reports; sched.Results implements it.
@@ -53,6 +66,12 @@ type Config struct {
 	HeartbeatTTL      time.Duration
 	// Metrics counts socket traffic; nil means NopMetrics.
 	Metrics Metrics
+	// MaxMessageBytes caps one message from an agent; a larger one closes
+	// the socket with status 1009. Zero means protocol.MaxFrameBytes.
+	MaxMessageBytes int
+	// Prepare, when set, completes instances just before they are sent
+	// (resolving secrets); it runs on every dispatch and resend.
+	Prepare func(ctx context.Context, insts []*protocol.DispatchedInstance)
 }
 
 // Metrics is what the gateway reports to the server's instrumentation
@@ -154,6 +173,9 @@ func New(cfg Config, st store.Store, auth Authenticator, results Reporter, onWor
 	if cfg.HeartbeatInterval <= 0 || cfg.HeartbeatTTL <= 0 || cfg.ServerID == "" {
 		panic(fmt.Sprintf("gateway: bad config %+v", cfg))
 	}
+	if cfg.MaxMessageBytes <= 0 || cfg.MaxMessageBytes > protocol.MaxFrameBytes {
+		cfg.MaxMessageBytes = protocol.MaxFrameBytes
+	}
 	if onWork == nil {
 		onWork = func() {}
 	}
@@ -208,15 +230,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "agent token required: Authorization: Bearer <token>", http.StatusUnauthorized)
 		return
 	}
-	if err := g.auth.AuthenticateAgent(r.Context(), token); err != nil {
-		http.Error(w, "invalid agent token", http.StatusUnauthorized)
+	id, err := g.auth.IdentifyAgent(r.Context(), token, r.Header.Get(AgentIDHeader))
+	if err != nil {
+		g.log.InfoContext(r.Context(), "agent refused", "remote", r.RemoteAddr, "error", err)
+		http.Error(w, "agent refused: "+err.Error(), http.StatusUnauthorized)
 		return
 	}
-	agentID := r.Header.Get(AgentIDHeader)
-	if agentID == "" || len(agentID) > 128 {
-		http.Error(w, "header "+AgentIDHeader+" with the agent id is required", http.StatusBadRequest)
-		return
-	}
+	agentID := id.AgentID
 	g.mu.Lock()
 	ctx := g.ctx
 	if ctx == nil {
@@ -233,8 +253,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.log.WarnContext(r.Context(), "agent upgrade failed", "agent_id", agentID, "error", err)
 		return
 	}
-	conn.SetReadLimit(protocol.MaxFrameBytes)
+	conn.SetReadLimit(int64(g.cfg.MaxMessageBytes))
 	s := newSession(g, agentID, conn)
+	s.labels = id.Labels
 	s.run(ctx)
 }
 

@@ -27,11 +27,15 @@ const agentToken = "hf_gateway-test-token"
 
 type tokenAuth struct{}
 
-func (tokenAuth) AuthenticateAgent(_ context.Context, tok string) error {
+// IdentifyAgent takes the agent's word for its id, like the shared token.
+func (tokenAuth) IdentifyAgent(_ context.Context, tok, claimed string) (gateway.Identity, error) {
 	if tok != agentToken {
-		return errors.New("bad token")
+		return gateway.Identity{}, errors.New("bad token")
 	}
-	return nil
+	if claimed == "" {
+		return gateway.Identity{}, errors.New("agent id required")
+	}
+	return gateway.Identity{AgentID: claimed}, nil
 }
 
 type testBundle struct {

@@ -19,6 +19,10 @@ import (
 
 // session is one agent connection.
 type session struct {
+	// labels is the selector the agent's hello labels must match; empty
+	// means any.
+	labels model.Selector
+
 	g       *Gateway
 	agentID string
 	conn    *websocket.Conn
@@ -161,6 +165,9 @@ func (s *session) readHello(ctx context.Context) (*protocol.Hello, error) {
 	}
 	if err := model.ValidateLabels("labels", h.Labels); err != nil {
 		return nil, &protocol.Error{Code: protocol.CodeBadPayload, Reason: err.Error()}
+	}
+	if len(s.labels) > 0 && !s.labels.Matches(h.Labels) {
+		return nil, &protocol.Error{Code: protocol.CodeBadPayload, Reason: fmt.Sprintf("labels not allowed by the agent's enrolment (it requires %s)", s.labels)}
 	}
 	return &h, nil
 }

@@ -47,6 +47,9 @@ func (s *session) release(n int) {
 }
 
 func (s *session) dispatch(ctx context.Context, insts []*protocol.DispatchedInstance) error {
+	if s.g.cfg.Prepare != nil {
+		s.g.cfg.Prepare(ctx, insts)
+	}
 	env, err := protocol.New(protocol.KindDispatch, &protocol.Dispatch{Instances: insts})
 	if err != nil {
 		return err

@@ -69,13 +69,6 @@ func jobIDText(id *uuid.UUID) *string {
 	return &s
 }
 
-func boolInt(b bool) int64 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // AlertDeliveryClaim implements [store.Executor].
 func (e *executor) AlertDeliveryClaim(ctx context.Context, params *store.AlertDeliveryClaimParams) ([]*model.AlertDelivery, error) {
 	now := nowMicros(params.Now)

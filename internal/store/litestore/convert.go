@@ -203,3 +203,11 @@ func fromRows[R, M any](rows []*R, fn func(*R) (*M, error)) ([]*M, error) {
 func infallible[R, M any](fn func(*R) *M) func(*R) (*M, error) {
 	return func(r *R) (*M, error) { return fn(r), nil }
 }
+
+// boolInt is how SQLite stores a bool.
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -36,6 +36,15 @@ type SchedAgent struct {
 	Info            string
 }
 
+type SchedAgentCredential struct {
+	AgentID       string
+	Hash          []byte
+	EnrollTokenID string
+	Labels        string
+	CreatedAt     int64
+	RevokedAt     *int64
+}
+
 type SchedAlertDelivery struct {
 	ID            string
 	RuleID        string
@@ -61,6 +70,18 @@ type SchedAlertRule struct {
 	Enabled   int64
 	CreatedAt int64
 	UpdatedAt int64
+}
+
+type SchedEnrollToken struct {
+	ID        string
+	Name      string
+	Hash      []byte
+	Reusable  int64
+	Labels    string
+	ExpiresAt int64
+	Uses      int64
+	RevokedAt *int64
+	CreatedAt int64
 }
 
 type SchedFlow struct {
@@ -129,6 +150,16 @@ type SchedSchedule struct {
 	UpdatedAt     int64
 	Options       string
 	SpecChangedAt int64
+}
+
+type SchedSecret struct {
+	Namespace  string
+	Name       string
+	KeyID      string
+	Nonce      []byte
+	Ciphertext []byte
+	CreatedAt  int64
+	UpdatedAt  int64
 }
 
 type SchedServer struct {

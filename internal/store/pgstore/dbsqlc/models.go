@@ -38,6 +38,15 @@ type SchedAgent struct {
 	Info            []byte
 }
 
+type SchedAgentCredential struct {
+	AgentID       string
+	Hash          []byte
+	EnrollTokenID string
+	Labels        string
+	CreatedAt     time.Time
+	RevokedAt     *time.Time
+}
+
 type SchedAlertDelivery struct {
 	ID            uuid.UUID
 	RuleID        uuid.UUID
@@ -63,6 +72,18 @@ type SchedAlertRule struct {
 	Enabled   bool
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+type SchedEnrollToken struct {
+	ID        string
+	Name      string
+	Hash      []byte
+	Reusable  bool
+	Labels    string
+	ExpiresAt time.Time
+	Uses      int32
+	RevokedAt *time.Time
+	CreatedAt time.Time
 }
 
 type SchedFlow struct {
@@ -131,6 +152,16 @@ type SchedSchedule struct {
 	UpdatedAt     time.Time
 	Options       []byte
 	SpecChangedAt time.Time
+}
+
+type SchedSecret struct {
+	Namespace  string
+	Name       string
+	KeyID      string
+	Nonce      []byte
+	Ciphertext []byte
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 type SchedServer struct {

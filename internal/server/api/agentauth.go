@@ -1,0 +1,181 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/hetuflow/hetuflow/internal/model"
+	"github.com/hetuflow/hetuflow/internal/server/agentauth"
+	"github.com/hetuflow/hetuflow/internal/store"
+)
+
+// AgentAuth enrols agents and revokes them; the server's agentauth service
+// with its cluster-wide disconnect implements it.
+type AgentAuth interface {
+	CreateEnrollToken(ctx context.Context, p agentauth.CreateEnrollTokenParams) (string, *model.EnrollToken, error)
+	ListEnrollTokens(ctx context.Context) ([]*model.EnrollToken, error)
+	RevokeEnrollToken(ctx context.Context, id string) (*model.EnrollToken, error)
+	Enroll(ctx context.Context, token string, labels map[string]string, remote string) (*agentauth.Enrolment, error)
+	// RevokeAgent revokes the agent's credential and disconnects it
+	// wherever it is connected.
+	RevokeAgent(ctx context.Context, agentID string) (*model.AgentCredential, error)
+}
+
+// agentAuthRoutes registers enrolment and revocation. Called from routes().
+func (a *API) agentAuthRoutes() {
+	if a.deps.AgentAuth == nil {
+		return
+	}
+	h := a.huma
+	op := func(method, path, id, summary string, status int) huma.Operation {
+		o := huma.Operation{OperationID: id, Method: method, Path: Prefix + path, Summary: summary, Tags: []string{"agents"}, MaxBodyBytes: MaxBodyBytes}
+		if status != 0 {
+			o.DefaultStatus = status
+		}
+		return o
+	}
+	// permission: admin
+	huma.Register(h, op(http.MethodPost, "/agent-enroll-tokens", "create-enroll-token", "Create an agent enrolment token (shown once)", http.StatusCreated), a.createEnrollToken)
+	// permission: admin
+	huma.Register(h, op(http.MethodGet, "/agent-enroll-tokens", "list-enroll-tokens", "List agent enrolment tokens", 0), a.listEnrollTokens)
+	// permission: admin
+	huma.Register(h, op(http.MethodPost, "/agent-enroll-tokens/{id}/revoke", "revoke-enroll-token", "Revoke an agent enrolment token", 0), a.revokeEnrollToken)
+	// permission: admin
+	huma.Register(h, op(http.MethodPost, "/agents/{id}/revoke", "revoke-agent", "Revoke an agent's credential and disconnect it at once", 0), a.revokeAgent)
+	// permission: none (checked by the enrolment token, rate limited per address)
+	enroll := op(http.MethodPost, "/agents/enroll", "enroll-agent", "Exchange an enrolment token for an agent id and credential", 0)
+	enroll.Security = []map[string][]string{}
+	huma.Register(h, enroll, a.enrollAgent)
+}
+
+// EnrollTokenInput creates an enrolment token.
+type EnrollTokenInput struct {
+	Body struct {
+		Name     string `json:"name,omitempty" maxLength:"200" doc:"What the token is for."`
+		Reusable bool   `json:"reusable,omitempty" doc:"Enrol any number of agents until it expires (default: one)."`
+		Labels   string `json:"labels,omitempty" maxLength:"1000" doc:"Label selector the agent's labels must match, e.g. \"env=prod,zone in (a,b)\"."`
+		TTL      string `json:"ttl,omitempty" doc:"How long the token enrols, e.g. \"24h\" (the default); at most a year."`
+	}
+}
+
+// EnrollTokenCreated is a new token with its plain text, shown once.
+type EnrollTokenCreated struct {
+	Body struct {
+		Token       string             `json:"token" doc:"The enrolment token; it is not shown again."`
+		EnrollToken *model.EnrollToken `json:"enroll_token"`
+	}
+}
+
+func (a *API) createEnrollToken(ctx context.Context, in *EnrollTokenInput) (*EnrollTokenCreated, error) {
+	var ttl time.Duration
+	if in.Body.TTL != "" {
+		d, err := time.ParseDuration(in.Body.TTL)
+		if err != nil {
+			return nil, fieldError("body.ttl", err.Error())
+		}
+		ttl = d
+	}
+	plain, tok, err := a.deps.AgentAuth.CreateEnrollToken(ctx, agentauth.CreateEnrollTokenParams{Name: in.Body.Name, Reusable: in.Body.Reusable, Labels: in.Body.Labels, TTL: ttl})
+	if err != nil {
+		return nil, storeError(err, "enrolment token")
+	}
+	a.deps.Logger.InfoContext(ctx, "enrolment token created", "enroll_token_id", tok.ID, "reusable", tok.Reusable, "labels", tok.Labels)
+	out := &EnrollTokenCreated{}
+	out.Body.Token, out.Body.EnrollToken = plain, tok
+	return out, nil
+}
+
+// EnrollTokensOutput lists enrolment tokens.
+type EnrollTokensOutput struct {
+	Body struct {
+		Result []*model.EnrollToken `json:"result"`
+	}
+}
+
+func (a *API) listEnrollTokens(ctx context.Context, _ *struct{}) (*EnrollTokensOutput, error) {
+	list, err := a.deps.AgentAuth.ListEnrollTokens(ctx)
+	if err != nil {
+		return nil, storeError(err, "enrolment tokens")
+	}
+	out := &EnrollTokensOutput{}
+	out.Body.Result = list
+	if out.Body.Result == nil {
+		out.Body.Result = []*model.EnrollToken{}
+	}
+	return out, nil
+}
+
+// EnrollTokenOutput is one enrolment token.
+type EnrollTokenOutput struct {
+	Body *model.EnrollToken
+}
+
+func (a *API) revokeEnrollToken(ctx context.Context, in *StringIDInput) (*EnrollTokenOutput, error) {
+	tok, err := a.deps.AgentAuth.RevokeEnrollToken(ctx, in.ID)
+	if err != nil {
+		return nil, storeError(err, "enrolment token "+in.ID)
+	}
+	a.deps.Logger.InfoContext(ctx, "enrolment token revoked", "enroll_token_id", in.ID)
+	return &EnrollTokenOutput{Body: tok}, nil
+}
+
+// AgentCredentialOutput is an agent's credential metadata.
+type AgentCredentialOutput struct {
+	Body *model.AgentCredential
+}
+
+func (a *API) revokeAgent(ctx context.Context, in *StringIDInput) (*AgentCredentialOutput, error) {
+	c, err := a.deps.AgentAuth.RevokeAgent(ctx, in.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, huma.Error404NotFound("agent " + in.ID + " has no credential: only enrolled agents can be revoked one by one (agents on the shared token stop when it is disabled)")
+	}
+	if err != nil {
+		return nil, storeError(err, "agent "+in.ID)
+	}
+	a.deps.Logger.InfoContext(ctx, "agent revoked", "agent_id", in.ID)
+	return &AgentCredentialOutput{Body: c}, nil
+}
+
+// EnrollInput is an agent's enrolment request.
+type EnrollInput struct {
+	Body struct {
+		Token  string            `json:"token" maxLength:"200" doc:"The enrolment token."`
+		Labels map[string]string `json:"labels,omitempty" doc:"The agent's labels, automatic ones included."`
+	}
+	remote string
+}
+
+// Resolve keeps the client address, which enrolment is rate limited by.
+func (in *EnrollInput) Resolve(ctx huma.Context) []error {
+	in.remote = ctx.RemoteAddr()
+	if host, _, err := net.SplitHostPort(in.remote); err == nil {
+		in.remote = host
+	}
+	return nil
+}
+
+// EnrollOutput is an enrolled agent's identity.
+type EnrollOutput struct {
+	Body *agentauth.Enrolment
+}
+
+func (a *API) enrollAgent(ctx context.Context, in *EnrollInput) (*EnrollOutput, error) {
+	if err := model.ValidateLabels("labels", in.Body.Labels); err != nil {
+		return nil, storeError(err, "labels")
+	}
+	e, err := a.deps.AgentAuth.Enroll(ctx, in.Body.Token, in.Body.Labels, in.remote)
+	switch {
+	case errors.Is(err, agentauth.ErrRateLimited):
+		return nil, huma.Error429TooManyRequests(err.Error())
+	case errors.Is(err, agentauth.ErrEnrollRefused), errors.Is(err, agentauth.ErrLabelsNotAllowed):
+		return nil, huma.Error401Unauthorized(err.Error())
+	case err != nil:
+		return nil, huma.Error503ServiceUnavailable(err.Error())
+	}
+	return &EnrollOutput{Body: e}, nil
+}

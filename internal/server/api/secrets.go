@@ -1,0 +1,120 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/hetuflow/hetuflow/internal/model"
+	"github.com/hetuflow/hetuflow/internal/server/secrets"
+)
+
+// Secrets stores per-namespace secrets; secrets.Service implements it. No
+// method returns a value.
+type Secrets interface {
+	Put(ctx context.Context, namespace, name string, value []byte) (*model.Secret, error)
+	List(ctx context.Context, namespace string) ([]*model.Secret, error)
+	Get(ctx context.Context, namespace, name string) (*model.Secret, error)
+	Delete(ctx context.Context, namespace, name string) error
+}
+
+// secretRoutes registers the secrets API. Called from routes().
+func (a *API) secretRoutes() {
+	if a.deps.Secrets == nil {
+		return
+	}
+	h := a.huma
+	op := func(method, path, id, summary string, status int) huma.Operation {
+		o := huma.Operation{OperationID: id, Method: method, Path: Prefix + path, Summary: summary, Tags: []string{"secrets"}, MaxBodyBytes: MaxBodyBytes}
+		if status != 0 {
+			o.DefaultStatus = status
+		}
+		return o
+	}
+	// permission: edit
+	huma.Register(h, op(http.MethodPut, "/secrets/{namespace}/{name}", "put-secret", "Create or replace a secret (its value is never returned)", 0), a.putSecret)
+	// permission: read
+	huma.Register(h, op(http.MethodGet, "/secrets/{namespace}", "list-secrets", "List a namespace's secrets (names and dates only)", 0), a.listSecrets)
+	// permission: read
+	huma.Register(h, op(http.MethodGet, "/secrets/{namespace}/{name}", "get-secret", "Get a secret's metadata (never its value)", 0), a.getSecret)
+	// permission: edit
+	huma.Register(h, op(http.MethodDelete, "/secrets/{namespace}/{name}", "delete-secret", "Delete a secret", http.StatusNoContent), a.deleteSecret)
+}
+
+// SecretPath names a secret.
+type SecretPath struct {
+	Namespace string `path:"namespace" maxLength:"128"`
+	Name      string `path:"name" maxLength:"128"`
+}
+
+// PutSecretInput carries a secret's value in.
+type PutSecretInput struct {
+	SecretPath
+	Body struct {
+		Value string `json:"value" minLength:"1" maxLength:"65536" doc:"The secret's value; it is encrypted at rest and never returned."`
+	}
+}
+
+// SecretOutput is a secret's metadata.
+type SecretOutput struct {
+	Body *model.Secret
+}
+
+func secretError(err error, what string) error {
+	if errors.Is(err, secrets.ErrNoKey) {
+		return huma.Error409Conflict(err.Error())
+	}
+	return storeError(err, what)
+}
+
+func (a *API) putSecret(ctx context.Context, in *PutSecretInput) (*SecretOutput, error) {
+	s, err := a.deps.Secrets.Put(ctx, in.Namespace, in.Name, []byte(in.Body.Value))
+	if err != nil {
+		return nil, secretError(err, "secret "+in.Name)
+	}
+	a.deps.Logger.InfoContext(ctx, "secret stored", "namespace", in.Namespace, "name", in.Name, "key_id", s.KeyID)
+	return &SecretOutput{Body: s}, nil
+}
+
+// NamespaceInput names a namespace.
+type NamespaceInput struct {
+	Namespace string `path:"namespace" maxLength:"128"`
+}
+
+// SecretsOutput lists secrets' metadata.
+type SecretsOutput struct {
+	Body struct {
+		Result []*model.Secret `json:"result"`
+	}
+}
+
+func (a *API) listSecrets(ctx context.Context, in *NamespaceInput) (*SecretsOutput, error) {
+	list, err := a.deps.Secrets.List(ctx, in.Namespace)
+	if err != nil {
+		return nil, secretError(err, "secrets")
+	}
+	out := &SecretsOutput{}
+	out.Body.Result = list
+	if out.Body.Result == nil {
+		out.Body.Result = []*model.Secret{}
+	}
+	return out, nil
+}
+
+func (a *API) getSecret(ctx context.Context, in *SecretPath) (*SecretOutput, error) {
+	s, err := a.deps.Secrets.Get(ctx, in.Namespace, in.Name)
+	if err != nil {
+		return nil, secretError(err, "secret "+in.Name)
+	}
+	return &SecretOutput{Body: s}, nil
+}
+
+func (a *API) deleteSecret(ctx context.Context, in *SecretPath) (*struct{}, error) {
+	if err := a.deps.Secrets.Delete(ctx, in.Namespace, in.Name); err != nil {
+		return nil, secretError(err, "secret "+in.Name)
+	}
+	a.deps.Logger.InfoContext(ctx, "secret deleted", "namespace", in.Namespace, "name", in.Name)
+	return nil, nil
+}
