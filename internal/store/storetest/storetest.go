@@ -34,6 +34,7 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Notify", exerciseNotify},
 		{"Query", exerciseQuery},
 		{"Schedule", exerciseSchedule},
+		{"Security", exerciseSecurity},
 		{"Server", exerciseServer},
 		{"Store", exerciseStore},
 		{"Task", exerciseTask},
