@@ -28,8 +28,13 @@ var ErrUnauthorized = errors.New("auth: unauthorized")
 // tokenPrefix marks hetuflow tokens so secret scanners can find them.
 const tokenPrefix = "hf_"
 
-// cacheTTL is how long a verified token is trusted without asking the store.
-const cacheTTL = 10 * time.Second
+// cacheTTL is how long a verified token is trusted without asking the
+// store. A revoke reaches every server within it; the server that revokes
+// also drops its own entry at once.
+const cacheTTL = time.Second
+
+// touchEvery is how often a token's last-used time is written.
+const touchEvery = time.Minute
 
 // Tokens verifies tokens against the store, with a short cache.
 type Tokens struct {
@@ -40,8 +45,9 @@ type Tokens struct {
 }
 
 type cached struct {
-	kind    model.TokenKind
-	expires time.Time
+	kind      model.TokenKind
+	principal *Principal
+	expires   time.Time
 }
 
 // NewTokens returns a verifier backed by st.
@@ -124,6 +130,74 @@ func (t *Tokens) Authenticate(ctx context.Context, token string) (model.TokenKin
 	t.cache[key] = cached{kind: tok.Kind, expires: now.Add(cacheTTL)}
 	t.mu.Unlock()
 	return tok.Kind, nil
+}
+
+// Principal returns who a bearer token acts for: the bootstrap admin token
+// is admin on every namespace; an API token has its scope. It returns
+// ErrUnauthorized for an unknown, expired or revoked token and for agent
+// tokens.
+func (t *Tokens) Principal(ctx context.Context, token string) (*Principal, error) {
+	token = strings.TrimSpace(token)
+	if token == "" || len(token) > 512 {
+		return nil, ErrUnauthorized
+	}
+	var key [32]byte
+	copy(key[:], Hash(token))
+	now := time.Now()
+	t.mu.Lock()
+	c, ok := t.cache[key]
+	t.mu.Unlock()
+	if ok && c.principal != nil && now.Before(c.expires) {
+		return c.principal, nil
+	}
+	p, err := t.lookupPrincipal(ctx, key[:], now)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	if len(t.cache) > 10_000 {
+		clear(t.cache)
+	}
+	t.cache[key] = cached{principal: p, expires: now.Add(cacheTTL)}
+	t.mu.Unlock()
+	return p, nil
+}
+
+func (t *Tokens) lookupPrincipal(ctx context.Context, hash []byte, now time.Time) (*Principal, error) {
+	tok, err := t.store.AccessTokenGetByHash(ctx, &store.AccessTokenGetByHashParams{Hash: hash})
+	switch {
+	case err == nil:
+		if tok.Kind != model.AccessAPI || tok.RevokedAt != nil || (tok.ExpiresAt != nil && !now.Before(*tok.ExpiresAt)) {
+			return nil, ErrUnauthorized
+		}
+		if tok.LastUsedAt == nil || now.Sub(*tok.LastUsedAt) > touchEvery {
+			if _, err := t.store.AccessTokenTouch(ctx, &store.AccessTokenTouchParams{ID: tok.ID}); err != nil {
+				return nil, fmt.Errorf("touch token: %w", err)
+			}
+		}
+		return &Principal{Kind: KindToken, ID: tok.ID, Name: tok.Name, UserID: tok.UserID, Grants: grantsOf(tok.Namespaces, tok.Role)}, nil
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, fmt.Errorf("look up token: %w", err)
+	}
+	old, err := t.store.APITokenGetByHash(ctx, &store.APITokenGetByHashParams{Hash: hash})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrUnauthorized
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up token: %w", err)
+	}
+	if old.Kind != model.TokenAdmin || (old.ExpiresAt != nil && !now.Before(*old.ExpiresAt)) {
+		return nil, ErrUnauthorized
+	}
+	return &Principal{Kind: KindBootstrap, ID: old.ID, Name: old.Name, Grants: map[string]model.Role{model.AllNamespaces: model.RoleAdmin}}, nil
+}
+
+// Forget drops every cached verification, so that a revoke takes effect on
+// this server at once.
+func (t *Tokens) Forget() {
+	t.mu.Lock()
+	clear(t.cache)
+	t.mu.Unlock()
 }
 
 // AuthenticateAdmin returns nil for a valid admin token.
