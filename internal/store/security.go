@@ -236,7 +236,7 @@ func AuditLimit(limit int) int {
 	if limit <= 0 {
 		return 100
 	}
-	return min(limit, MaxAuditPage)
+	return min(limit, MaxAuditPage+1) // one more, to tell whether a page follows
 }
 
 // EncodeNamespaces is how drivers store a token's namespaces: a JSON array.

@@ -163,3 +163,56 @@ func RequestInfoFrom(ctx context.Context) RequestInfo {
 	info, _ := ctx.Value(requestInfoKey{}).(RequestInfo)
 	return info
 }
+
+// Permission is what a route needs, declared where the route is
+// registered.
+type Permission string
+
+// Permissions, from none to most.
+const (
+	// PermPublic needs no credential (health, hooks with their own secret,
+	// login).
+	PermPublic Permission = "public"
+	// PermSignedIn needs any valid credential, whatever its grants.
+	PermSignedIn Permission = "signed-in"
+	// PermRead needs viewer in the object's namespace.
+	PermRead Permission = "read"
+	// PermOperate needs operator in the object's namespace: trigger,
+	// cancel, retry, read logs.
+	PermOperate Permission = "operate"
+	// PermEdit needs editor in the object's namespace: change jobs,
+	// schedules and flows.
+	PermEdit Permission = "edit"
+	// PermAdmin needs admin on every namespace ("*"): users, tokens,
+	// agents, the audit log.
+	PermAdmin Permission = "admin"
+)
+
+// Role returns the least role the permission needs in a namespace.
+func (p Permission) Role() model.Role {
+	switch p {
+	case PermRead:
+		return model.RoleViewer
+	case PermOperate:
+		return model.RoleOperator
+	case PermEdit:
+		return model.RoleEditor
+	case PermAdmin:
+		return model.RoleAdmin
+	}
+	return model.RoleNone
+}
+
+// Allows reports whether the principal may call a route needing perm at
+// all; handlers then check the object's namespace.
+func (p *Principal) Allows(perm Permission) bool {
+	switch perm {
+	case PermPublic:
+		return true
+	case PermSignedIn:
+		return p != nil
+	case PermAdmin:
+		return p.Can(model.RoleAdmin, model.AllNamespaces)
+	}
+	return p.CanSomewhere(perm.Role())
+}
