@@ -27,6 +27,7 @@ type Config struct {
 	Scheduler Scheduler `toml:"scheduler" envPrefix:"SCHEDULER_"`
 	Agent     Agent     `toml:"agent" envPrefix:"AGENT_"`
 	Log       Log       `toml:"log" envPrefix:"LOG_"`
+	Security  Security  `toml:"security" envPrefix:"SECURITY_"`
 }
 
 // Server configures the server process.
@@ -174,7 +175,8 @@ func Default() *Config {
 			DataDir:       "./data/agent",
 			ShutdownGrace: model.Duration(30 * time.Second),
 		},
-		Log: Log{Level: "info", Format: "auto"},
+		Log:      Log{Level: "info", Format: "auto"},
+		Security: defaultSecurity(),
 	}
 }
 

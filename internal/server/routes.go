@@ -14,9 +14,10 @@ func (a *App) routes() http.Handler {
 	mux.Handle("/api/v1/agents/ws", a.gateway)
 	mux.Handle("/api/v1/", a.api.Handler())
 	mux.HandleFunc("GET /docs", a.docs)
+	a.pageRoutes(mux)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("hetuflow " + a.opts.Version + " is running.\nAPI: /api/v1 (Authorization: Bearer <admin token>)\nAPI reference: /docs\nOpenAPI: /api/v1/openapi.json\n"))
+		_, _ = w.Write([]byte("hetuflow " + a.opts.Version + " is running.\nSign in: /login\nAPI: /api/v1 (Authorization: Bearer <token>)\nAPI reference: /docs\nOpenAPI: /api/v1/openapi.json\n"))
 	})
 	return mux
 }
