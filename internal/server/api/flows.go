@@ -37,6 +37,11 @@ func (a *API) checkFlow(ctx context.Context, b *FlowBody) error {
 	if err := model.ValidateNamespace("namespace", b.Namespace); err != nil {
 		return storeError(err, "flow")
 	}
+	// Permission before the job references, so that a flow in a namespace
+	// the caller may not edit is refused without looking at its jobs.
+	if err := allowCreate(ctx, b.Namespace); err != nil {
+		return err
+	}
 	if err := model.ValidateName("name", b.Name); err != nil {
 		return storeError(err, "flow")
 	}
@@ -69,9 +74,6 @@ func (a *API) createFlow(ctx context.Context, in *struct{ Body FlowBody }) (*Flo
 		return nil, err
 	}
 	b := in.Body
-	if err := allowCreate(ctx, b.Namespace); err != nil {
-		return nil, err
-	}
 	f, err := a.deps.Store.FlowInsert(ctx, &store.FlowInsertParams{ID: uuid.Must(uuid.NewV7()), Description: b.Description, Name: b.Name, Namespace: b.Namespace, Spec: b.Spec, Status: b.Status})
 	if err != nil {
 		return nil, storeError(err, "flow "+b.Namespace+"/"+b.Name)
