@@ -113,9 +113,9 @@ func (s *Service) HashPassword(pw string) string { return HashPassword(pw, s.cfg
 // neither, and ErrUnauthorized for a bad one.
 func (s *Service) Authenticate(r *http.Request) (*Principal, error) {
 	if h := r.Header.Get("Authorization"); h != "" {
-		token, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok {
-			return nil, ErrUnauthorized
+		token, err := ParseBearer(h)
+		if err != nil {
+			return nil, err
 		}
 		return s.tokens.Principal(r.Context(), token)
 	}

@@ -68,6 +68,30 @@ func Hash(token string) []byte {
 	return h[:]
 }
 
+// MaxTokenLength bounds a bearer token; longer ones are refused before
+// hashing.
+const MaxTokenLength = 512
+
+// ParseBearer reads an Authorization header: the Bearer scheme (any case)
+// and a token of printable ASCII without spaces, at most MaxTokenLength
+// bytes. Anything else is ErrUnauthorized.
+func ParseBearer(header string) (string, error) {
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", ErrUnauthorized
+	}
+	token = strings.Trim(token, " \t")
+	if token == "" || len(token) > MaxTokenLength {
+		return "", ErrUnauthorized
+	}
+	for i := 0; i < len(token); i++ {
+		if c := token[i]; c <= ' ' || c >= 0x7f {
+			return "", ErrUnauthorized
+		}
+	}
+	return token, nil
+}
+
 // Bootstrap makes sure a token of kind exists. When none does it stores
 // bootstrap, or a generated token when bootstrap is empty, and returns it in
 // plain text with created=true; the caller shows it once. Otherwise it
@@ -138,7 +162,7 @@ func (t *Tokens) Authenticate(ctx context.Context, token string) (model.TokenKin
 // tokens.
 func (t *Tokens) Principal(ctx context.Context, token string) (*Principal, error) {
 	token = strings.TrimSpace(token)
-	if token == "" || len(token) > 512 {
+	if token == "" || len(token) > MaxTokenLength {
 		return nil, ErrUnauthorized
 	}
 	var key [32]byte
