@@ -163,7 +163,8 @@ func (a *API) Handler() http.Handler {
 			return
 		}
 		rec := &statusRecorder{ResponseWriter: w}
-		a.mux.ServeHTTP(rec, r.WithContext(withAuditNote(r.Context())))
+		r = r.WithContext(withAuditNote(r.Context()))
+		a.mux.ServeHTTP(rec, r)
 		a.auditRequest(r, rec.status)
 	})
 }

@@ -127,7 +127,9 @@ func (a *API) gate(w http.ResponseWriter, r *http.Request) *http.Request {
 			return nil
 		}
 	}
-	if p != nil && p.Session != nil && unsafeMethod(r.Method) && !csrfOK(r, p.Session.CSRF) {
+	// Public routes act for nobody, so a session cookie gives them nothing
+	// to forge (signing in again with one is fine).
+	if route.Permission != auth.PermPublic && p != nil && p.Session != nil && unsafeMethod(r.Method) && !csrfOK(r, p.Session.CSRF) {
 		writeProblem(w, http.StatusForbidden, "missing or wrong CSRF token: send the X-CSRF-Token header from GET /api/v1/auth/me")
 		return nil
 	}

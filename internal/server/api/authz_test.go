@@ -44,7 +44,19 @@ type secBundle struct {
 
 func newSecBundle(t *testing.T, cfg auth.Config) *secBundle {
 	t.Helper()
-	st := teststore.SQLite(t)
+	return newSecBundleStore(t, teststore.SQLite(t), cfg)
+}
+
+// newSecBundleOn is a second server on b's database.
+func newSecBundleOn(t *testing.T, b *secBundle) *secBundle {
+	t.Helper()
+	other := newSecBundleStore(t, b.store, auth.Config{})
+	other.admin = b.admin
+	return other
+}
+
+func newSecBundleStore(t *testing.T, st store.Store, cfg auth.Config) *secBundle {
+	t.Helper()
 	logs, err := tasklog.New(t.TempDir())
 	if err != nil {
 		t.Fatalf("tasklog.New: %v", err)
