@@ -180,4 +180,3 @@ func (a *App) pageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /setup/{token}", a.setupSubmit)
 	mux.HandleFunc("GET /login/link/{token}", a.loginLink)
 }
-

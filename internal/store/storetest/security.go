@@ -90,7 +90,7 @@ func exerciseSecurity(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("SessionInsert: %v", err)
 		}
 		checkUTC(t, "SessionInsert", &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt)
-		if !bytes.Equal(s.Hash, []byte("s1")) || s.CSRF != "c" || !sameTime(s.LastSeenAt, b.now) || !sameTime(s.ExpiresAt, *b.at(12*time.Hour)) {
+		if !bytes.Equal(s.Hash, []byte("s1")) || s.CSRF != "c" || !sameTime(s.LastSeenAt, b.now) || !sameTime(s.ExpiresAt, *b.at(12 * time.Hour)) {
 			t.Errorf("SessionInsert = %+v", s)
 		}
 		if _, err := ex.SessionInsert(ctx, &store.SessionInsertParams{Hash: []byte("s2"), UserID: "u1", CSRF: "c", ExpiresAt: *b.at(12 * time.Hour), Now: &b.now}); err != nil {
