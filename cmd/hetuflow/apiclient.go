@@ -30,7 +30,7 @@ type apiFlags struct {
 
 func (f *apiFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.server, "server", "", "server URL, http://HOST:9500 (default $HETUFLOW_SERVER, else "+defaultServer+")")
-	cmd.Flags().StringVar(&f.token, "token", "", "admin token (default $HETUFLOW_TOKEN)")
+	cmd.Flags().StringVar(&f.token, "token", "", "API token (default $HETUFLOW_TOKEN)")
 }
 
 // client returns a client for the server the flags name. A missing token
@@ -39,7 +39,7 @@ func (f *apiFlags) client() (*apiClient, error) {
 	server := firstNonEmpty(f.server, os.Getenv("HETUFLOW_SERVER"), defaultServer)
 	token := firstNonEmpty(f.token, os.Getenv("HETUFLOW_TOKEN"))
 	if token == "" {
-		return nil, &model.FieldError{Field: "--token", Reason: "an admin token is required: --token or HETUFLOW_TOKEN"}
+		return nil, &model.FieldError{Field: "--token", Reason: "a token is required: --token or HETUFLOW_TOKEN"}
 	}
 	base, err := apiBase(server)
 	if err != nil {

@@ -27,7 +27,7 @@ var docsPage = template.Must(template.New("docs").Parse(`<!doctype html>
 <style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}code{font-family:ui-monospace,monospace}
 td{padding:.2rem .8rem .2rem 0;vertical-align:top}.m{font-weight:600}</style></head>
 <body><h1>hetuflow API {{.Version}}</h1>
-<p>Every route except health needs <code>Authorization: Bearer &lt;admin token&gt;</code>.
+<p>Routes need <code>Authorization: Bearer &lt;token&gt;</code> or a signed-in session (<a href="/login">sign in</a>); each route's permission is in docs/authorization.md.
 The machine-readable document is <a href="/api/v1/openapi.json">/api/v1/openapi.json</a>.</p>
 <table>{{range .Ops}}<tr><td class="m"><code>{{.Method}}</code></td><td><code>{{.Path}}</code></td><td>{{.Summary}}</td></tr>{{end}}</table>
 </body></html>`))
