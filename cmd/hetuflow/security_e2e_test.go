@@ -36,7 +36,7 @@ func TestBinaryUsersAndTokens(t *testing.T) {
 	if out := runCLI(t, "a long enough password\n", "user", "create", "--admin", "--name", "root", "--database", db); !strings.Contains(out, "user root created") {
 		t.Fatalf("user create: %s", out)
 	}
-	runCLI(t, "", "user", "create", "--name", "bob", "--database", db)
+	runCLI(t, "bob has a long password\n", "user", "create", "--name", "bob", "--database", db)
 	if out := runCLI(t, "", "user", "grant", "--name", "bob", "--namespace", "payments", "--role", "operator", "--database", db); !strings.Contains(out, "operator on payments") {
 		t.Fatalf("user grant: %s", out)
 	}
