@@ -2,8 +2,8 @@
 // net/http ServeMux, and its OpenAPI 3.1 document at /api/v1/openapi.json.
 //
 // Handlers are methods on [API], a small struct of dependencies; routes are
-// registered in routes.go. Every route but health needs the admin bearer
-// token. Errors are RFC 9457 problem documents that name the failing field in
+// registered in routes.go, each with the permission it needs (authz.go);
+// handlers scope what they read to the caller's namespaces. Errors are RFC 9457 problem documents that name the failing field in
 // errors[].location (for example "body.config.timeout"); bad input never
 // writes anything.
 package api
