@@ -85,7 +85,7 @@ func objectType(path string) string {
 }
 
 // secretKeys are left out of audit diffs, whatever their value.
-var secretKeys = []string{"secret", "password", "token", "hash"}
+var secretKeys = []string{"secret", "password", "passwd", "token", "hash", "credential", "private", "api_key", "apikey"}
 
 // Diff returns the top-level fields that differ between before and after,
 // as {"field": {"from": x, "to": y}}; nil when nothing differs. Fields

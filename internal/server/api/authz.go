@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 
@@ -127,6 +128,13 @@ func (a *API) gate(w http.ResponseWriter, r *http.Request) *http.Request {
 			return nil
 		}
 	}
+	// A browser posting from another site carries its Origin; without a
+	// bearer token such a request could only ride on cookies (or sign the
+	// browser in to someone else's account), so it is refused.
+	if unsafeMethod(r.Method) && r.Header.Get("Authorization") == "" && crossOrigin(r) {
+		writeProblem(w, http.StatusForbidden, "cross-site request refused")
+		return nil
+	}
 	// Public routes act for nobody, so a session cookie gives them nothing
 	// to forge (signing in again with one is fine).
 	if route.Permission != auth.PermPublic && p != nil && p.Session != nil && unsafeMethod(r.Method) && !csrfOK(r, p.Session.CSRF) {
@@ -140,6 +148,16 @@ func (a *API) gate(w http.ResponseWriter, r *http.Request) *http.Request {
 		return nil
 	}
 	return r.WithContext(ctx)
+}
+
+// crossOrigin reports whether r names an Origin other than its own host.
+func crossOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return false
+	}
+	u, err := url.Parse(o)
+	return err != nil || u.Host != r.Host
 }
 
 func unsafeMethod(m string) bool {

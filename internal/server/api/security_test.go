@@ -133,6 +133,12 @@ func TestCSRF(t *testing.T) {
 	if status, raw, _ := b.call(t, "POST", "/jobs", job("a"), cookie(c), header("X-CSRF-Token", csrf)); status != http.StatusCreated {
 		t.Errorf("cookie POST with token = %d %s, want 201", status, raw)
 	}
+	if status, _, _ := b.call(t, "POST", "/jobs", job("c"), cookie(c), header("X-CSRF-Token", csrf), header("Origin", "https://evil.example")); status != http.StatusForbidden {
+		t.Errorf("cookie POST from another site = %d, want 403 even with the token", status)
+	}
+	if status, _, _ := b.call(t, "POST", "/auth/login", map[string]string{"name": "alice", "password": alicePW}, header("Origin", "https://evil.example")); status != http.StatusForbidden {
+		t.Errorf("cross-site sign-in = %d, want 403 (login CSRF)", status)
+	}
 	if status, _, _ := b.call(t, "POST", "/jobs/query", "{}", cookie(c)); status != http.StatusForbidden {
 		t.Errorf("cookie query POST without token = %d, want 403 (every unsafe method needs it)", status)
 	}
