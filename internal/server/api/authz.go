@@ -101,13 +101,18 @@ func (a *API) gate(w http.ResponseWriter, r *http.Request) *http.Request {
 	ctx := auth.WithRequestInfo(r.Context(), auth.RequestInfo{RemoteAddr: r.RemoteAddr, RequestID: reqID, TLS: r.TLS != nil})
 	_, pattern := a.mux.Handler(r)
 	route, known := a.perms[pattern]
-	if !known {
+	switch {
+	case known:
+	case public(r.URL.Path):
 		route = Route{Permission: auth.PermPublic}
-		if !public(r.URL.Path) {
-			// Unknown routes need a credential too, so that the answer does
-			// not depend on whether a route exists.
-			route.Permission = auth.PermSignedIn
-		}
+	case pattern != "":
+		// A handler registered without reg declared no permission: only
+		// an admin on every namespace may reach it (fail closed).
+		route = Route{Permission: auth.PermAdmin, ID: pattern}
+	default:
+		// Unknown paths need a credential too, so that the answer does not
+		// depend on whether a route exists.
+		route = Route{Permission: auth.PermSignedIn}
 	}
 	ctx = context.WithValue(ctx, routeKey{}, route)
 	p, err := a.deps.Auth.Authenticate(r.WithContext(ctx))

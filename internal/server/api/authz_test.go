@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 
 	"github.com/hetuflow/hetuflow/internal/lifecycle/lifecycletest"
@@ -351,5 +352,33 @@ func TestListsAreScoped(t *testing.T) {
 		if (cl.QueueDepth > 0) != c.want {
 			t.Errorf("cluster queue depth %d for %v", cl.QueueDepth, c.want)
 		}
+	}
+}
+
+// TestEveryOperationDeclaresPermission: each operation in the OpenAPI
+// document was registered with a permission.
+func TestEveryOperationDeclaresPermission(t *testing.T) {
+	b := newSecBundle(t, auth.Config{})
+	declared := map[string]bool{}
+	for _, r := range b.api.Routes() {
+		declared[r.Method+" "+r.Path] = true
+		if r.Permission == "" {
+			t.Errorf("%s %s has an empty permission", r.Method, r.Path)
+		}
+	}
+	n := 0
+	for path, item := range b.api.OpenAPI().Paths {
+		for method, op := range map[string]any{"GET": item.Get, "POST": item.Post, "PUT": item.Put, "DELETE": item.Delete, "PATCH": item.Patch} {
+			if op == nil || op == (*huma.Operation)(nil) {
+				continue
+			}
+			n++
+			if !declared[method+" "+path] {
+				t.Errorf("%s %s is registered without a permission (use reg in routes.go)", method, path)
+			}
+		}
+	}
+	if n != len(declared) {
+		t.Errorf("%d operations in the OpenAPI document, %d declared", n, len(declared))
 	}
 }
