@@ -269,3 +269,22 @@ func mustJSON(v any) string {
 	raw, _ := json.Marshal(v)
 	return string(raw)
 }
+
+func TestExpiredAndAgentTokensAreRefused(t *testing.T) {
+	b := newSecBundle(t, auth.Config{})
+	past := time.Now().Add(-time.Minute)
+	secret := auth.Generate()
+	if _, err := b.store.AccessTokenInsert(t.Context(), &store.AccessTokenInsertParams{ID: "old", Name: "old", Kind: model.AccessAPI, Hash: auth.Hash(secret),
+		Namespaces: []string{"*"}, Role: model.RoleAdmin, ExpiresAt: &past}); err != nil {
+		t.Fatal(err)
+	}
+	agentTok, _, err := auth.Bootstrap(t.Context(), b.store, model.TokenAgent, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tok := range map[string]string{"expired": secret, "agent": agentTok} {
+		if status, _, _ := b.call(t, "GET", "/auth/me", nil, bearer(tok)); status != http.StatusUnauthorized {
+			t.Errorf("%s token = %d, want 401", name, status)
+		}
+	}
+}
