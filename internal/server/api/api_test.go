@@ -34,7 +34,7 @@ func (tokenAuth) Authenticate(r *http.Request) (*auth.Principal, error) {
 		return nil, nil
 	}
 	if h != "Bearer "+token {
-		return nil, errors.New("bad token")
+		return nil, auth.ErrUnauthorized
 	}
 	return &auth.Principal{Kind: auth.KindBootstrap, ID: "admin", Name: "admin", Grants: map[string]model.Role{model.AllNamespaces: model.RoleAdmin}}, nil
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -117,6 +118,11 @@ func (a *API) gate(w http.ResponseWriter, r *http.Request) *http.Request {
 	ctx = context.WithValue(ctx, routeKey{}, route)
 	p, err := a.deps.Auth.Authenticate(r.WithContext(ctx))
 	if err != nil && route.Permission != auth.PermPublic {
+		if !errors.Is(err, auth.ErrUnauthorized) {
+			a.deps.Logger.WarnContext(ctx, "cannot check credentials", "error", err)
+			writeProblem(w, http.StatusServiceUnavailable, "cannot check credentials now; retry")
+			return nil
+		}
 		writeProblem(w, http.StatusUnauthorized, "invalid or expired credential")
 		return nil
 	}

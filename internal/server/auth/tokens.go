@@ -28,10 +28,19 @@ var ErrUnauthorized = errors.New("auth: unauthorized")
 // tokenPrefix marks hetuflow tokens so secret scanners can find them.
 const tokenPrefix = "hf_"
 
-// cacheTTL is how long a verified token is trusted without asking the
-// store. A revoke reaches every server within it; the server that revokes
-// also drops its own entry at once.
-const cacheTTL = time.Second
+// cacheTTL is how long a verified agent token is trusted without asking
+// the store, so agents reconnect while the database restarts.
+const cacheTTL = 10 * time.Second
+
+// principalTTL is how long a verified API token is trusted without asking
+// the store: a revoke reaches every server within it (the server that
+// revokes drops its own entry at once). While the store cannot be asked, a
+// verification up to staleTTL old still stands: a revoke needs the store
+// too, so none can have happened that this server could learn of.
+const (
+	principalTTL = time.Second
+	staleTTL     = cacheTTL
+)
 
 // touchEvery is how often a token's last-used time is written.
 const touchEvery = time.Minute
@@ -42,17 +51,25 @@ type Tokens struct {
 
 	mu    sync.Mutex
 	cache map[[32]byte]cached
+	// principals caches API verifications apart from cache, which holds
+	// token kinds for the agent socket.
+	principals map[[32]byte]cachedPrincipal
+	now        func() time.Time
 }
 
 type cached struct {
-	kind      model.TokenKind
+	kind    model.TokenKind
+	expires time.Time
+}
+
+type cachedPrincipal struct {
 	principal *Principal
 	expires   time.Time
 }
 
 // NewTokens returns a verifier backed by st.
 func NewTokens(st store.Store) *Tokens {
-	return &Tokens{store: st, cache: map[[32]byte]cached{}}
+	return &Tokens{store: st, cache: map[[32]byte]cached{}, principals: map[[32]byte]cachedPrincipal{}, now: time.Now}
 }
 
 // Generate returns a new random token.
@@ -167,22 +184,25 @@ func (t *Tokens) Principal(ctx context.Context, token string) (*Principal, error
 	}
 	var key [32]byte
 	copy(key[:], Hash(token))
-	now := time.Now()
+	now := t.now()
 	t.mu.Lock()
-	c, ok := t.cache[key]
+	c, ok := t.principals[key]
 	t.mu.Unlock()
-	if ok && c.principal != nil && now.Before(c.expires) {
+	if ok && now.Before(c.expires) {
 		return c.principal, nil
 	}
 	p, err := t.lookupPrincipal(ctx, key[:], now)
+	if err != nil && !errors.Is(err, ErrUnauthorized) && ok && now.Before(c.expires.Add(staleTTL-principalTTL)) {
+		return c.principal, nil
+	}
 	if err != nil {
 		return nil, err
 	}
 	t.mu.Lock()
-	if len(t.cache) > 10_000 {
-		clear(t.cache)
+	if len(t.principals) > 10_000 {
+		clear(t.principals)
 	}
-	t.cache[key] = cached{principal: p, expires: now.Add(cacheTTL)}
+	t.principals[key] = cachedPrincipal{principal: p, expires: now.Add(principalTTL)}
 	t.mu.Unlock()
 	return p, nil
 }
@@ -220,7 +240,7 @@ func (t *Tokens) lookupPrincipal(ctx context.Context, hash []byte, now time.Time
 // this server at once.
 func (t *Tokens) Forget() {
 	t.mu.Lock()
-	clear(t.cache)
+	clear(t.principals)
 	t.mu.Unlock()
 }
 
