@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -13,20 +14,28 @@ import (
 	"github.com/hetuflow/hetuflow/internal/lifecycle/lifecycletest"
 	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/server/api"
+	"github.com/hetuflow/hetuflow/internal/server/auth"
 	"github.com/hetuflow/hetuflow/internal/server/tasklog"
 	"github.com/hetuflow/hetuflow/internal/store/teststore"
 )
 
 const adminToken = "hf_client-test"
 
-type auth struct{}
+// adminAuth treats the test token as the bootstrap admin token.
+type adminAuth struct{}
 
-func (auth) AuthenticateAdmin(_ context.Context, tok string) error {
-	if tok != adminToken {
-		return errors.New("bad token")
+func (adminAuth) Authenticate(r *http.Request) (*auth.Principal, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return nil, nil
 	}
-	return nil
+	if h != "Bearer "+adminToken {
+		return nil, auth.ErrUnauthorized
+	}
+	return &auth.Principal{Kind: auth.KindBootstrap, ID: "admin", Name: "admin", Grants: map[string]model.Role{model.AllNamespaces: model.RoleAdmin}}, nil
 }
+
+func (adminAuth) AllowRequest(*auth.Principal) (bool, time.Duration) { return true, 0 }
 
 type nopScheduler struct{}
 
@@ -45,7 +54,7 @@ func apiClient(t *testing.T) *client.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := api.New(api.Deps{Store: teststore.SQLite(t), Logs: logs, Auth: auth{}, Scheduler: nopScheduler{}, ServerID: "s1", Version: "test", Logger: lifecycletest.WarnLogger(t)})
+	a := api.New(api.Deps{Store: teststore.SQLite(t), Logs: logs, Auth: adminAuth{}, Scheduler: nopScheduler{}, ServerID: "s1", Version: "test", Logger: lifecycletest.WarnLogger(t)})
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
 	c, err := client.New(srv.URL, client.WithToken(adminToken), client.WithRetries(0, 0))

@@ -25,7 +25,7 @@ type apiFlags struct {
 
 func (f *apiFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.server, "server", "", "server URL, http://HOST:9500 (default $HETUFLOW_SERVER, the context's, else "+defaultServer+")")
-	cmd.Flags().StringVar(&f.token, "token", "", "admin token (default $HETUFLOW_TOKEN, else the context's)")
+	cmd.Flags().StringVar(&f.token, "token", "", "API token (default $HETUFLOW_TOKEN, else the context's)")
 	cmd.Flags().StringVar(&f.context, "context", "", "context of the context file to use (default its current one; $HETUFLOW_CONTEXT)")
 }
 
@@ -48,7 +48,7 @@ func (f *apiFlags) client() (*hf.Client, error) {
 	server := firstNonEmpty(f.server, os.Getenv("HETUFLOW_SERVER"), ctxServer, defaultServer)
 	token := firstNonEmpty(f.token, os.Getenv("HETUFLOW_TOKEN"), ctxToken)
 	if token == "" {
-		return nil, &model.FieldError{Field: "--token", Reason: "an admin token is required: --token, HETUFLOW_TOKEN or hetuflow context set"}
+		return nil, &model.FieldError{Field: "--token", Reason: "a token is required: --token, HETUFLOW_TOKEN or hetuflow context set"}
 	}
 	c, err := hf.New(server, hf.WithToken(token))
 	if err != nil {

@@ -71,7 +71,12 @@ func newDevCmd(g *globalFlags) *cobra.Command {
 				if err := a.Start(context.WithoutCancel(ctx)); err != nil {
 					return nil, err
 				}
+				link, err := devLoginLink(ctx, app)
+				if err != nil {
+					return nil, err
+				}
 				printDev(out, app.Addr(), admin)
+				fmt.Fprintf(out, "  sign in:     %s  (one-time link, from this machine only)\n\n", link)
 				return a.Shutdown, nil
 			})
 		},

@@ -44,7 +44,7 @@ func newRoot() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.configPath, "config", "", "config file (default resources/app.toml if present; or $HETUFLOW_CONFIG)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
-	root.AddCommand(newDevCmd(g), newServerCmd(g), newAgentCmd(g), newMigrateCmd(g), newScheduleCmd(), newLogsCmd(), newClusterCmd(), newVersionCmd())
+	root.AddCommand(newDevCmd(g), newServerCmd(g), newAgentCmd(g), newMigrateCmd(g), newScheduleCmd(), newLogsCmd(), newClusterCmd(), newVersionCmd(), newUserCmd(g), newTokenCmd())
 	addClientCommands(root)
 	return root
 }

@@ -97,6 +97,9 @@ func runServer(ctx context.Context, cfg *config.Config, migrate bool, logger *sl
 	} else if c := app.Credentials(); c.AdminToken != "" || c.AgentToken != "" {
 		printFirstStart(out, app, c, cfg.Server.AllowSharedAgentToken)
 	}
+	if started == nil {
+		printSetupLink(out, app)
+	}
 	<-ctx.Done()
 	logger.Info("shutting down")
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Server.ShutdownTimeout.D())
@@ -124,4 +127,13 @@ func printFirstStart(out io.Writer, app *server.App, c server.Credentials, share
 		fmt.Fprintf(out, "  start an agent:    hetuflow agent --server ws://%s --token %s\n", app.Addr(), c.AgentToken)
 	}
 	fmt.Fprintln(out)
+}
+
+// printSetupLink prints the one-time link that creates the first admin,
+// at every start until a user exists.
+func printSetupLink(out io.Writer, app *server.App) {
+	if link := app.SetupLink(); link != "" {
+		fmt.Fprintf(out, "No user exists yet. Create the first admin (link works once, for %s):\nsetup link: %s\n(or: hetuflow user create --admin --name NAME)\n\n",
+			"a limited time", link)
+	}
 }

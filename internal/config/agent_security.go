@@ -39,16 +39,16 @@ const MaxMessageBytes = 4 << 20
 // sends, so a working agent never trips it.
 const minMessageBytes = 256 << 10
 
-// securityDefaults fills in the defaults of the transport and agent guard
+// agentSecurityDefaults fills in the defaults of the transport and agent guard
 // keys, kept apart from Default's literal so the sections stay easy to merge.
-func securityDefaults(c *Config) {
+func agentSecurityDefaults(c *Config) {
 	c.Server.AgentMaxMessageBytes = MaxMessageBytes
 	c.Agent.MaxMessageBytes = MaxMessageBytes
 	c.Agent.Guard = AgentGuard{AllowedNamespaces: []string{}, AllowedCommands: []string{}}
 }
 
-// validateSecurity checks the transport and agent guard keys.
-func (c *Config) validateSecurity() error {
+// validateAgentSecurity checks the transport and agent guard keys.
+func (c *Config) validateAgentSecurity() error {
 	if c.Server.AgentMaxMessageBytes < minMessageBytes || c.Server.AgentMaxMessageBytes > MaxMessageBytes {
 		return model.Errorf("server.agent_max_message_bytes", "must be between %d and %d", minMessageBytes, MaxMessageBytes)
 	}

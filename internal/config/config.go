@@ -28,6 +28,7 @@ type Config struct {
 	Agent     Agent     `toml:"agent" envPrefix:"AGENT_"`
 	Log       Log       `toml:"log" envPrefix:"LOG_"`
 	Alert     Alert     `toml:"alert" envPrefix:"ALERT_"`
+	Security  Security  `toml:"security" envPrefix:"SECURITY_"`
 }
 
 // Server configures the server process.
@@ -220,10 +221,11 @@ func Default() *Config {
 			DataDir:       "./data/agent",
 			ShutdownGrace: model.Duration(30 * time.Second),
 		},
-		Log:   Log{Level: "info", Format: "auto"},
-		Alert: DefaultAlert(),
+		Log:      Log{Level: "info", Format: "auto"},
+		Alert:    DefaultAlert(),
+		Security: defaultSecurity(),
 	}
-	securityDefaults(c)
+	agentSecurityDefaults(c)
 	return c
 }
 
@@ -362,7 +364,7 @@ func (c *Config) Validate() error {
 	if u := c.Database.URL; u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") && !strings.HasPrefix(u, "sqlite:") {
 		return model.Errorf("database.url", "must start with postgres://, postgresql:// or sqlite:")
 	}
-	if err := c.validateSecurity(); err != nil {
+	if err := c.validateAgentSecurity(); err != nil {
 		return err
 	}
 	if c.Database.MaxConns < 1 {

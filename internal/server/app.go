@@ -60,6 +60,9 @@ type Options struct {
 type Credentials struct {
 	AdminToken string
 	AgentToken string
+	// SetupToken is the one-time setup link's token, created at each start
+	// while no user exists (see SetupLink).
+	SetupToken string
 }
 
 // App is one running server.
@@ -70,6 +73,7 @@ type App struct {
 	address  string
 
 	tokens      *auth.Tokens
+	accounts    *auth.Service
 	logs        *tasklog.Store
 	compressor  *tasklog.Compressor
 	logRelay    *tasklog.Relay
@@ -120,6 +124,7 @@ func New(opts Options) (*App, error) {
 	a.peers.Store(true)
 	a.ops = newOps(a, opts)
 	m, al := a.ops.metrics, a.ops.alerts
+	a.accounts = newAccounts(cfg, opts.Store, a.tokens, a.log.With("svc", "auth"))
 	a.compressor = tasklog.NewCompressor(logs, a.log.With("svc", "tasklog.compressor"))
 	a.logRelay = tasklog.NewRelay(tasklog.RelayConfig{ServerID: serverID, Peers: a.peers.Load}, opts.Store, logs, a.log.With("svc", "tasklog.relay"))
 	sc := cfg.Scheduler
@@ -144,7 +149,8 @@ func New(opts Options) (*App, error) {
 		opts.Store, nil, a.leadChanged, a.log.With("svc", "leader"))
 	a.generator = sched.NewGenerator(sched.GeneratorConfig{Window: sc.GenerateWindow.D(), Interval: sc.GenerateInterval.D(), Horizon: sc.DispatchHorizon.D(), Fence: a.elector.Fence, Metrics: m, Alerter: al},
 		opts.Store, a.WakeDispatcher, a.log.With("svc", "sched.generator"))
-	a.housekeeper = sched.NewHousekeeper(sched.HousekeeperConfig{Interval: sc.HousekeepingInterval.D(), HeartbeatTTL: sc.HeartbeatTTL.D(), HistoryTTL: sc.HistoryTTL.D(), PurgeInterval: opts.PurgeInterval, Fence: a.elector.Fence, Metrics: m, Alerter: al},
+	a.housekeeper = sched.NewHousekeeper(sched.HousekeeperConfig{Interval: sc.HousekeepingInterval.D(), HeartbeatTTL: sc.HeartbeatTTL.D(), HistoryTTL: sc.HistoryTTL.D(), PurgeInterval: opts.PurgeInterval, Fence: a.elector.Fence, Metrics: m, Alerter: al,
+		AuditTTL: cfg.Security.AuditTTL.D(), SessionIdle: cfg.Security.SessionIdleTimeout.D()},
 		opts.Store, clusterForgetter{a}, logs, a.wakers(), a.log.With("svc", "sched.housekeeper"))
 	a.elector.SetServices(a.generator, a.housekeeper)
 	a.handleBus()
@@ -154,7 +160,7 @@ func New(opts Options) (*App, error) {
 		onLost: func(ctx context.Context, err error) {
 			a.gateway.CloseAll("this server lost its database; reconnect to another")
 		}}
-	a.api = api.New(api.Deps{Store: opts.Store, Logs: logs, Auth: a.tokens, Scheduler: a, ServerID: serverID, Version: opts.Version, Logger: a.log.With("svc", "api"),
+	a.api = api.New(api.Deps{Store: opts.Store, Logs: logs, Auth: a.accounts, Accounts: a.accounts, Scheduler: a, ServerID: serverID, Version: opts.Version, Logger: a.log.With("svc", "api"),
 		Alerts: al, Reloader: a.ops.reloader(), AgentAuth: agentAuthAPI{agentAuth, a}, Secrets: a.secrets})
 	return a, nil
 }
@@ -210,7 +216,12 @@ func (a *App) Start(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
-	a.creds = Credentials{AdminToken: admin, AgentToken: agent}
+	setup, err := a.accounts.EnsureSetup(ctx)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	a.creds = Credentials{AdminToken: admin, AgentToken: agent, SetupToken: setup}
 
 	// Start order: the log compressor and the writer first so reports have
 	// somewhere to go, then the gateway that produces them, then the loops

@@ -16,9 +16,10 @@ func (a *App) routes() http.Handler {
 	mux.HandleFunc("GET /docs", a.docs)
 	a.ops.routes(mux)
 	mux.HandleFunc("GET /docs.css", docsCSS)
+	a.pageRoutes(mux)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("hetuflow " + a.opts.Version + " is running.\nAPI: /api/v1 (Authorization: Bearer <admin token>)\nAPI reference: /docs\nOpenAPI: /api/v1/openapi.json\n"))
+		_, _ = w.Write([]byte("hetuflow " + a.opts.Version + " is running.\nSign in: /login\nAPI: /api/v1 (Authorization: Bearer <token>)\nAPI reference: /docs\nOpenAPI: /api/v1/openapi.json\n"))
 	})
 	return a.ops.middleware(mux)
 }
@@ -27,7 +28,7 @@ var docsPage = template.Must(template.New("docs").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>hetuflow API</title>
 <link rel="stylesheet" href="/docs.css"></head>
 <body><h1>hetuflow API {{.Version}}</h1>
-<p>Every route except health needs <code>Authorization: Bearer &lt;admin token&gt;</code>.
+<p>Routes need <code>Authorization: Bearer &lt;token&gt;</code> or a signed-in session (<a href="/login">sign in</a>); each route's permission is in docs/authorization.md.
 The machine-readable document is <a href="/api/v1/openapi.json">/api/v1/openapi.json</a>.</p>
 <table>{{range .Ops}}<tr><td class="m"><code>{{.Method}}</code></td><td><code>{{.Path}}</code></td><td>{{.Summary}}</td></tr>{{end}}</table>
 </body></html>`))

@@ -7,9 +7,9 @@ import (
 	"github.com/hetuflow/hetuflow/internal/model"
 )
 
-// SecurityExecutor holds the queries of agent enrolment, agent credentials
+// AgentSecurityExecutor holds the queries of agent enrolment, agent credentials
 // and secrets.
-type SecurityExecutor interface {
+type AgentSecurityExecutor interface {
 	// AgentCredentialGetByHash returns the credential with the hash, revoked
 	// or not, or ErrNotFound.
 	AgentCredentialGetByHash(ctx context.Context, params *AgentCredentialGetByHashParams) (*model.AgentCredential, error)

@@ -89,6 +89,7 @@ func InTx(ctx context.Context, s Store, fn func(ex Executor) error) (err error) 
 type Executor interface {
 	AlertExecutor
 	TaskPlanExecutor
+	AgentSecurityExecutor
 	SecurityExecutor
 	// APITokenCount counts tokens of a kind.
 	APITokenCount(ctx context.Context, params *APITokenCountParams) (int, error)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/server/agentauth"
+	"github.com/hetuflow/hetuflow/internal/server/auth"
 	"github.com/hetuflow/hetuflow/internal/store"
 )
 
@@ -27,29 +28,20 @@ type AgentAuth interface {
 }
 
 // agentAuthRoutes registers enrolment and revocation. Called from routes().
-func (a *API) agentAuthRoutes() {
+func (a *API) agentAuthRoutes(reg regFunc) {
 	if a.deps.AgentAuth == nil {
 		return
 	}
 	h := a.huma
-	op := func(method, path, id, summary string, status int) huma.Operation {
-		o := huma.Operation{OperationID: id, Method: method, Path: Prefix + path, Summary: summary, Tags: []string{"agents"}, MaxBodyBytes: MaxBodyBytes}
-		if status != 0 {
-			o.DefaultStatus = status
-		}
-		return o
+	op := func(perm auth.Permission, method, path, id, summary string, status int) huma.Operation {
+		return reg(perm, method, path, id, summary, "agents", status)
 	}
-	// permission: admin
-	huma.Register(h, op(http.MethodPost, "/agent-enroll-tokens", "create-enroll-token", "Create an agent enrolment token (shown once)", http.StatusCreated), a.createEnrollToken)
-	// permission: admin
-	huma.Register(h, op(http.MethodGet, "/agent-enroll-tokens", "list-enroll-tokens", "List agent enrolment tokens", 0), a.listEnrollTokens)
-	// permission: admin
-	huma.Register(h, op(http.MethodPost, "/agent-enroll-tokens/{id}/revoke", "revoke-enroll-token", "Revoke an agent enrolment token", 0), a.revokeEnrollToken)
-	// permission: admin
-	huma.Register(h, op(http.MethodPost, "/agents/{id}/revoke", "revoke-agent", "Revoke an agent's credential and disconnect it at once", 0), a.revokeAgent)
-	// permission: none (checked by the enrolment token, rate limited per address)
-	enroll := op(http.MethodPost, "/agents/enroll", "enroll-agent", "Exchange an enrolment token for an agent id and credential", 0)
-	enroll.Security = []map[string][]string{}
+	huma.Register(h, op(auth.PermAdmin, http.MethodPost, "/agent-enroll-tokens", "create-enroll-token", "Create an agent enrolment token (shown once)", http.StatusCreated), a.createEnrollToken)
+	huma.Register(h, op(auth.PermAdmin, http.MethodGet, "/agent-enroll-tokens", "list-enroll-tokens", "List agent enrolment tokens", 0), a.listEnrollTokens)
+	huma.Register(h, op(auth.PermAdmin, http.MethodPost, "/agent-enroll-tokens/{id}/revoke", "revoke-enroll-token", "Revoke an agent enrolment token", 0), a.revokeEnrollToken)
+	huma.Register(h, op(auth.PermAdmin, http.MethodPost, "/agents/{id}/revoke", "revoke-agent", "Revoke an agent's credential and disconnect it at once", 0), a.revokeAgent)
+	// Checked by the enrolment token, rate limited per address.
+	enroll := op(auth.PermPublic, http.MethodPost, "/agents/enroll", "enroll-agent", "Exchange an enrolment token for an agent id and credential", 0)
 	huma.Register(h, enroll, a.enrollAgent)
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hetuflow/hetuflow/internal/model"
+	"github.com/hetuflow/hetuflow/internal/server/auth"
 	"github.com/hetuflow/hetuflow/internal/store"
 )
 
@@ -23,22 +24,15 @@ type Alerts interface {
 }
 
 // registerAlerts registers the alert rule routes.
-func (a *API) registerAlerts(reg func(method, path, id, summary, tag string, status int) huma.Operation) {
+func (a *API) registerAlerts(reg regFunc) {
 	h := a.huma
-	// permission: read
-	huma.Register(h, reg(http.MethodGet, "/alert-rules", "list-alert-rules", "List alert rules, of one namespace or all", "alerts", 0), a.listAlertRules)
-	// permission: admin
-	huma.Register(h, reg(http.MethodPost, "/alert-rules", "create-alert-rule", "Create an alert rule", "alerts", http.StatusCreated), a.createAlertRule)
-	// permission: read
-	huma.Register(h, reg(http.MethodGet, "/alert-rules/{id}", "get-alert-rule", "Get an alert rule", "alerts", 0), a.getAlertRule)
-	// permission: admin
-	huma.Register(h, reg(http.MethodPut, "/alert-rules/{id}", "replace-alert-rule", "Replace an alert rule", "alerts", 0), a.replaceAlertRule)
-	// permission: admin
-	huma.Register(h, reg(http.MethodDelete, "/alert-rules/{id}", "delete-alert-rule", "Delete an alert rule with its deliveries", "alerts", http.StatusNoContent), a.deleteAlertRule)
-	// permission: admin
-	huma.Register(h, reg(http.MethodPost, "/alert-rules/{id}/test", "test-alert-rule", "Send a test alert to the rule's webhook or addresses now", "alerts", 0), a.testAlertRule)
-	// permission: read
-	huma.Register(h, reg(http.MethodGet, "/alert-rules/{id}/deliveries", "list-alert-deliveries", "List a rule's deliveries, newest first", "alerts", 0), a.listAlertDeliveries)
+	huma.Register(h, reg(auth.PermRead, http.MethodGet, "/alert-rules", "list-alert-rules", "List alert rules, of one namespace or all", "alerts", 0), a.listAlertRules)
+	huma.Register(h, reg(auth.PermAdmin, http.MethodPost, "/alert-rules", "create-alert-rule", "Create an alert rule", "alerts", http.StatusCreated), a.createAlertRule)
+	huma.Register(h, reg(auth.PermRead, http.MethodGet, "/alert-rules/{id}", "get-alert-rule", "Get an alert rule", "alerts", 0), a.getAlertRule)
+	huma.Register(h, reg(auth.PermAdmin, http.MethodPut, "/alert-rules/{id}", "replace-alert-rule", "Replace an alert rule", "alerts", 0), a.replaceAlertRule)
+	huma.Register(h, reg(auth.PermAdmin, http.MethodDelete, "/alert-rules/{id}", "delete-alert-rule", "Delete an alert rule with its deliveries", "alerts", http.StatusNoContent), a.deleteAlertRule)
+	huma.Register(h, reg(auth.PermAdmin, http.MethodPost, "/alert-rules/{id}/test", "test-alert-rule", "Send a test alert to the rule's webhook or addresses now", "alerts", 0), a.testAlertRule)
+	huma.Register(h, reg(auth.PermRead, http.MethodGet, "/alert-rules/{id}/deliveries", "list-alert-deliveries", "List a rule's deliveries, newest first", "alerts", 0), a.listAlertDeliveries)
 }
 
 // AlertRuleBody is an alert rule as written.
@@ -115,6 +109,19 @@ func (a *API) ruleJob(ctx context.Context, id *uuid.UUID, namespace string) erro
 	return nil
 }
 
+// rule loads an alert rule the caller may act on with the route's role:
+// 404 when its namespace is not visible to them.
+func (a *API) rule(ctx context.Context, id uuid.UUID) (*model.AlertRule, error) {
+	r, err := a.deps.Store.AlertRuleGetByID(ctx, &store.AlertRuleGetByIDParams{ID: id})
+	if err != nil {
+		return nil, storeError(err, "alert rule "+id.String())
+	}
+	if err := allow(ctx, r.Namespace); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
 func (a *API) rulesChanged() {
 	if a.deps.Alerts != nil {
 		a.deps.Alerts.RulesChanged()
@@ -125,6 +132,9 @@ func (a *API) createAlertRule(ctx context.Context, in *struct{ Body *AlertRuleBo
 	b := in.Body
 	if b.Namespace == "" {
 		b.Namespace = model.DefaultNamespace
+	}
+	if err := allowCreate(ctx, b.Namespace); err != nil {
+		return nil, err
 	}
 	jobID, err := b.check()
 	if err != nil {
@@ -149,9 +159,9 @@ func (a *API) getAlertRule(ctx context.Context, in *IDInput) (*AlertRuleOutput, 
 	if err != nil {
 		return nil, err
 	}
-	r, err := a.deps.Store.AlertRuleGetByID(ctx, &store.AlertRuleGetByIDParams{ID: id})
+	r, err := a.rule(ctx, id)
 	if err != nil {
-		return nil, storeError(err, "alert rule "+in.ID)
+		return nil, err
 	}
 	return viewRule(r), nil
 }
@@ -166,14 +176,23 @@ type AlertRuleListOutput struct {
 func (a *API) listAlertRules(ctx context.Context, in *struct {
 	Namespace string `query:"namespace" doc:"Only this namespace's rules; empty lists every namespace."`
 }) (*AlertRuleListOutput, error) {
+	if in.Namespace != "" {
+		if err := allow(ctx, in.Namespace); err != nil {
+			return nil, err
+		}
+	}
 	rules, err := a.deps.Store.AlertRuleList(ctx, &store.AlertRuleListParams{Namespace: in.Namespace, Limit: store.MaxPageLimit})
 	if err != nil {
 		return nil, storeError(err, "alert rules")
 	}
 	out := &AlertRuleListOutput{}
-	out.Body.Result = make([]*AlertRuleView, len(rules))
-	for i, r := range rules {
-		out.Body.Result[i] = viewRule(r).Body
+	out.Body.Result = make([]*AlertRuleView, 0, len(rules))
+	p := auth.PrincipalFrom(ctx)
+	for _, r := range rules {
+		// Rules are few (a page holds them all), so they are scoped here.
+		if p.Can(model.RoleViewer, r.Namespace) {
+			out.Body.Result = append(out.Body.Result, viewRule(r).Body)
+		}
 	}
 	return out, nil
 }
@@ -186,9 +205,9 @@ func (a *API) replaceAlertRule(ctx context.Context, in *struct {
 	if err != nil {
 		return nil, err
 	}
-	cur, err := a.deps.Store.AlertRuleGetByID(ctx, &store.AlertRuleGetByIDParams{ID: id})
+	cur, err := a.rule(ctx, id)
 	if err != nil {
-		return nil, storeError(err, "alert rule "+in.ID)
+		return nil, err
 	}
 	b := in.Body
 	if b.Namespace != "" && b.Namespace != cur.Namespace {
@@ -220,6 +239,11 @@ func (a *API) deleteAlertRule(ctx context.Context, in *IDInput) (*struct{}, erro
 	if err != nil {
 		return nil, err
 	}
+	cur, err := a.rule(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	noteAudit(ctx, cur.Namespace, in.ID, viewRule(cur).Body, nil)
 	if _, err := a.deps.Store.AlertRuleDelete(ctx, &store.AlertRuleDeleteParams{ID: id}); err != nil {
 		return nil, storeError(err, "alert rule "+in.ID)
 	}
@@ -242,9 +266,9 @@ func (a *API) testAlertRule(ctx context.Context, in *IDInput) (*AlertTestOutput,
 	if err != nil {
 		return nil, err
 	}
-	r, err := a.deps.Store.AlertRuleGetByID(ctx, &store.AlertRuleGetByIDParams{ID: id})
+	r, err := a.rule(ctx, id)
 	if err != nil {
-		return nil, storeError(err, "alert rule "+in.ID)
+		return nil, err
 	}
 	if a.deps.Alerts == nil {
 		return nil, huma.Error503ServiceUnavailable("alerts are not configured on this server")
@@ -273,8 +297,8 @@ func (a *API) listAlertDeliveries(ctx context.Context, in *struct {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := a.deps.Store.AlertRuleGetByID(ctx, &store.AlertRuleGetByIDParams{ID: id}); err != nil {
-		return nil, storeError(err, "alert rule "+in.ID)
+	if _, err := a.rule(ctx, id); err != nil {
+		return nil, err
 	}
 	limit := in.Limit
 	if limit == 0 {

@@ -2,8 +2,8 @@
 // net/http ServeMux, and its OpenAPI 3.1 document at /api/v1/openapi.json.
 //
 // Handlers are methods on [API], a small struct of dependencies; routes are
-// registered in routes.go. Every route but health needs the admin bearer
-// token. Errors are RFC 9457 problem documents that name the failing field in
+// registered in routes.go, each with the permission it needs (authz.go);
+// handlers scope what they read to the caller's namespaces. Errors are RFC 9457 problem documents that name the failing field in
 // errors[].location (for example "body.config.timeout"); bad input never
 // writes anything.
 package api
@@ -27,6 +27,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hetuflow/hetuflow/internal/model"
+	"github.com/hetuflow/hetuflow/internal/server/auth"
 	"github.com/hetuflow/hetuflow/internal/server/tasklog"
 	"github.com/hetuflow/hetuflow/internal/store"
 )
@@ -37,9 +38,14 @@ const Prefix = "/api/v1"
 // MaxBodyBytes bounds request bodies.
 const MaxBodyBytes = 1 << 20
 
-// Authenticator checks the admin bearer token.
+// Authenticator tells who a request acts for and applies the request rate.
 type Authenticator interface {
-	AuthenticateAdmin(ctx context.Context, token string) error
+	// Authenticate returns the principal of r's bearer token or session
+	// cookie; nil and no error when r has none.
+	Authenticate(r *http.Request) (*auth.Principal, error)
+	// AllowRequest takes from p's request budget; when none is left it
+	// returns false and when to retry.
+	AllowRequest(p *auth.Principal) (bool, time.Duration)
 }
 
 // Scheduler is what the API asks of the running scheduler.
@@ -62,9 +68,12 @@ var ErrAgentNotConnected = errors.New("api: agent not connected to this server")
 
 // Deps are the API's dependencies.
 type Deps struct {
-	Store     store.Store
-	Logs      *tasklog.Store
-	Auth      Authenticator
+	Store store.Store
+	Logs  *tasklog.Store
+	Auth  Authenticator
+	// Accounts signs users in and out and manages tokens; nil disables the
+	// auth, token and audit routes (tests of other areas).
+	Accounts  *auth.Service
 	Scheduler Scheduler
 	ServerID  string
 	Version   string
@@ -92,6 +101,8 @@ type API struct {
 	huma huma.API
 	// adapter records the routes the mux serves (Routes).
 	adapter *recordingAdapter
+	// perms maps each route's mux pattern to its route and permission.
+	perms map[string]Route
 
 	follow    Follower
 	heartbeat time.Duration
@@ -112,14 +123,14 @@ func New(deps Deps) *API {
 	cfg.SchemasPath = ""
 	cfg.DocsPath = ""
 	cfg.OpenAPIPath = Prefix + "/openapi"
-	cfg.Info.Description = "The hetuflow scheduler API. Every route except health needs `Authorization: Bearer <admin token>`."
+	cfg.Info.Description = "The hetuflow scheduler API. Routes need `Authorization: Bearer <token>` (or a signed-in session cookie plus the X-CSRF-Token header on changes); see docs/authorization.md for the permission of each."
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
-		"bearer": {Type: "http", Scheme: "bearer", Description: "The admin token printed at first start."},
+		"bearer": {Type: "http", Scheme: "bearer", Description: "An API token (hetuflow token create), or the bootstrap admin token."},
 	}
 	cfg.Security = []map[string][]string{{"bearer": {}}}
 	cfg.Components.Schemas.RegisterTypeAlias(reflect.TypeFor[model.Duration](), reflect.TypeFor[string]())
 	cfg.Transformers = append(cfg.Transformers, locateMissingProperties, addProblemCode)
-	a := &API{deps: deps, mux: http.NewServeMux(), follow: deps.Follow, heartbeat: deps.FollowHeartbeat, streamsDone: make(chan struct{})}
+	a := &API{deps: deps, mux: http.NewServeMux(), perms: map[string]Route{}, follow: deps.Follow, heartbeat: deps.FollowHeartbeat, streamsDone: make(chan struct{})}
 	if a.follow == nil {
 		a.follow = deps.Logs.Broker()
 	}
@@ -143,20 +154,12 @@ func (a *API) CloseStreams() {
 // OpenAPI returns the API's OpenAPI document.
 func (a *API) OpenAPI() *huma.OpenAPI { return a.huma.OpenAPI() }
 
-// Handler returns the API's handler, which checks the admin token on every
-// route except health and the OpenAPI document.
+// Handler returns the API's handler, which authenticates every request and
+// checks the permission its route declares (see gate).
 func (a *API) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !public(r.URL.Path) {
-			token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if !ok {
-				writeProblem(w, http.StatusUnauthorized, "authorization required: send Authorization: Bearer <admin token>")
-				return
-			}
-			if err := a.deps.Auth.AuthenticateAdmin(r.Context(), token); err != nil {
-				writeProblem(w, http.StatusUnauthorized, "invalid or expired token")
-				return
-			}
+		if r = a.gate(w, r); r == nil {
+			return
 		}
 		// The API speaks only JSON; curl -d labels bodies as a form, so a
 		// missing or form content type is read as JSON instead of a 415.
@@ -168,7 +171,14 @@ func (a *API) Handler() http.Handler {
 		if !limitBody(w, r) {
 			return
 		}
-		a.mux.ServeHTTP(w, r)
+		if !auditable(routeFrom(r.Context())) {
+			a.mux.ServeHTTP(w, r)
+			return
+		}
+		rec := &statusRecorder{ResponseWriter: w}
+		r = r.WithContext(withAuditNote(r.Context()))
+		a.mux.ServeHTTP(rec, r)
+		a.auditRequest(r, rec.status)
 	})
 }
 
@@ -247,6 +257,10 @@ func storeError(err error, what string) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, new(huma.StatusError)):
+		var se huma.StatusError
+		errors.As(err, &se)
+		return se
 	case errors.As(err, &fe):
 		return fieldError("body."+fe.Field, fe.Reason)
 	case errors.Is(err, store.ErrNotFound):

@@ -10,11 +10,14 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/hetuflow/hetuflow/internal/lifecycle/lifecycletest"
+	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/server/api"
+	"github.com/hetuflow/hetuflow/internal/server/auth"
 	"github.com/hetuflow/hetuflow/internal/server/tasklog"
 	"github.com/hetuflow/hetuflow/internal/store"
 	"github.com/hetuflow/hetuflow/internal/store/teststore"
@@ -24,12 +27,19 @@ const token = "hf_api-test-token"
 
 type tokenAuth struct{}
 
-func (tokenAuth) AuthenticateAdmin(_ context.Context, tok string) error {
-	if tok != token {
-		return errors.New("bad token")
+// Authenticate treats the test token as the bootstrap admin token.
+func (tokenAuth) Authenticate(r *http.Request) (*auth.Principal, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return nil, nil
 	}
-	return nil
+	if h != "Bearer "+token {
+		return nil, auth.ErrUnauthorized
+	}
+	return &auth.Principal{Kind: auth.KindBootstrap, ID: "admin", Name: "admin", Grants: map[string]model.Role{model.AllNamespaces: model.RoleAdmin}}, nil
 }
+
+func (tokenAuth) AllowRequest(*auth.Principal) (bool, time.Duration) { return true, 0 }
 
 // nopScheduler satisfies api.Scheduler; these tests check the API alone.
 type nopScheduler struct{}

@@ -84,10 +84,10 @@ func (a *API) getCluster(ctx context.Context, _ *struct{}) (*ClusterOutput, erro
 		{Field: "status", Op: store.OpIn, Value: []any{int64(model.TaskPending), int64(model.TaskWaitingRetry)}},
 		{Field: "run_at", Op: store.OpLte, Value: now},
 	}
-	if st.QueueDepth, err = a.deps.Store.TaskCount(ctx, &store.TaskCountParams{Filter: waiting}); err != nil {
+	if st.QueueDepth, err = a.deps.Store.TaskCount(ctx, &store.TaskCountParams{Filter: waiting, Namespaces: visible(ctx)}); err != nil {
 		return nil, huma.Error500InternalServerError("count queued tasks: " + err.Error())
 	}
-	oldest, err := a.deps.Store.TaskList(ctx, &store.TaskListParams{Filter: waiting, OrderBy: []store.Order{{Field: "run_at"}}, Limit: 1})
+	oldest, err := a.deps.Store.TaskList(ctx, &store.TaskListParams{Namespaces: visible(ctx), Filter: waiting, OrderBy: []store.Order{{Field: "run_at"}}, Limit: 1})
 	if err != nil {
 		return nil, huma.Error500InternalServerError(fmt.Sprintf("oldest queued task: %v", err))
 	}

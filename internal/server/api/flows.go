@@ -37,6 +37,11 @@ func (a *API) checkFlow(ctx context.Context, b *FlowBody) error {
 	if err := model.ValidateNamespace("namespace", b.Namespace); err != nil {
 		return storeError(err, "flow")
 	}
+	// Permission before the job references, so that a flow in a namespace
+	// the caller may not edit is refused without looking at its jobs.
+	if err := allowCreate(ctx, b.Namespace); err != nil {
+		return err
+	}
 	if err := model.ValidateName("name", b.Name); err != nil {
 		return storeError(err, "flow")
 	}
@@ -44,11 +49,24 @@ func (a *API) checkFlow(ctx context.Context, b *FlowBody) error {
 		return storeError(model.Prefix("spec", err), "flow")
 	}
 	for i, n := range b.Spec.Nodes {
-		if _, err := a.deps.Store.JobGetByID(ctx, &store.JobGetByIDParams{ID: n.JobID}); err != nil {
+		if _, err := a.deps.Store.JobGetByID(ctx, &store.JobGetByIDParams{ID: n.JobID, Namespaces: visible(ctx)}); err != nil {
 			return fieldError(fmt.Sprintf("body.spec.nodes[%d].job_id", i), "no job with this id")
 		}
 	}
 	return nil
+}
+
+// gateFlow returns a flow the caller may act on as its route says: 404
+// when it cannot see it, 403 when it may not act.
+func (a *API) gateFlow(ctx context.Context, id uuid.UUID) (*model.Flow, error) {
+	f, err := a.deps.Store.FlowGetByID(ctx, &store.FlowGetByIDParams{ID: id, Namespaces: visible(ctx)})
+	if err != nil {
+		return nil, storeError(err, "flow "+id.String())
+	}
+	if err := allow(ctx, f.Namespace); err != nil {
+		return nil, err
+	}
+	return f, nil
 }
 
 func (a *API) createFlow(ctx context.Context, in *struct{ Body FlowBody }) (*FlowOutput, error) {
@@ -60,6 +78,7 @@ func (a *API) createFlow(ctx context.Context, in *struct{ Body FlowBody }) (*Flo
 	if err != nil {
 		return nil, storeError(err, "flow "+b.Namespace+"/"+b.Name)
 	}
+	noteAudit(ctx, f.Namespace, f.ID.String(), nil, f)
 	return &FlowOutput{Body: f}, nil
 }
 
@@ -68,7 +87,7 @@ func (a *API) getFlow(ctx context.Context, in *IDInput) (*FlowOutput, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := a.deps.Store.FlowGetByID(ctx, &store.FlowGetByIDParams{ID: id})
+	f, err := a.deps.Store.FlowGetByID(ctx, &store.FlowGetByIDParams{ID: id, Namespaces: visible(ctx)})
 	if err != nil {
 		return nil, storeError(err, "flow "+in.ID)
 	}
@@ -83,9 +102,9 @@ func (a *API) replaceFlow(ctx context.Context, in *struct {
 	if err != nil {
 		return nil, err
 	}
-	old, err := a.deps.Store.FlowGetByID(ctx, &store.FlowGetByIDParams{ID: id})
+	old, err := a.gateFlow(ctx, id)
 	if err != nil {
-		return nil, storeError(err, "flow "+in.ID)
+		return nil, err
 	}
 	if in.Body.Namespace != "" && in.Body.Namespace != old.Namespace {
 		return nil, fieldError("body.namespace", "cannot change")
@@ -100,6 +119,7 @@ func (a *API) replaceFlow(ctx context.Context, in *struct {
 	if err != nil {
 		return nil, storeError(err, "flow "+in.ID)
 	}
+	noteAudit(ctx, f.Namespace, in.ID, old, f)
 	return &FlowOutput{Body: f}, nil
 }
 
@@ -108,6 +128,11 @@ func (a *API) deleteFlow(ctx context.Context, in *IDInput) (*struct{}, error) {
 	if err != nil {
 		return nil, err
 	}
+	old, err := a.gateFlow(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	noteAudit(ctx, old.Namespace, in.ID, old, nil)
 	running, err := a.deps.Store.FlowRunCount(ctx, &store.FlowRunCountParams{Filter: store.Filter{
 		{Field: "flow_id", Op: store.OpEq, Value: id}, {Field: "status", Op: store.OpEq, Value: int64(model.TaskDoing)},
 	}})
@@ -117,7 +142,7 @@ func (a *API) deleteFlow(ctx context.Context, in *IDInput) (*struct{}, error) {
 	if running > 0 {
 		return nil, huma.Error409Conflict(fmt.Sprintf("flow has %d runs in progress; cancel them first", running))
 	}
-	if _, err := a.deps.Store.FlowDelete(ctx, &store.FlowDeleteParams{ID: id}); err != nil {
+	if _, err := a.deps.Store.FlowDelete(ctx, &store.FlowDeleteParams{ID: id, Namespaces: visible(ctx)}); err != nil {
 		return nil, storeError(err, "flow "+in.ID)
 	}
 	return nil, nil
@@ -125,9 +150,9 @@ func (a *API) deleteFlow(ctx context.Context, in *IDInput) (*struct{}, error) {
 
 func (a *API) queryFlows(ctx context.Context, in *QueryInput) (*QueryOutput[*model.Flow], error) {
 	return runQuery(store.FlowResource(), in.Body, func(q *query) ([]*model.Flow, error) {
-		return a.deps.Store.FlowList(ctx, &store.FlowListParams{Filter: q.filter, Limit: q.limit, Offset: q.offset, OrderBy: q.order})
+		return a.deps.Store.FlowList(ctx, &store.FlowListParams{Namespaces: visible(ctx), Filter: q.filter, Limit: q.limit, Offset: q.offset, OrderBy: q.order})
 	}, func(f store.Filter) (int, error) {
-		return a.deps.Store.FlowCount(ctx, &store.FlowCountParams{Filter: f})
+		return a.deps.Store.FlowCount(ctx, &store.FlowCountParams{Filter: f, Namespaces: visible(ctx)})
 	})
 }
 
@@ -159,9 +184,9 @@ func (a *API) runFlow(ctx context.Context, in *struct {
 	if err != nil {
 		return nil, err
 	}
-	f, err := a.deps.Store.FlowGetByID(ctx, &store.FlowGetByIDParams{ID: id})
+	f, err := a.gateFlow(ctx, id)
 	if err != nil {
-		return nil, storeError(err, "flow "+in.ID)
+		return nil, err
 	}
 	if f.Status != model.JobEnabled {
 		return nil, huma.Error409Conflict("the flow is disabled")
@@ -178,6 +203,7 @@ func (a *API) runFlow(ctx context.Context, in *struct {
 	if err != nil {
 		return nil, storeError(err, "flow run")
 	}
+	noteAudit(ctx, f.Namespace, in.ID, nil, map[string]any{"flow_run_id": run.ID})
 	a.deps.Scheduler.WakeDispatcher()
 	return a.flowRunView(ctx, run)
 }
@@ -187,7 +213,7 @@ func (a *API) getFlowRun(ctx context.Context, in *IDInput) (*FlowRunOutput, erro
 	if err != nil {
 		return nil, err
 	}
-	run, err := a.deps.Store.FlowRunGetByID(ctx, &store.FlowRunGetByIDParams{ID: id})
+	run, err := a.deps.Store.FlowRunGetByID(ctx, &store.FlowRunGetByIDParams{ID: id, Namespaces: visible(ctx)})
 	if err != nil {
 		return nil, storeError(err, "flow run "+in.ID)
 	}
@@ -225,6 +251,14 @@ func (a *API) cancelFlowRun(ctx context.Context, in *IDInput) (*FlowRunOutput, e
 	if err != nil {
 		return nil, err
 	}
+	seen, err := a.deps.Store.FlowRunGetByID(ctx, &store.FlowRunGetByIDParams{ID: id, Namespaces: visible(ctx)})
+	if err != nil {
+		return nil, storeError(err, "flow run "+in.ID)
+	}
+	if err := allow(ctx, seen.Namespace); err != nil {
+		return nil, err
+	}
+	noteAudit(ctx, seen.Namespace, in.ID, nil, nil)
 	var (
 		run     *model.FlowRun
 		cancels []instanceCancel
@@ -257,7 +291,7 @@ func (a *API) cancelFlowRun(ctx context.Context, in *IDInput) (*FlowRunOutput, e
 			}
 			cancels = append(cancels, c...)
 		}
-		run, err = ex.FlowRunGetByID(ctx, &store.FlowRunGetByIDParams{ID: id})
+		run, err = ex.FlowRunGetByID(ctx, &store.FlowRunGetByIDParams{ID: id, Namespaces: visible(ctx)})
 		return err
 	})
 	if err != nil {
@@ -272,8 +306,8 @@ func (a *API) cancelFlowRun(ctx context.Context, in *IDInput) (*FlowRunOutput, e
 
 func (a *API) queryFlowRuns(ctx context.Context, in *QueryInput) (*QueryOutput[*model.FlowRun], error) {
 	return runQuery(store.FlowRunResource(), in.Body, func(q *query) ([]*model.FlowRun, error) {
-		return a.deps.Store.FlowRunList(ctx, &store.FlowRunListParams{Filter: q.filter, Limit: q.limit, Offset: q.offset, OrderBy: q.order})
+		return a.deps.Store.FlowRunList(ctx, &store.FlowRunListParams{Namespaces: visible(ctx), Filter: q.filter, Limit: q.limit, Offset: q.offset, OrderBy: q.order})
 	}, func(f store.Filter) (int, error) {
-		return a.deps.Store.FlowRunCount(ctx, &store.FlowRunCountParams{Filter: f})
+		return a.deps.Store.FlowRunCount(ctx, &store.FlowRunCountParams{Filter: f, Namespaces: visible(ctx)})
 	})
 }

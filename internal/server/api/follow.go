@@ -92,9 +92,10 @@ func (a *API) followInstanceLog(ctx context.Context, in *FollowInput) (*huma.Str
 				&huma.ErrorDetail{Location: "header.Last-Event-ID", Message: "must be an id this stream sent: a byte offset", Value: in.LastEventID})
 		}
 	}
-	if _, err := a.deps.Store.TaskInstanceGetByID(ctx, &store.TaskInstanceGetByIDParams{ID: id}); err != nil {
-		return nil, storeError(err, "task instance "+in.ID)
+	if _, err := a.gateInstance(ctx, id); err != nil {
+		return nil, err
 	}
+	scope := visible(ctx)
 	return &huma.StreamResponse{Body: func(hctx huma.Context) {
 		r, w := humago.Unwrap(hctx)
 		h := w.Header()
@@ -104,7 +105,7 @@ func (a *API) followInstanceLog(ctx context.Context, in *FollowInput) (*huma.Str
 		f := &logFollow{
 			id: id, stream: streamOf(in.Stream), logs: a.deps.Logs, heartbeat: a.heartbeat, stop: a.streamsDone,
 			instance: func(ctx context.Context) (*model.TaskInstance, error) {
-				return a.deps.Store.TaskInstanceGetByID(ctx, &store.TaskInstanceGetByIDParams{ID: id})
+				return a.deps.Store.TaskInstanceGetByID(ctx, &store.TaskInstanceGetByIDParams{ID: id, Namespaces: scope})
 			},
 			out: newSSEWriter(w),
 		}

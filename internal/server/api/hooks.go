@@ -125,9 +125,9 @@ func (a *API) rotateHookSecret(ctx context.Context, in *IDInput) (*struct{ Body 
 	if err != nil {
 		return nil, err
 	}
-	s, err := a.deps.Store.ScheduleGetByID(ctx, &store.ScheduleGetByIDParams{ID: id})
+	s, err := a.gateSchedule(ctx, id)
 	if err != nil {
-		return nil, storeError(err, "schedule "+in.ID)
+		return nil, err
 	}
 	if s.Kind != model.ScheduleEvent {
 		return nil, fieldError("path.id", fmt.Sprintf("a %s schedule has no hook", s.Kind))
@@ -138,5 +138,6 @@ func (a *API) rotateHookSecret(ctx context.Context, in *IDInput) (*struct{ Body 
 	if err != nil {
 		return nil, storeError(err, "schedule "+in.ID)
 	}
+	noteAudit(ctx, s.Namespace, in.ID, nil, map[string]any{"hook_secret": "rotated"})
 	return &struct{ Body *ScheduleWithHook }{Body: withHook(s)}, nil
 }

@@ -58,16 +58,20 @@ func (a *API) createJob(ctx context.Context, in *struct{ Body JobBody }) (*JobCr
 	if err := in.Body.validate(); err != nil {
 		return nil, storeError(err, "job")
 	}
+	if err := allowCreate(ctx, in.Body.Namespace); err != nil {
+		return nil, err
+	}
 	if err := a.checkTriggers(ctx, uuid.Nil, in.Body.Config.Triggers); err != nil {
 		return nil, err
 	}
 	job, err := a.deps.Store.JobInsert(ctx, &store.JobInsertParams{
-		ID: uuid.Must(uuid.NewV7()), Config: in.Body.Config, CreatedBy: "admin",
+		ID: uuid.Must(uuid.NewV7()), Config: in.Body.Config, CreatedBy: actor(ctx),
 		Description: in.Body.Description, Name: in.Body.Name, Namespace: in.Body.Namespace, Status: in.Body.Status,
 	})
 	if err != nil {
 		return nil, storeError(err, "job "+in.Body.Namespace+"/"+in.Body.Name)
 	}
+	noteAudit(ctx, job.Namespace, job.ID.String(), nil, job)
 	return &JobCreateOutput{Location: Prefix + "/jobs/" + job.ID.String(), Body: job}, nil
 }
 
@@ -76,7 +80,7 @@ func (a *API) getJob(ctx context.Context, in *IDInput) (*JobOutput, error) {
 	if err != nil {
 		return nil, err
 	}
-	job, err := a.deps.Store.JobGetByID(ctx, &store.JobGetByIDParams{ID: id})
+	job, err := a.deps.Store.JobGetByID(ctx, &store.JobGetByIDParams{ID: id, Namespaces: visible(ctx)})
 	if err != nil {
 		return nil, storeError(err, "job "+in.ID)
 	}
@@ -91,9 +95,12 @@ func (a *API) replaceJob(ctx context.Context, in *struct {
 	if err != nil {
 		return nil, err
 	}
-	old, err := a.deps.Store.JobGetByID(ctx, &store.JobGetByIDParams{ID: id})
+	old, err := a.deps.Store.JobGetByID(ctx, &store.JobGetByIDParams{ID: id, Namespaces: visible(ctx)})
 	if err != nil {
 		return nil, storeError(err, "job "+in.ID)
+	}
+	if err := allow(ctx, old.Namespace); err != nil {
+		return nil, err
 	}
 	if in.Body.Namespace != "" && in.Body.Namespace != old.Namespace {
 		return nil, fieldError("body.namespace", "cannot change; create the job in the other namespace instead")
@@ -115,7 +122,7 @@ func (a *API) replaceJob(ctx context.Context, in *struct {
 	err = store.InTx(ctx, a.deps.Store, func(ex store.Executor) error {
 		job, err = ex.JobUpdate(ctx, &store.JobUpdateParams{
 			ID: id, Config: in.Body.Config, ConfigDoUpdate: true, Description: in.Body.Description, DescriptionDoUpdate: true,
-			Name: in.Body.Name, NameDoUpdate: true, Status: in.Body.Status, StatusDoUpdate: true, UpdatedBy: "admin",
+			Name: in.Body.Name, NameDoUpdate: true, Status: in.Body.Status, StatusDoUpdate: true, UpdatedBy: actor(ctx),
 		})
 		if err != nil {
 			return err
@@ -128,6 +135,7 @@ func (a *API) replaceJob(ctx context.Context, in *struct {
 	if err != nil {
 		return nil, storeError(err, "job "+in.Body.Name)
 	}
+	noteAudit(ctx, job.Namespace, job.ID.String(), old, job)
 	a.sendCancels(cancels)
 	a.deps.Scheduler.WakeGenerator()
 	return &JobOutput{Body: job}, nil
@@ -295,11 +303,15 @@ func (a *API) setJobStatus(status model.JobStatus) func(context.Context, *IDInpu
 			cancels []instanceCancel
 		)
 		err = store.InTx(ctx, a.deps.Store, func(ex store.Executor) error {
-			old, err := ex.JobGetByID(ctx, &store.JobGetByIDParams{ID: id})
+			old, err := ex.JobGetByID(ctx, &store.JobGetByIDParams{ID: id, Namespaces: visible(ctx)})
 			if err != nil {
 				return err
 			}
-			job, err = ex.JobUpdate(ctx, &store.JobUpdateParams{ID: id, Status: status, StatusDoUpdate: true, UpdatedBy: "admin"})
+			if err := allow(ctx, old.Namespace); err != nil {
+				return err
+			}
+			noteAudit(ctx, old.Namespace, old.ID.String(), map[string]any{"status": old.Status}, map[string]any{"status": status})
+			job, err = ex.JobUpdate(ctx, &store.JobUpdateParams{ID: id, Status: status, StatusDoUpdate: true, UpdatedBy: actor(ctx)})
 			if err != nil {
 				return err
 			}
@@ -319,6 +331,14 @@ func (a *API) deleteJob(ctx context.Context, in *IDInput) (*struct{}, error) {
 	if err != nil {
 		return nil, err
 	}
+	old, err := a.deps.Store.JobGetByID(ctx, &store.JobGetByIDParams{ID: id, Namespaces: visible(ctx)})
+	if err != nil {
+		return nil, storeError(err, "job "+in.ID)
+	}
+	if err := allow(ctx, old.Namespace); err != nil {
+		return nil, err
+	}
+	noteAudit(ctx, old.Namespace, old.ID.String(), old, nil)
 	live, err := a.deps.Store.TaskInstanceCount(ctx, &store.TaskInstanceCountParams{Filter: store.Filter{
 		{Field: "job_id", Op: store.OpEq, Value: id},
 		{Field: "status", Op: store.OpIn, Value: []any{int64(model.InstanceDispatched), int64(model.InstanceAcked), int64(model.InstanceRunning)}},
@@ -329,7 +349,7 @@ func (a *API) deleteJob(ctx context.Context, in *IDInput) (*struct{}, error) {
 	if live > 0 {
 		return nil, huma.Error409Conflict(fmt.Sprintf("job has %d runs in progress; cancel them or wait, then delete", live))
 	}
-	if _, err := a.deps.Store.JobDelete(ctx, &store.JobDeleteParams{ID: id}); err != nil {
+	if _, err := a.deps.Store.JobDelete(ctx, &store.JobDeleteParams{ID: id, Namespaces: visible(ctx)}); err != nil {
 		return nil, storeError(err, "job "+in.ID)
 	}
 	return nil, nil
@@ -337,9 +357,9 @@ func (a *API) deleteJob(ctx context.Context, in *IDInput) (*struct{}, error) {
 
 func (a *API) queryJobs(ctx context.Context, in *QueryInput) (*QueryOutput[*model.Job], error) {
 	return runQuery(store.JobResource(), in.Body, func(q *query) ([]*model.Job, error) {
-		return a.deps.Store.JobList(ctx, &store.JobListParams{Filter: q.filter, Limit: q.limit, Offset: q.offset, OrderBy: q.order})
+		return a.deps.Store.JobList(ctx, &store.JobListParams{Namespaces: visible(ctx), Filter: q.filter, Limit: q.limit, Offset: q.offset, OrderBy: q.order})
 	}, func(f store.Filter) (int, error) {
-		return a.deps.Store.JobCount(ctx, &store.JobCountParams{Filter: f})
+		return a.deps.Store.JobCount(ctx, &store.JobCountParams{Filter: f, Namespaces: visible(ctx)})
 	})
 }
 
@@ -363,9 +383,12 @@ func (a *API) runJob(ctx context.Context, in *struct {
 	if err != nil {
 		return nil, err
 	}
-	job, err := a.deps.Store.JobGetByID(ctx, &store.JobGetByIDParams{ID: id})
+	job, err := a.deps.Store.JobGetByID(ctx, &store.JobGetByIDParams{ID: id, Namespaces: visible(ctx)})
 	if err != nil {
 		return nil, storeError(err, "job "+in.ID)
+	}
+	if err := allow(ctx, job.Namespace); err != nil {
+		return nil, err
 	}
 	body := in.Body
 	if body == nil {
@@ -375,6 +398,7 @@ func (a *API) runJob(ctx context.Context, in *struct {
 	if err != nil {
 		return nil, err
 	}
+	noteAudit(ctx, job.Namespace, job.ID.String(), nil, map[string]any{"task_id": t.ID})
 	return &TaskCreateOutput{Location: Prefix + "/tasks/" + t.ID.String(), Body: t}, nil
 }
 
@@ -412,7 +436,7 @@ func (a *API) insertRun(ctx context.Context, job *model.Job, body *RunBody, reas
 // trigger can name yet).
 func (a *API) checkTriggers(ctx context.Context, id uuid.UUID, triggers []model.JobTrigger) error {
 	for i, tr := range triggers {
-		if _, err := a.deps.Store.JobGetByID(ctx, &store.JobGetByIDParams{ID: tr.JobID}); err != nil {
+		if _, err := a.deps.Store.JobGetByID(ctx, &store.JobGetByIDParams{ID: tr.JobID, Namespaces: visible(ctx)}); err != nil {
 			return fieldError(fmt.Sprintf("body.config.triggers[%d].job_id", i), "no job with this id")
 		}
 	}
@@ -439,6 +463,8 @@ func (a *API) checkTriggers(ctx context.Context, id uuid.UUID, triggers []model.
 			continue
 		}
 		seen[s.job] = true
+		// Unscoped: a cycle through a job the caller cannot see is still a
+		// cycle.
 		j, err := a.deps.Store.JobGetByID(ctx, &store.JobGetByIDParams{ID: s.job})
 		if err != nil {
 			continue

@@ -83,7 +83,7 @@ func (a *API) previewStoredSchedule(ctx context.Context, in *SchedulePreviewInpu
 	if err != nil {
 		return nil, err
 	}
-	s, err := a.deps.Store.ScheduleGetByID(ctx, &store.ScheduleGetByIDParams{ID: id})
+	s, err := a.deps.Store.ScheduleGetByID(ctx, &store.ScheduleGetByIDParams{ID: id, Namespaces: visible(ctx)})
 	if err != nil {
 		return nil, storeError(err, "schedule "+in.ID)
 	}
@@ -169,7 +169,7 @@ func (a *API) scheduleLedger(ctx context.Context, in *LedgerInput) (*LedgerOutpu
 	if err != nil {
 		return nil, err
 	}
-	s, err := a.deps.Store.ScheduleGetByID(ctx, &store.ScheduleGetByIDParams{ID: id})
+	s, err := a.deps.Store.ScheduleGetByID(ctx, &store.ScheduleGetByIDParams{ID: id, Namespaces: visible(ctx)})
 	if err != nil {
 		return nil, storeError(err, "schedule "+in.ID)
 	}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/server/tasklog"
-	"github.com/hetuflow/hetuflow/internal/store"
 )
 
 // maxLogResponse bounds one log response; the per-run cap keeps streams
@@ -94,9 +93,9 @@ func (a *API) getInstanceLog(ctx context.Context, in *LogInput) (*LogOutput, err
 	if in.present.offset && in.present.tail {
 		return nil, errOffsetAndTail(in.Tail)
 	}
-	ti, err := a.deps.Store.TaskInstanceGetByID(ctx, &store.TaskInstanceGetByIDParams{ID: id})
+	ti, err := a.gateInstance(ctx, id)
 	if err != nil {
-		return nil, storeError(err, "task instance "+in.ID)
+		return nil, err
 	}
 	stream := streamOf(in.Stream)
 	finished, err := logComplete(ctx, a.deps.Logs, ti, a.heartbeat, time.Now())

@@ -75,8 +75,8 @@ func (r *recordingAdapter) Handle(op *huma.Operation, handler func(huma.Context)
 	r.Adapter.Handle(op, handler)
 }
 
-// Routes returns "METHOD /path" of every route the API serves, sorted.
-func (a *API) Routes() []string {
+// ServedRoutes returns "METHOD /path" of every route the API serves, sorted.
+func (a *API) ServedRoutes() []string {
 	a.adapter.mu.Lock()
 	defer a.adapter.mu.Unlock()
 	out := append([]string(nil), a.adapter.routes...)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/hetuflow/hetuflow/internal/server/auth"
 	"github.com/hetuflow/hetuflow/internal/store"
 )
 
@@ -29,14 +30,11 @@ type Reloader interface {
 }
 
 // registerOps registers readiness and the admin reload.
-func (a *API) registerOps(reg func(method, path, id, summary, tag string, status int) huma.Operation) {
-	// permission: public
-	ready := reg(http.MethodGet, "/ready", "ready", "Readiness: database reachable, migrations current, leader known (503 names the failed check)", "system", 0)
-	ready.Security = []map[string][]string{}
+func (a *API) registerOps(reg regFunc) {
+	ready := reg(auth.PermPublic, http.MethodGet, "/ready", "ready", "Readiness: database reachable, migrations current, leader known (503 names the failed check)", "system", 0)
 	ready.Errors = []int{http.StatusServiceUnavailable}
 	huma.Register(a.huma, ready, a.ready)
-	// permission: admin
-	huma.Register(a.huma, reg(http.MethodPost, "/admin/reload", "reload-config", "Re-read the configuration file; apply live keys and list those that need a restart", "system", 0), a.reload)
+	huma.Register(a.huma, reg(auth.PermAdmin, http.MethodPost, "/admin/reload", "reload-config", "Re-read the configuration file; apply live keys and list those that need a restart", "system", 0), a.reload)
 }
 
 // ReadyCheck is one readiness check.

@@ -168,16 +168,32 @@ func (a *API) scheduleJob(ctx context.Context, jobID string) (*model.Job, error)
 	if err != nil {
 		return nil, fieldError("body.job_id", "not a UUID")
 	}
-	job, err := a.deps.Store.JobGetByID(ctx, &store.JobGetByIDParams{ID: id})
+	job, err := a.deps.Store.JobGetByID(ctx, &store.JobGetByIDParams{ID: id, Namespaces: visible(ctx)})
 	if err != nil {
 		return nil, fieldError("body.job_id", "no job with this id")
 	}
 	return job, nil
 }
 
+// gateSchedule returns a schedule the caller may act on as its route says:
+// 404 when it cannot see it, 403 when it may not act.
+func (a *API) gateSchedule(ctx context.Context, id uuid.UUID) (*model.Schedule, error) {
+	s, err := a.deps.Store.ScheduleGetByID(ctx, &store.ScheduleGetByIDParams{ID: id, Namespaces: visible(ctx)})
+	if err != nil {
+		return nil, storeError(err, "schedule "+id.String())
+	}
+	if err := allow(ctx, s.Namespace); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
 func (a *API) createSchedule(ctx context.Context, in *struct{ Body ScheduleBody }) (*ScheduleCreateOutput, error) {
 	job, err := a.scheduleJob(ctx, in.Body.JobID)
 	if err != nil {
+		return nil, err
+	}
+	if err := allowCreate(ctx, job.Namespace); err != nil {
 		return nil, err
 	}
 	now := time.Now()
@@ -199,6 +215,7 @@ func (a *API) createSchedule(ctx context.Context, in *struct{ Body ScheduleBody 
 	if err != nil {
 		return nil, storeError(err, "schedule")
 	}
+	noteAudit(ctx, s.Namespace, s.ID.String(), nil, s)
 	a.deps.Scheduler.WakeGenerator()
 	return &ScheduleCreateOutput{Location: Prefix + "/schedules/" + s.ID.String(), Body: withHook(s)}, nil
 }
@@ -208,7 +225,7 @@ func (a *API) getSchedule(ctx context.Context, in *IDInput) (*ScheduleOutput, er
 	if err != nil {
 		return nil, err
 	}
-	s, err := a.deps.Store.ScheduleGetByID(ctx, &store.ScheduleGetByIDParams{ID: id})
+	s, err := a.deps.Store.ScheduleGetByID(ctx, &store.ScheduleGetByIDParams{ID: id, Namespaces: visible(ctx)})
 	if err != nil {
 		return nil, storeError(err, "schedule "+in.ID)
 	}
@@ -226,9 +243,9 @@ func (a *API) replaceSchedule(ctx context.Context, in *struct {
 	if err != nil {
 		return nil, err
 	}
-	old, err := a.deps.Store.ScheduleGetByID(ctx, &store.ScheduleGetByIDParams{ID: id})
+	old, err := a.gateSchedule(ctx, id)
 	if err != nil {
-		return nil, storeError(err, "schedule "+in.ID)
+		return nil, err
 	}
 	if in.Body.JobID != "" && in.Body.JobID != old.JobID.String() {
 		return nil, fieldError("body.job_id", "cannot change; create a schedule for the other job instead")
@@ -273,6 +290,7 @@ func (a *API) replaceSchedule(ctx context.Context, in *struct {
 	if err != nil {
 		return nil, storeError(err, "schedule "+in.ID)
 	}
+	noteAudit(ctx, s.Namespace, in.ID, old, s)
 	a.deps.Scheduler.WakeGenerator()
 	return &ScheduleOutput{Body: s}, nil
 }
@@ -283,6 +301,11 @@ func (a *API) setScheduleStatus(status model.ScheduleStatus) func(context.Contex
 		if err != nil {
 			return nil, err
 		}
+		old, err := a.gateSchedule(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		noteAudit(ctx, old.Namespace, in.ID, map[string]any{"status": old.Status}, map[string]any{"status": status})
 		now := time.Now()
 		var (
 			s       *model.Schedule
@@ -298,7 +321,7 @@ func (a *API) setScheduleStatus(status model.ScheduleStatus) func(context.Contex
 				if err := restartSchedule(ctx, ex, s, now); err != nil {
 					return err
 				}
-				s, err = ex.ScheduleGetByID(ctx, &store.ScheduleGetByIDParams{ID: id})
+				s, err = ex.ScheduleGetByID(ctx, &store.ScheduleGetByIDParams{ID: id, Namespaces: visible(ctx)})
 				return err
 			}
 			if _, err = ex.TaskDeletePending(ctx, &store.TaskDeletePendingParams{ScheduleID: &id, ScheduledAfter: now}); err != nil {
@@ -324,13 +347,18 @@ func (a *API) deleteSchedule(ctx context.Context, in *IDInput) (*struct{}, error
 	if err != nil {
 		return nil, err
 	}
+	old, err := a.gateSchedule(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	noteAudit(ctx, old.Namespace, in.ID, old, nil)
 	var cancels []instanceCancel
 	err = store.InTx(ctx, a.deps.Store, func(ex store.Executor) error {
 		now := time.Now()
 		if _, err := ex.TaskDeletePending(ctx, &store.TaskDeletePendingParams{ScheduleID: &id, ScheduledAfter: now}); err != nil {
 			return err
 		}
-		s, err := ex.ScheduleDelete(ctx, &store.ScheduleDeleteParams{ID: id})
+		s, err := ex.ScheduleDelete(ctx, &store.ScheduleDeleteParams{ID: id, Namespaces: visible(ctx)})
 		if err != nil {
 			return err
 		}
@@ -354,11 +382,11 @@ func (a *API) runSchedule(ctx context.Context, in *struct {
 	if err != nil {
 		return nil, err
 	}
-	s, err := a.deps.Store.ScheduleGetByID(ctx, &store.ScheduleGetByIDParams{ID: id})
+	s, err := a.gateSchedule(ctx, id)
 	if err != nil {
-		return nil, storeError(err, "schedule "+in.ID)
+		return nil, err
 	}
-	job, err := a.deps.Store.JobGetByID(ctx, &store.JobGetByIDParams{ID: s.JobID})
+	job, err := a.deps.Store.JobGetByID(ctx, &store.JobGetByIDParams{ID: s.JobID, Namespaces: visible(ctx)})
 	if err != nil {
 		return nil, storeError(err, "job "+s.JobID.String())
 	}
@@ -372,13 +400,14 @@ func (a *API) runSchedule(ctx context.Context, in *struct {
 	if err != nil {
 		return nil, err
 	}
+	noteAudit(ctx, s.Namespace, s.ID.String(), nil, map[string]any{"task_id": t.ID})
 	return &TaskCreateOutput{Location: Prefix + "/tasks/" + t.ID.String(), Body: t}, nil
 }
 
 func (a *API) querySchedules(ctx context.Context, in *QueryInput) (*QueryOutput[*model.Schedule], error) {
 	return runQuery(store.ScheduleResource(), in.Body, func(q *query) ([]*model.Schedule, error) {
-		return a.deps.Store.ScheduleList(ctx, &store.ScheduleListParams{Filter: q.filter, Limit: q.limit, Offset: q.offset, OrderBy: q.order})
+		return a.deps.Store.ScheduleList(ctx, &store.ScheduleListParams{Namespaces: visible(ctx), Filter: q.filter, Limit: q.limit, Offset: q.offset, OrderBy: q.order})
 	}, func(f store.Filter) (int, error) {
-		return a.deps.Store.ScheduleCount(ctx, &store.ScheduleCountParams{Filter: f})
+		return a.deps.Store.ScheduleCount(ctx, &store.ScheduleCountParams{Filter: f, Namespaces: visible(ctx)})
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/hetuflow/hetuflow/internal/model"
+	"github.com/hetuflow/hetuflow/internal/server/auth"
 	"github.com/hetuflow/hetuflow/internal/server/secrets"
 )
 
@@ -21,26 +22,18 @@ type Secrets interface {
 }
 
 // secretRoutes registers the secrets API. Called from routes().
-func (a *API) secretRoutes() {
+func (a *API) secretRoutes(reg regFunc) {
 	if a.deps.Secrets == nil {
 		return
 	}
 	h := a.huma
-	op := func(method, path, id, summary string, status int) huma.Operation {
-		o := huma.Operation{OperationID: id, Method: method, Path: Prefix + path, Summary: summary, Tags: []string{"secrets"}, MaxBodyBytes: MaxBodyBytes}
-		if status != 0 {
-			o.DefaultStatus = status
-		}
-		return o
+	op := func(perm auth.Permission, method, path, id, summary string, status int) huma.Operation {
+		return reg(perm, method, path, id, summary, "secrets", status)
 	}
-	// permission: edit
-	huma.Register(h, op(http.MethodPut, "/secrets/{namespace}/{name}", "put-secret", "Create or replace a secret (its value is never returned)", 0), a.putSecret)
-	// permission: read
-	huma.Register(h, op(http.MethodGet, "/secrets/{namespace}", "list-secrets", "List a namespace's secrets (names and dates only)", 0), a.listSecrets)
-	// permission: read
-	huma.Register(h, op(http.MethodGet, "/secrets/{namespace}/{name}", "get-secret", "Get a secret's metadata (never its value)", 0), a.getSecret)
-	// permission: edit
-	huma.Register(h, op(http.MethodDelete, "/secrets/{namespace}/{name}", "delete-secret", "Delete a secret", http.StatusNoContent), a.deleteSecret)
+	huma.Register(h, op(auth.PermEdit, http.MethodPut, "/secrets/{namespace}/{name}", "put-secret", "Create or replace a secret (its value is never returned)", 0), a.putSecret)
+	huma.Register(h, op(auth.PermRead, http.MethodGet, "/secrets/{namespace}", "list-secrets", "List a namespace's secrets (names and dates only)", 0), a.listSecrets)
+	huma.Register(h, op(auth.PermRead, http.MethodGet, "/secrets/{namespace}/{name}", "get-secret", "Get a secret's metadata (never its value)", 0), a.getSecret)
+	huma.Register(h, op(auth.PermEdit, http.MethodDelete, "/secrets/{namespace}/{name}", "delete-secret", "Delete a secret", http.StatusNoContent), a.deleteSecret)
 }
 
 // SecretPath names a secret.
@@ -70,10 +63,14 @@ func secretError(err error, what string) error {
 }
 
 func (a *API) putSecret(ctx context.Context, in *PutSecretInput) (*SecretOutput, error) {
+	if err := allowCreate(ctx, in.Namespace); err != nil {
+		return nil, err
+	}
 	s, err := a.deps.Secrets.Put(ctx, in.Namespace, in.Name, []byte(in.Body.Value))
 	if err != nil {
 		return nil, secretError(err, "secret "+in.Name)
 	}
+	noteAudit(ctx, in.Namespace, in.Name, nil, map[string]string{"name": in.Name, "key_id": s.KeyID})
 	a.deps.Logger.InfoContext(ctx, "secret stored", "namespace", in.Namespace, "name", in.Name, "key_id", s.KeyID)
 	return &SecretOutput{Body: s}, nil
 }
@@ -91,6 +88,9 @@ type SecretsOutput struct {
 }
 
 func (a *API) listSecrets(ctx context.Context, in *NamespaceInput) (*SecretsOutput, error) {
+	if err := allow(ctx, in.Namespace); err != nil {
+		return nil, err
+	}
 	list, err := a.deps.Secrets.List(ctx, in.Namespace)
 	if err != nil {
 		return nil, secretError(err, "secrets")
@@ -104,6 +104,9 @@ func (a *API) listSecrets(ctx context.Context, in *NamespaceInput) (*SecretsOutp
 }
 
 func (a *API) getSecret(ctx context.Context, in *SecretPath) (*SecretOutput, error) {
+	if err := allow(ctx, in.Namespace); err != nil {
+		return nil, err
+	}
 	s, err := a.deps.Secrets.Get(ctx, in.Namespace, in.Name)
 	if err != nil {
 		return nil, secretError(err, "secret "+in.Name)
@@ -112,6 +115,10 @@ func (a *API) getSecret(ctx context.Context, in *SecretPath) (*SecretOutput, err
 }
 
 func (a *API) deleteSecret(ctx context.Context, in *SecretPath) (*struct{}, error) {
+	if err := allow(ctx, in.Namespace); err != nil {
+		return nil, err
+	}
+	noteAudit(ctx, in.Namespace, in.Name, nil, nil)
 	if err := a.deps.Secrets.Delete(ctx, in.Namespace, in.Name); err != nil {
 		return nil, secretError(err, "secret "+in.Name)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
 
 	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/store"
@@ -21,7 +22,7 @@ func (a *API) getTask(ctx context.Context, in *IDInput) (*TaskOutput, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := a.deps.Store.TaskGetByID(ctx, &store.TaskGetByIDParams{ID: id})
+	t, err := a.deps.Store.TaskGetByID(ctx, &store.TaskGetByIDParams{ID: id, Namespaces: visible(ctx)})
 	if err != nil {
 		return nil, storeError(err, "task "+in.ID)
 	}
@@ -30,9 +31,9 @@ func (a *API) getTask(ctx context.Context, in *IDInput) (*TaskOutput, error) {
 
 func (a *API) queryTasks(ctx context.Context, in *QueryInput) (*QueryOutput[*model.Task], error) {
 	return runQuery(store.TaskResource(), in.Body, func(q *query) ([]*model.Task, error) {
-		return a.deps.Store.TaskList(ctx, &store.TaskListParams{Filter: q.filter, Limit: q.limit, Offset: q.offset, OrderBy: q.order})
+		return a.deps.Store.TaskList(ctx, &store.TaskListParams{Namespaces: visible(ctx), Filter: q.filter, Limit: q.limit, Offset: q.offset, OrderBy: q.order})
 	}, func(f store.Filter) (int, error) {
-		return a.deps.Store.TaskCount(ctx, &store.TaskCountParams{Filter: f})
+		return a.deps.Store.TaskCount(ctx, &store.TaskCountParams{Filter: f, Namespaces: visible(ctx)})
 	})
 }
 
@@ -61,17 +62,21 @@ func (a *API) cancelTask(ctx context.Context, in *struct {
 		cancels []instanceCancel
 	)
 	err = store.InTx(ctx, a.deps.Store, func(ex store.Executor) error {
-		t, err = ex.TaskGetByID(ctx, &store.TaskGetByIDParams{ID: id})
+		t, err = ex.TaskGetByID(ctx, &store.TaskGetByIDParams{ID: id, Namespaces: visible(ctx)})
 		if err != nil {
 			return err
 		}
+		if err := allow(ctx, t.Namespace); err != nil {
+			return err
+		}
+		noteAudit(ctx, t.Namespace, in.ID, nil, map[string]any{"reason": reason})
 		if t.Status.Final() {
 			return huma.Error409Conflict(fmt.Sprintf("task is already %s", t.Status))
 		}
 		if cancels, err = cancelTaskIn(ctx, ex, t, reason, time.Now()); err != nil {
 			return err
 		}
-		t, err = ex.TaskGetByID(ctx, &store.TaskGetByIDParams{ID: id})
+		t, err = ex.TaskGetByID(ctx, &store.TaskGetByIDParams{ID: id, Namespaces: visible(ctx)})
 		return err
 	})
 	if err != nil {
@@ -85,6 +90,23 @@ func (a *API) cancelTask(ctx context.Context, in *struct {
 	return &TaskOutput{Body: t}, nil
 }
 
+// gateInstance returns an instance the caller may act on as its route says
+// (read its log): 404 when it cannot see it, 403 when it may not act.
+func (a *API) gateInstance(ctx context.Context, id uuid.UUID) (*model.TaskInstance, error) {
+	ti, err := a.deps.Store.TaskInstanceGetByID(ctx, &store.TaskInstanceGetByIDParams{ID: id, Namespaces: visible(ctx)})
+	if err != nil {
+		return nil, storeError(err, "task instance "+id.String())
+	}
+	t, err := a.deps.Store.TaskGetByID(ctx, &store.TaskGetByIDParams{ID: ti.TaskID, Namespaces: visible(ctx)})
+	if err != nil {
+		return nil, storeError(err, "task "+ti.TaskID.String())
+	}
+	if err := allow(ctx, t.Namespace); err != nil {
+		return nil, err
+	}
+	return ti, nil
+}
+
 // InstanceOutput is a task instance response.
 type InstanceOutput struct {
 	Body *model.TaskInstance
@@ -95,7 +117,7 @@ func (a *API) getInstance(ctx context.Context, in *IDInput) (*InstanceOutput, er
 	if err != nil {
 		return nil, err
 	}
-	ti, err := a.deps.Store.TaskInstanceGetByID(ctx, &store.TaskInstanceGetByIDParams{ID: id})
+	ti, err := a.deps.Store.TaskInstanceGetByID(ctx, &store.TaskInstanceGetByIDParams{ID: id, Namespaces: visible(ctx)})
 	if err != nil {
 		return nil, storeError(err, "task instance "+in.ID)
 	}
@@ -104,8 +126,8 @@ func (a *API) getInstance(ctx context.Context, in *IDInput) (*InstanceOutput, er
 
 func (a *API) queryInstances(ctx context.Context, in *QueryInput) (*QueryOutput[*model.TaskInstance], error) {
 	return runQuery(store.TaskInstanceResource(), in.Body, func(q *query) ([]*model.TaskInstance, error) {
-		return a.deps.Store.TaskInstanceList(ctx, &store.TaskInstanceListParams{Filter: q.filter, Limit: q.limit, Offset: q.offset, OrderBy: q.order})
+		return a.deps.Store.TaskInstanceList(ctx, &store.TaskInstanceListParams{Namespaces: visible(ctx), Filter: q.filter, Limit: q.limit, Offset: q.offset, OrderBy: q.order})
 	}, func(f store.Filter) (int, error) {
-		return a.deps.Store.TaskInstanceCount(ctx, &store.TaskInstanceCountParams{Filter: f})
+		return a.deps.Store.TaskInstanceCount(ctx, &store.TaskInstanceCountParams{Filter: f, Namespaces: visible(ctx)})
 	})
 }

@@ -41,6 +41,10 @@ type HousekeeperConfig struct {
 	HistoryTTL time.Duration
 	// PurgeInterval is the pause between purges. Zero means a minute.
 	PurgeInterval time.Duration
+	// AuditTTL is how long audit entries are kept; zero keeps them.
+	// SessionIdle ends sessions unused this long (zero: only their
+	// absolute expiry). See housekeeper_security.go.
+	AuditTTL, SessionIdle time.Duration
 	// Fence, if set, runs first in each transaction that decides about
 	// runs, and refuses it when this server no longer leads.
 	Fence Fence
@@ -170,9 +174,14 @@ func (h *Housekeeper) RunOnce(ctx context.Context, now time.Time) error {
 			return fmt.Errorf("mark silent servers inactive: %w", err)
 		}
 	}
-	if h.historyTTL() > 0 && now.Sub(h.lastPurge) >= h.cfg.PurgeInterval {
+	if now.Sub(h.lastPurge) >= h.cfg.PurgeInterval {
 		h.lastPurge = now
-		if _, err := h.Purge(ctx, now); err != nil {
+		if h.historyTTL() > 0 {
+			if _, err := h.Purge(ctx, now); err != nil {
+				return err
+			}
+		}
+		if err := h.purgeSecurity(ctx, now); err != nil {
 			return err
 		}
 	}

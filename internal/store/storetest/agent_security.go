@@ -10,7 +10,7 @@ import (
 	"github.com/hetuflow/hetuflow/internal/store"
 )
 
-func exerciseSecurity(t *testing.T, open func(t *testing.T) store.Store) {
+func exerciseAgentSecurity(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("EnrollTokenOneTimeUsedOnce", func(t *testing.T) {
 		t.Parallel()
 		ctx, bundle := setup(t, open)

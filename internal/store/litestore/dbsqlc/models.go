@@ -234,3 +234,55 @@ type SchedTaskLogChunk struct {
 	ByteOffset int64
 	Data       []byte
 }
+
+type SecAudit struct {
+	ID         int64
+	At         int64
+	Actor      string
+	ActorKind  string
+	Action     string
+	ObjectType string
+	ObjectID   string
+	Namespace  string
+	RemoteAddr string
+	RequestID  string
+	Diff       string
+}
+
+type SecGrant struct {
+	UserID    string
+	Namespace string
+	Role      string
+}
+
+type SecSession struct {
+	Hash       []byte
+	UserID     string
+	CSRF       string
+	CreatedAt  int64
+	LastSeenAt int64
+	ExpiresAt  int64
+}
+
+type SecToken struct {
+	ID         string
+	Name       string
+	Kind       string
+	Hash       []byte
+	Namespaces string
+	Role       string
+	UserID     string
+	CreatedBy  string
+	ExpiresAt  *int64
+	CreatedAt  int64
+	LastUsedAt *int64
+	RevokedAt  *int64
+}
+
+type SecUser struct {
+	ID           string
+	Name         string
+	PasswordHash string
+	CreatedAt    int64
+	UpdatedAt    int64
+}

@@ -236,3 +236,55 @@ type SchedTaskLogChunk struct {
 	ByteOffset int64
 	Data       []byte
 }
+
+type SecAudit struct {
+	ID         int64
+	At         time.Time
+	Actor      string
+	ActorKind  string
+	Action     string
+	ObjectType string
+	ObjectID   string
+	Namespace  string
+	RemoteAddr string
+	RequestID  string
+	Diff       string
+}
+
+type SecGrant struct {
+	UserID    string
+	Namespace string
+	Role      string
+}
+
+type SecSession struct {
+	Hash       []byte
+	UserID     string
+	CSRF       string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time
+}
+
+type SecToken struct {
+	ID         string
+	Name       string
+	Kind       string
+	Hash       []byte
+	Namespaces string
+	Role       string
+	UserID     string
+	CreatedBy  string
+	ExpiresAt  *time.Time
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
+}
+
+type SecUser struct {
+	ID           string
+	Name         string
+	PasswordHash string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}

@@ -1,0 +1,182 @@
+package server
+
+import (
+	"crypto/subtle"
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/hetuflow/hetuflow/internal/model"
+	"github.com/hetuflow/hetuflow/internal/server/auth"
+)
+
+// The sign-in pages: plain HTML forms without script, so a browser can sign
+// in before the web UI exists; the UI restyles them.
+
+var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>hetuflow — {{.Title}}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font:15px/1.5 system-ui,sans-serif;max-width:24rem;margin:4rem auto;padding:0 1rem}
+label{display:block;margin:.8rem 0 .2rem}input{width:100%;padding:.4rem;box-sizing:border-box}
+button{margin-top:1rem;padding:.4rem 1rem}.err{color:#b00020}</style></head>
+<body><h1>{{.Title}}</h1>
+{{if .Error}}<p class="err" role="alert">{{.Error}}</p>{{end}}
+{{if .User}}<p>Signed in as <b>{{.User}}</b>.</p>
+<form method="post" action="/logout"><input type="hidden" name="csrf" value="{{.CSRF}}"><button type="submit">Sign out</button></form>
+{{else if .Action}}<form method="post" action="{{.Action}}">
+<label for="name">User name</label><input id="name" name="name" autocomplete="username" required value="{{.Name}}">
+<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="{{if .Setup}}new-password{{else}}current-password{{end}}" required>
+<button type="submit">{{if .Setup}}Create admin{{else}}Sign in{{end}}</button></form>{{end}}
+</body></html>`))
+
+type pageData struct {
+	Title, Error, User, CSRF, Action, Name string
+	Setup                                  bool
+}
+
+func renderPage(w http.ResponseWriter, status int, d pageData) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = pageTmpl.Execute(w, d)
+}
+
+// sameOrigin refuses a form posted from another site: the sign-in forms
+// have no session yet, so no CSRF token, and SameSite=Lax does not cover a
+// cross-site POST that creates a session.
+func sameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || origin == "null" {
+		return r.Header.Get("Sec-Fetch-Site") != "cross-site"
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host == r.Host
+}
+
+func (a *App) withInfo(r *http.Request) *http.Request {
+	return r.WithContext(auth.WithRequestInfo(r.Context(), auth.RequestInfo{RemoteAddr: r.RemoteAddr, TLS: r.TLS != nil}))
+}
+
+func (a *App) loginPage(w http.ResponseWriter, r *http.Request) {
+	r = a.withInfo(r)
+	if p, err := a.accounts.Authenticate(r); err == nil && p != nil && p.Session != nil {
+		renderPage(w, http.StatusOK, pageData{Title: "Signed in", User: p.Name, CSRF: p.Session.CSRF})
+		return
+	}
+	renderPage(w, http.StatusOK, pageData{Title: "Sign in", Action: "/login"})
+}
+
+func (a *App) loginSubmit(w http.ResponseWriter, r *http.Request) {
+	r = a.withInfo(r)
+	if !sameOrigin(r) {
+		renderPage(w, http.StatusForbidden, pageData{Title: "Sign in", Action: "/login", Error: "This form was posted from another site."})
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	name := r.PostFormValue("name")
+	id, _, err := a.accounts.Login(r.Context(), name, r.PostFormValue("password"))
+	if err != nil {
+		status, msg := http.StatusUnauthorized, "Wrong user name or password."
+		var rl *auth.RateLimitedError
+		switch {
+		case errors.As(err, &rl):
+			status, msg = http.StatusTooManyRequests, rl.Error()
+			w.Header().Set("Retry-After", strconv.Itoa(max(int(rl.RetryAfter.Seconds()+0.999), 1)))
+		case !errors.Is(err, auth.ErrBadCredentials):
+			status, msg = http.StatusInternalServerError, "Sign-in failed; see the server log."
+			a.log.ErrorContext(r.Context(), "sign in", "error", err)
+		}
+		renderPage(w, status, pageData{Title: "Sign in", Action: "/login", Name: name, Error: msg})
+		return
+	}
+	http.SetCookie(w, a.accounts.SessionCookie(id, r.TLS != nil))
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (a *App) logoutSubmit(w http.ResponseWriter, r *http.Request) {
+	r = a.withInfo(r)
+	p, err := a.accounts.Authenticate(r)
+	if err != nil || p == nil || p.Session == nil {
+		http.SetCookie(w, auth.ClearCookie(r.TLS != nil))
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(p.Session.CSRF)) != 1 {
+		renderPage(w, http.StatusForbidden, pageData{Title: "Signed in", User: p.Name, CSRF: p.Session.CSRF, Error: "Missing or wrong CSRF token."})
+		return
+	}
+	if err := a.accounts.Logout(auth.WithPrincipal(r.Context(), p), p); err != nil {
+		a.log.ErrorContext(r.Context(), "sign out", "error", err)
+	}
+	http.SetCookie(w, auth.ClearCookie(r.TLS != nil))
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+func (a *App) setupPage(w http.ResponseWriter, r *http.Request) {
+	token := r.PathValue("token")
+	if !a.accounts.CheckSetup(r.Context(), token) {
+		renderPage(w, http.StatusNotFound, pageData{Title: "Setup", Error: "This setup link is used up, expired or wrong. Sign in instead, or use hetuflow user create."})
+		return
+	}
+	renderPage(w, http.StatusOK, pageData{Title: "Create the first admin", Action: "/setup/" + url.PathEscape(token), Setup: true})
+}
+
+func (a *App) setupSubmit(w http.ResponseWriter, r *http.Request) {
+	r = a.withInfo(r)
+	token := r.PathValue("token")
+	action := "/setup/" + url.PathEscape(token)
+	if !sameOrigin(r) {
+		renderPage(w, http.StatusForbidden, pageData{Title: "Create the first admin", Action: action, Setup: true, Error: "This form was posted from another site."})
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	name := r.PostFormValue("name")
+	user, err := a.accounts.CompleteSetup(r.Context(), token, name, r.PostFormValue("password"))
+	var fe *model.FieldError
+	switch {
+	case errors.As(err, &fe):
+		renderPage(w, http.StatusUnprocessableEntity, pageData{Title: "Create the first admin", Action: action, Setup: true, Name: name, Error: fe.Field + ": " + fe.Reason})
+		return
+	case err != nil:
+		renderPage(w, http.StatusNotFound, pageData{Title: "Setup", Error: "This setup link is used up, expired or wrong."})
+		return
+	}
+	id, _, err := a.accounts.StartSession(r.Context(), user)
+	if err != nil {
+		a.log.ErrorContext(r.Context(), "start session after setup", "error", err)
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	http.SetCookie(w, a.accounts.SessionCookie(id, r.TLS != nil))
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// loginLink signs a browser in with a one-time link (hetuflow dev). It
+// works only from this machine.
+func (a *App) loginLink(w http.ResponseWriter, r *http.Request) {
+	r = a.withInfo(r)
+	if !auth.IsLoopback(r.RemoteAddr) {
+		renderPage(w, http.StatusForbidden, pageData{Title: "Sign in", Action: "/login", Error: "Login links work only from 127.0.0.1 or ::1."})
+		return
+	}
+	id, _, err := a.accounts.UseLoginLink(r.Context(), r.PathValue("token"))
+	if err != nil {
+		renderPage(w, http.StatusNotFound, pageData{Title: "Sign in", Action: "/login", Error: "This login link is used up, expired or wrong."})
+		return
+	}
+	http.SetCookie(w, a.accounts.SessionCookie(id, r.TLS != nil))
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// pageRoutes adds the sign-in pages to mux.
+func (a *App) pageRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /login", a.loginPage)
+	mux.HandleFunc("POST /login", a.loginSubmit)
+	mux.HandleFunc("POST /logout", a.logoutSubmit)
+	mux.HandleFunc("GET /setup/{token}", a.setupPage)
+	mux.HandleFunc("POST /setup/{token}", a.setupSubmit)
+	mux.HandleFunc("GET /login/link/{token}", a.loginLink)
+}
