@@ -5,19 +5,22 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+
+	"github.com/hetuflow/hetuflow/internal/server/ui"
 )
 
 // routes is the server's top-level mux: the agent socket, the API, and
-// small pages until the web UI lands.
+// the API reference and the web console.
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/agents/ws", a.gateway)
 	mux.Handle("/api/v1/", a.api.Handler())
 	mux.HandleFunc("GET /docs", a.docs)
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("hetuflow " + a.opts.Version + " is running.\nAPI: /api/v1 (Authorization: Bearer <admin token>)\nAPI reference: /docs\nOpenAPI: /api/v1/openapi.json\n"))
-	})
+	// The web console serves / and its pages (internal/server/ui).
+	console := a.webUI()
+	for _, p := range ui.Paths() {
+		mux.Handle(p, console)
+	}
 	return mux
 }
 

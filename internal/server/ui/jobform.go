@@ -20,7 +20,7 @@ import (
 type jobForm struct {
 	ID, Name, Namespace, Description         string
 	Enabled                                  bool
-	Type, Command, Args, Script, Interpreter  string
+	Type, Command, Args, Script, Interpreter string
 	WorkDir, User, Env                       string
 	KeepWorkDir                              bool
 	Timeout, KillGrace, NoAgentTimeout       string

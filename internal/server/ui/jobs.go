@@ -148,8 +148,8 @@ func (u *UI) getJob(r *http.Request, p *page) (*model.Job, error) {
 
 // jobFormData is what the job editor template gets.
 type jobFormData struct {
-	Form                                                                      *jobForm
-	New                                                                       bool
+	Form                                                                     *jobForm
+	New                                                                      bool
 	Types, Interpreters, Backoffs, Overlaps, Routings, Successes, Namespaces []string
 }
 

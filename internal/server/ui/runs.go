@@ -8,20 +8,20 @@ import (
 
 	"github.com/google/uuid"
 
-		"github.com/hetuflow/hetuflow/internal/model"
+	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/store"
 )
 
 // runsData is what the runs page shows.
 type runsData struct {
-	View      string
-	Tasks     []*model.Task
-	Instances []*model.TaskInstance
-	Latest    map[uuid.UUID]*model.TaskInstance
-	Jobs      map[uuid.UUID]string
-	Pager     pager
+	View                         string
+	Tasks                        []*model.Task
+	Instances                    []*model.TaskInstance
+	Latest                       map[uuid.UUID]*model.TaskInstance
+	Jobs                         map[uuid.UUID]string
+	Pager                        pager
 	Status, Job, Agent, From, To string
-	Statuses  []string
+	Statuses                     []string
 }
 
 var taskStatuses = []string{"pending", "doing", "waiting_retry", "failed", "skipped", "cancelled", "succeeded"}
@@ -308,7 +308,5 @@ func (u *UI) instanceLog(w http.ResponseWriter, r *http.Request, p *page) {
 }
 
 func itoa(n int) string {
-	return strings.TrimSpace(strings.Repeat(" ", 0) + formatInt(n))
+	return strconv.Itoa(n)
 }
-
-func formatInt(n int) string { return strconv.Itoa(n) }

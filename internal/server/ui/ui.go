@@ -21,6 +21,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hetuflow/hetuflow/internal/cron"
+	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/server/api"
 	"github.com/hetuflow/hetuflow/internal/store"
 )
@@ -97,7 +99,10 @@ type page struct {
 	// identity sees all, and the switcher is a text field.
 	NSChoices []string
 	Langs     []Lang
-	Version   string
+	// HasZone says the time zone was chosen or sent by the browser; app.js
+	// sends it when not.
+	HasZone bool
+	Version string
 	Errors    map[string]string
 	Data      any
 }
@@ -139,6 +144,29 @@ var funcs = template.FuncMap{
 		}
 		return t
 	},
+	"sub80": func(h float64) float64 { return chartHeight - h },
+	"kinds": func() []int {
+		return []int{int(model.ScheduleCron), int(model.ScheduleInterval), int(model.ScheduleEvent), int(model.ScheduleDaemon), int(model.ScheduleOnce)}
+	},
+	"misfires":      func() []string { return misfirePolicies },
+	"agentStatuses": func() []string { return []string{"online", "draining", "offline"} },
+	// pair hands a sub-template the page and one value.
+	"pair":     func(p *page, v any) map[string]any { return map[string]any{"P": p, "F": v} },
+	"describe": func(expr string, l Lang) string { return cron.DescribeLang(expr, string(l)) },
+	"bytes": func(n int64) string {
+		switch {
+		case n >= 1<<30:
+			return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+		case n >= 1<<20:
+			return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+		case n >= 1<<10:
+			return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+		}
+		return fmt.Sprintf("%d B", n)
+	},
+	"limits": func(l model.LimitSupport) string {
+		return "mem " + or(l.Memory) + " · cpu " + or(l.CPU) + " · pids " + or(l.Pids)
+	},
 	"pct": func(a, b int) string {
 		if b == 0 {
 			return "—"
@@ -150,6 +178,9 @@ var funcs = template.FuncMap{
 // newPage builds the common part of a page for r.
 func (u *UI) newPage(r *http.Request, title string) *page {
 	p := &page{Printer: Printer{Lang: requestLang(r), Zone: requestZone(r)}, Title: title, Path: r.URL.RequestURI(), Langs: Langs, Version: u.deps.Version}
+	if c, err := r.Cookie(tzCookie); err == nil && c.Value != "" {
+		p.HasZone = true
+	}
 	if id, ok := u.deps.Auth.Identify(r); ok {
 		p.Ident, p.SignedIn = id, true
 		p.CSRF = u.deps.Auth.CSRFToken(r)
@@ -288,3 +319,10 @@ func (u *UI) problem(r *http.Request, p *page, err error) {
 
 // errNotFound is returned by lookups of items the identity may not see.
 var errNotFound = errors.New("ui: not found")
+
+func or(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
