@@ -322,6 +322,11 @@ var catalog = map[string]msg{
 	"server.active":            {"active", "活跃"},
 	"server.inactive":          {"inactive", "不活跃"},
 
+	"mode.fixed_rate":  {"fixed rate (start + k·interval)", "固定频率（起点 + k·间隔）"},
+	"mode.fixed_delay": {"fixed delay (after the previous run ends)", "固定延迟（上次运行结束后）"},
+	"preview.invalid":  {"Not a valid schedule", "不是有效的调度规则"},
+	"dash.p95":         {"95th percentile", "95 分位"},
+
 	"js.confirm":     {"Are you sure?", "确定吗？"},
 	"js.preview":     {"Next fires", "接下来的触发时间"},
 	"js.log_ended":   {"The run ended: %s", "运行已结束：%s"},

@@ -45,7 +45,7 @@ func (u *UI) preview(w http.ResponseWriter, r *http.Request, p *page) {
 	out := previewOut{Fires: []string{}}
 	pv, err := u.deps.API.PreviewSchedule(r.Context(), in)
 	if err != nil {
-		out.Error = p.T("problem.422")
+		out.Error = p.T("preview.invalid")
 		if em := api.ErrorModel(err); em != nil {
 			for _, d := range em.Errors {
 				out.Error += ": " + d.Message
