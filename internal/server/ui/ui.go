@@ -103,8 +103,8 @@ type page struct {
 	// sends it when not.
 	HasZone bool
 	Version string
-	Errors    map[string]string
-	Data      any
+	Errors  map[string]string
+	Data    any
 }
 
 // LangName names a language in itself.

@@ -39,9 +39,9 @@ func (tokens) AuthenticateAdmin(_ context.Context, tok string) error {
 
 type nopScheduler struct{}
 
-func (nopScheduler) WakeGenerator()                                  {}
-func (nopScheduler) WakeDispatcher()                                 {}
-func (nopScheduler) CancelInstance(string, uuid.UUID, string)        {}
+func (nopScheduler) WakeGenerator()                                   {}
+func (nopScheduler) WakeDispatcher()                                  {}
+func (nopScheduler) CancelInstance(string, uuid.UUID, string)         {}
 func (nopScheduler) DrainAgent(context.Context, string, string) error { return nil }
 
 type bundle struct {
