@@ -274,7 +274,13 @@ func (u *UI) instanceDetail(w http.ResponseWriter, r *http.Request, p *page) {
 	for _, s := range pts {
 		st := step{Key: s.key, At: s.at, Done: s.at != nil}
 		if s.at != nil && prev != nil {
-			st.Gap = Printer{Lang: p.Lang}.Dur(s.at.Sub(*prev))
+			// Agent and server clocks differ a little, so a step may
+			// seem to come before the one it follows.
+			gap := s.at.Sub(*prev)
+			st.Gap = Printer{Lang: p.Lang}.Dur(gap)
+			if gap >= 0 {
+				st.Gap = "+" + st.Gap
+			}
 		}
 		if s.at != nil {
 			prev = s.at
