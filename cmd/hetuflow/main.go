@@ -46,6 +46,8 @@ func run(args []string) int {
 // globalFlags are the flags every command shares.
 type globalFlags struct {
 	configPath string
+	// lang chooses the language of human messages (see lang.go).
+	lang string
 }
 
 func newRoot() *cobra.Command {
@@ -57,6 +59,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.configPath, "config", "", "config file (default resources/app.toml if present; or $HETUFLOW_CONFIG)")
-	root.AddCommand(newDevCmd(g), newServerCmd(g), newAgentCmd(g), newMigrateCmd(g), newScheduleCmd(), newLogsCmd(), newClusterCmd(), newVersionCmd())
+	root.PersistentFlags().StringVar(&g.lang, "lang", "", "language of human messages: en or zh-CN (default from LC_ALL, LC_MESSAGES or LANG); machine output never changes")
+	root.AddCommand(newDevCmd(g), newServerCmd(g), newAgentCmd(g), newMigrateCmd(g), newScheduleCmd(), newLogsCmd(), newClusterCmd(g), newVersionCmd())
 	return root
 }

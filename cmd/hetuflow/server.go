@@ -56,7 +56,7 @@ func newServerCmd(g *globalFlags) *cobra.Command {
 				return err
 			}
 			logger := newLogger(cfg.Log, os.Stderr)
-			return runServer(cmd.Context(), cfg, migrateFlag(cfg, f.noMigrate), logger, cmd.OutOrStdout(), nil)
+			return runServer(cmd.Context(), cfg, migrateFlag(cfg, f.noMigrate), logger, cmd.OutOrStdout(), g.language(), nil)
 		},
 	}
 	f.register(cmd, "0.0.0.0:9500")
@@ -65,7 +65,7 @@ func newServerCmd(g *globalFlags) *cobra.Command {
 
 // runServer runs a server until ctx ends. started, if set, runs once the
 // server serves (dev mode starts its agent there).
-func runServer(ctx context.Context, cfg *config.Config, migrate bool, logger *slog.Logger, out io.Writer, started func(context.Context, *server.App) (stop func(context.Context) error, err error)) error {
+func runServer(ctx context.Context, cfg *config.Config, migrate bool, logger *slog.Logger, out io.Writer, l lang, started func(context.Context, *server.App) (stop func(context.Context) error, err error)) error {
 	st, err := openStore(ctx, cfg, migrate, logger)
 	if err != nil {
 		return err
@@ -87,7 +87,7 @@ func runServer(ctx context.Context, cfg *config.Config, migrate bool, logger *sl
 			return err
 		}
 	} else if c := app.Credentials(); c.AdminToken != "" || c.AgentToken != "" {
-		printFirstStart(out, app, c)
+		printFirstStart(out, l, app.ServerID(), app.Addr(), c)
 	}
 	<-ctx.Done()
 	logger.Info("shutting down")
@@ -102,15 +102,17 @@ func runServer(ctx context.Context, cfg *config.Config, migrate bool, logger *sl
 	return nil
 }
 
-func printFirstStart(out io.Writer, app *server.App, c server.Credentials) {
-	fmt.Fprintf(out, "\nhetuflow server %s listening on %s\n", app.ServerID(), app.Addr())
-	fmt.Fprintln(out, "First start: these tokens are shown once. Store them now.")
+// printFirstStart shows the tokens created at a first start. Its first line
+// is the same in every language: scripts read the address from it.
+func printFirstStart(out io.Writer, l lang, serverID, addr string, c server.Credentials) {
+	fmt.Fprintf(out, "\nhetuflow server %s listening on %s\n", serverID, addr)
+	fmt.Fprintln(out, l.tr("server.first_start"))
 	if c.AdminToken != "" {
-		fmt.Fprintf(out, "  admin token (API): %s\n", c.AdminToken)
+		fmt.Fprintln(out, l.tr("server.admin_token", c.AdminToken))
 	}
 	if c.AgentToken != "" {
-		fmt.Fprintf(out, "  agent token:       %s\n", c.AgentToken)
-		fmt.Fprintf(out, "  start an agent:    hetuflow agent --server ws://%s --token %s\n", app.Addr(), c.AgentToken)
+		fmt.Fprintln(out, l.tr("server.agent_token", c.AgentToken))
+		fmt.Fprintln(out, l.tr("server.start_agent", addr, c.AgentToken))
 	}
 	fmt.Fprintln(out)
 }
