@@ -87,6 +87,8 @@ func InTx(ctx context.Context, s Store, fn func(ex Executor) error) (err error) 
 // Executor runs every query. Methods are in alphabetical order so an
 // entity's methods sit together.
 type Executor interface {
+	StatsExecutor
+
 	// APITokenCount counts tokens of a kind.
 	APITokenCount(ctx context.Context, params *APITokenCountParams) (int, error)
 	// APITokenGetByHash returns the token with the given hash, or ErrNotFound.

@@ -35,6 +35,7 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Query", exerciseQuery},
 		{"Schedule", exerciseSchedule},
 		{"Server", exerciseServer},
+		{"Stats", exerciseStats},
 		{"Store", exerciseStore},
 		{"Task", exerciseTask},
 		{"TaskInstance", exerciseTaskInstance},
