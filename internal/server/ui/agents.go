@@ -21,19 +21,12 @@ func (u *UI) agentList(w http.ResponseWriter, r *http.Request, p *page) {
 	p.Title = "title.agents"
 	d := &agentsData{Pager: pager{Offset: pageOffset(r), Size: pageSize}, Status: r.URL.Query().Get("status")}
 	var f store.Filter
-	if d.Status != "" {
-		f = append(f, store.Cond{Field: "status", Op: store.OpEq, Value: d.Status})
+	if n, ok := enumValue(store.AgentResource(), "status", d.Status); ok {
+		f = append(f, store.Cond{Field: "status", Op: store.OpEq, Value: n})
 	}
 	var err error
-	d.Agents, err = u.deps.Store.AgentList(r.Context(), &store.AgentListParams{Filter: f, Limit: pageSize, Offset: d.Pager.Offset, OrderBy: []store.Order{{Field: "status", Desc: true}, {Field: "id"}}})
-	if err == nil {
-		// A page shorter than the size is the last one; otherwise offer
-		// the next page.
-		d.Pager.Total = d.Pager.Offset + len(d.Agents)
-		if len(d.Agents) == pageSize {
-			d.Pager.Total++
-		}
-	}
+	d.Agents, err = u.deps.Store.AgentList(r.Context(), &store.AgentListParams{Filter: f, Limit: pageSize + 1, Offset: d.Pager.Offset, OrderBy: []store.Order{{Field: "status", Desc: true}, {Field: "id"}}})
+	d.Agents = trim(&d.Pager, d.Agents)
 	if err != nil {
 		u.fail(w, r, p, err)
 		return

@@ -128,10 +128,11 @@ var catalog = map[string]msg{
 	"filter.from":   {"From", "从"},
 	"filter.to":     {"To", "到"},
 
-	"pager.label":   {"Pages", "分页"},
-	"pager.showing": {"%d–%d of %d", "第 %d–%d 条，共 %d 条"},
-	"pager.prev":    {"Previous", "上一页"},
-	"pager.next":    {"Next", "下一页"},
+	"pager.label":        {"Pages", "分页"},
+	"pager.showing":      {"%d–%d of %d", "第 %d–%d 条，共 %d 条"},
+	"pager.showing_open": {"%d–%d", "第 %d–%d 条"},
+	"pager.prev":         {"Previous", "上一页"},
+	"pager.next":         {"Next", "下一页"},
 
 	"dash.agents_online":  {"agents online", "在线执行器"},
 	"dash.agents_offline": {"agents offline", "离线执行器"},

@@ -30,10 +30,29 @@ func pageOffset(r *http.Request) int {
 	return n
 }
 
-// pager is the paging state of a list.
+// pager is the paging state of a list. Lists of runs do not count their
+// rows (a count of a million rows costs more than the page): Total is then
+// -1, and More says whether a next page exists, found by reading one row
+// past the page.
 type pager struct {
-	Offset, Total, Size int
-	Query               string
+	Offset, Total, Size, Shown int
+	More                       bool
+	Query                      string
+}
+
+// Counted reports whether Total is known.
+func (p pager) Counted() bool { return p.Total >= 0 }
+
+// trim cuts a page read with one extra row back to the page size and
+// records whether there is more.
+func trim[T any](p *pager, rows []T) []T {
+	p.Total = -1
+	if len(rows) > p.Size {
+		p.More = true
+		rows = rows[:p.Size]
+	}
+	p.Shown = len(rows)
+	return rows
 }
 
 // Prev and Next are the neighbouring offsets, or -1.
@@ -46,14 +65,19 @@ func (p pager) Prev() int {
 
 // Next is the next page's offset, or -1 at the end.
 func (p pager) Next() int {
-	if p.Offset+p.Size >= p.Total {
+	if (p.Counted() && p.Offset+p.Size >= p.Total) || (!p.Counted() && !p.More) {
 		return -1
 	}
 	return p.Offset + p.Size
 }
 
 // Last is the number of the last row shown.
-func (p pager) Last() int { return min(p.Total, p.Offset+p.Size) }
+func (p pager) Last() int {
+	if !p.Counted() {
+		return p.Offset + p.Shown
+	}
+	return min(p.Total, p.Offset+p.Size)
+}
 
 func (u *UI) jobList(w http.ResponseWriter, r *http.Request, p *page) {
 	p.Title = "title.jobs"
@@ -103,7 +127,7 @@ func (u *UI) jobList(w http.ResponseWriter, r *http.Request, p *page) {
 		// row, at most pageSize.
 		for _, row := range rows {
 			ts, err := u.deps.Store.TaskList(ctx, &store.TaskListParams{Filter: store.Filter{{Field: "job_id", Op: store.OpEq, Value: row.Job.ID}},
-				Limit: 1, OrderBy: []store.Order{{Field: "created_at", Desc: true}}})
+				Limit: 1, OrderBy: []store.Order{{Field: "scheduled_at", Desc: true}}})
 			if err != nil {
 				u.fail(w, r, p, err)
 				return

@@ -43,8 +43,12 @@ func (u *UI) runList(w http.ResponseWriter, r *http.Request, p *page) {
 		d.Statuses = instanceStatuses
 	}
 	var f store.Filter
-	if d.Status != "" {
-		f = append(f, store.Cond{Field: "status", Op: store.OpEq, Value: d.Status})
+	res := store.TaskResource()
+	if d.View == "instances" {
+		res = store.TaskInstanceResource()
+	}
+	if n, ok := enumValue(res, "status", d.Status); ok {
+		f = append(f, store.Cond{Field: "status", Op: store.OpEq, Value: n})
 	}
 	if id, err := uuid.Parse(d.Job); err == nil {
 		f = append(f, store.Cond{Field: "job_id", Op: store.OpEq, Value: id})
@@ -65,15 +69,11 @@ func (u *UI) runList(w http.ResponseWriter, r *http.Request, p *page) {
 	order := []store.Order{{Field: "created_at", Desc: true}}
 	var err error
 	if d.View == "instances" {
-		d.Instances, err = u.deps.Store.TaskInstanceList(ctx, &store.TaskInstanceListParams{Filter: f, Namespaces: p.namespaces(), Limit: pageSize, Offset: d.Pager.Offset, OrderBy: order})
-		if err == nil {
-			d.Pager.Total, err = u.deps.Store.TaskInstanceCount(ctx, &store.TaskInstanceCountParams{Filter: f, Namespaces: p.namespaces()})
-		}
+		d.Instances, err = u.deps.Store.TaskInstanceList(ctx, &store.TaskInstanceListParams{Filter: f, Namespaces: p.namespaces(), Limit: pageSize + 1, Offset: d.Pager.Offset, OrderBy: order})
+		d.Instances = trim(&d.Pager, d.Instances)
 	} else {
-		d.Tasks, err = u.deps.Store.TaskList(ctx, &store.TaskListParams{Filter: f, Namespaces: p.namespaces(), Limit: pageSize, Offset: d.Pager.Offset, OrderBy: order})
-		if err == nil {
-			d.Pager.Total, err = u.deps.Store.TaskCount(ctx, &store.TaskCountParams{Filter: f, Namespaces: p.namespaces()})
-		}
+		d.Tasks, err = u.deps.Store.TaskList(ctx, &store.TaskListParams{Filter: f, Namespaces: p.namespaces(), Limit: pageSize + 1, Offset: d.Pager.Offset, OrderBy: order})
+		d.Tasks = trim(&d.Pager, d.Tasks)
 		if err == nil {
 			err = u.latestInstances(r, d.Tasks, d.Latest)
 		}
@@ -315,4 +315,18 @@ func (u *UI) instanceLog(w http.ResponseWriter, r *http.Request, p *page) {
 
 func itoa(n int) string {
 	return strconv.Itoa(n)
+}
+
+// enumValue maps a status name to its number for a filter on res.
+func enumValue(res *store.Resource, field, name string) (int64, bool) {
+	if name == "" {
+		return 0, false
+	}
+	for _, f := range res.Fields {
+		if f.Name == field {
+			n, ok := f.Enum[name]
+			return n, ok
+		}
+	}
+	return 0, false
 }

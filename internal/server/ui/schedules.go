@@ -110,10 +110,9 @@ func (u *UI) renderJobDetail(w http.ResponseWriter, r *http.Request, p *page, st
 	}
 	d.Pager = pager{Offset: pageOffset(r), Size: 20}
 	f := store.Filter{{Field: "job_id", Op: store.OpEq, Value: j.ID}}
-	d.Runs, err = u.deps.Store.TaskList(ctx, &store.TaskListParams{Filter: f, Limit: d.Pager.Size, Offset: d.Pager.Offset, OrderBy: []store.Order{{Field: "created_at", Desc: true}}})
-	if err == nil {
-		d.Pager.Total, err = u.deps.Store.TaskCount(ctx, &store.TaskCountParams{Filter: f})
-	}
+	// Newest planned first, over the (job_id, scheduled_at) index.
+	d.Runs, err = u.deps.Store.TaskList(ctx, &store.TaskListParams{Filter: f, Limit: d.Pager.Size + 1, Offset: d.Pager.Offset, OrderBy: []store.Order{{Field: "scheduled_at", Desc: true}}})
+	d.Runs = trim(&d.Pager, d.Runs)
 	if err != nil {
 		u.fail(w, r, p, err)
 		return

@@ -47,6 +47,7 @@ type UI struct {
 	deps  Deps
 	mux   *http.ServeMux
 	pages map[string]*template.Template
+	hist  histCache
 	// started is when the process started, for static files' Last-Modified.
 	started time.Time
 }
@@ -57,7 +58,7 @@ func New(deps Deps) *UI {
 	if deps.Store == nil || deps.API == nil || deps.Auth == nil || deps.Logger == nil {
 		panic("ui: New needs a store, the API, an Auth and a logger")
 	}
-	u := &UI{deps: deps, mux: http.NewServeMux(), pages: map[string]*template.Template{}, started: time.Now().UTC().Truncate(time.Second)}
+	u := &UI{deps: deps, mux: http.NewServeMux(), pages: map[string]*template.Template{}, started: time.Now().UTC().Truncate(time.Second), hist: histCache{m: map[string]histEntry{}}}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		panic(err)

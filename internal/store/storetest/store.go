@@ -31,10 +31,14 @@ func exerciseStore(t *testing.T, open func(t *testing.T) store.Store) {
 		if len(statuses) == 0 {
 			t.Fatalf("MigrateStatus returned no migrations")
 		}
+		// Versions ascend; a branch may hold a later number than the
+		// migrations merged before it.
+		var last int64
 		for i, st := range statuses {
-			if !st.Applied || st.Version != int64(i+1) || st.Name == "" {
-				t.Errorf("MigrateStatus[%d] = %+v, want version %d applied, with a name", i, st, i+1)
+			if !st.Applied || st.Version <= last || st.Name == "" {
+				t.Errorf("MigrateStatus[%d] = %+v, want a version above %d applied, with a name", i, st, last)
 			}
+			last = st.Version
 		}
 	})
 
