@@ -1,9 +1,11 @@
 package ui
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/google/uuid"
 
@@ -123,18 +125,9 @@ func (u *UI) jobList(w http.ResponseWriter, r *http.Request, p *page) {
 				row.NextFire = s
 			}
 		}
-		// The latest run of each job on the page: one indexed query per
-		// row, at most pageSize.
-		for _, row := range rows {
-			ts, err := u.deps.Store.TaskList(ctx, &store.TaskListParams{Filter: store.Filter{{Field: "job_id", Op: store.OpEq, Value: row.Job.ID}},
-				Limit: 1, OrderBy: []store.Order{{Field: "scheduled_at", Desc: true}}})
-			if err != nil {
-				u.fail(w, r, p, err)
-				return
-			}
-			if len(ts) > 0 {
-				row.Last = ts[0]
-			}
+		if err := u.lastRuns(ctx, rows); err != nil {
+			u.fail(w, r, p, err)
+			return
 		}
 	}
 	pg.Query = "q=" + q.Get("q") + "&status=" + q.Get("status")
@@ -376,4 +369,44 @@ func (u *UI) jobDelete(w http.ResponseWriter, r *http.Request, p *page) {
 	}
 	flash(w, "ok", "flash.job_deleted", j.Name)
 	http.Redirect(w, r, "/jobs", http.StatusSeeOther)
+}
+
+// lastRunWorkers bounds the queries lastRuns runs at once.
+const lastRunWorkers = 4
+
+// lastRuns finds the latest run of each job on the page: one query per row
+// over the (job_id, scheduled_at) index, a few at a time, so a page of 50
+// costs a handful of round trips rather than 50 in a row.
+func (u *UI) lastRuns(ctx context.Context, rows []*jobRow) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		ferr error
+		next = make(chan *jobRow)
+	)
+	for range min(lastRunWorkers, len(rows)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for row := range next {
+				ts, err := u.deps.Store.TaskList(ctx, &store.TaskListParams{Filter: store.Filter{{Field: "job_id", Op: store.OpEq, Value: row.Job.ID}},
+					Limit: 1, OrderBy: []store.Order{{Field: "scheduled_at", Desc: true}}})
+				if err != nil {
+					mu.Lock()
+					ferr = err
+					mu.Unlock()
+					continue
+				}
+				if len(ts) > 0 {
+					row.Last = ts[0]
+				}
+			}
+		}()
+	}
+	for _, row := range rows {
+		next <- row
+	}
+	close(next)
+	wg.Wait()
+	return ferr
 }
