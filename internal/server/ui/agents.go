@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/hetuflow/hetuflow/internal/model"
-	"github.com/hetuflow/hetuflow/internal/server/api"
 	"github.com/hetuflow/hetuflow/internal/store"
 )
 
@@ -64,6 +63,3 @@ func (u *UI) cluster(w http.ResponseWriter, r *http.Request, p *page) {
 	p.Data = st
 	u.render(w, r, http.StatusOK, "cluster", p)
 }
-
-// clusterStatus is the type the cluster template gets.
-type clusterStatus = api.ClusterStatus

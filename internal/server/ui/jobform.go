@@ -3,7 +3,6 @@ package ui
 import (
 	"fmt"
 	"net/url"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -280,13 +279,3 @@ var (
 	successes       = []string{"", "all", "any", "quorum"}
 	misfirePolicies = []string{"", "skip", "fire_once", "fire_all"}
 )
-
-// sortedKeys returns a map's keys in order, for templates.
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
