@@ -149,8 +149,9 @@ var funcs = template.FuncMap{
 	"kinds": func() []int {
 		return []int{int(model.ScheduleCron), int(model.ScheduleInterval), int(model.ScheduleEvent), int(model.ScheduleDaemon), int(model.ScheduleOnce)}
 	},
-	"misfires":      func() []string { return misfirePolicies },
-	"agentStatuses": func() []string { return []string{"online", "draining", "offline"} },
+	"misfires":         func() []string { return misfirePolicies },
+	"agentStatuses":    func() []string { return []string{"online", "draining", "offline"} },
+	"instanceStatuses": func() []string { return instanceStatuses },
 	// pair hands a sub-template the page and one value.
 	"pair":     func(p *page, v any) map[string]any { return map[string]any{"P": p, "F": v} },
 	"describe": func(expr string, l Lang) string { return cron.DescribeLang(expr, string(l)) },

@@ -133,7 +133,8 @@
       es.addEventListener("end", function (ev) {
         es.close();
         var d = {}; try { d = JSON.parse(ev.data); } catch (e) {}
-        state.textContent = msg("ended").replace("%s", d.status || "");
+        var name = document.querySelector('#status-names li[data-k="' + (d.status || "") + '"]');
+        state.textContent = msg("ended").replace("%s", name ? name.textContent : (d.status || ""));
         if (wasLive) { wasLive = false; setTimeout(function () { location.reload(); }, 800); }
       });
       es.onerror = function () { if (es.readyState !== 2) state.textContent = msg("lost"); };
