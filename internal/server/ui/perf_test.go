@@ -43,6 +43,10 @@ var seedSQL = []string{
 	 SELECT gen_random_uuid(), t.id, t.job_id, t.namespace, 1, 'agent-' || (abs(hashtext(t.id::text)) % 50), 's1', t.status, t.scheduled_at, t.scheduled_at,
 	        t.scheduled_at + interval '5 ms', t.scheduled_at + interval '10 ms', t.finished_at, CASE WHEN t.status = 90 THEN 1 ELSE 0 END, t.created_at, t.updated_at
 	 FROM sched_task t`,
+	// What autovacuum does to a table that has settled: statistics, and
+	// the visibility map that index-only scans read.
+	`VACUUM ANALYZE sched_task`,
+	`VACUUM ANALYZE sched_task_instance`,
 	`ANALYZE`,
 }
 
