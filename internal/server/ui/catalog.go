@@ -63,6 +63,7 @@ var catalog = map[string]msg{
 	"action.retry_selected":  {"Retry selected", "重试所选"},
 	"action.cancel_selected": {"Cancel selected", "取消所选"},
 	"action.details":         {"Details", "详情"},
+	"action.open_task":       {"All attempts of this run", "本次运行的全部执行实例"},
 	"action.drain":           {"Drain", "排空"},
 
 	"confirm.yes":             {"Yes, do it", "确定"},
