@@ -30,7 +30,7 @@ func (u *UI) agentList(w http.ResponseWriter, r *http.Request, p *page) {
 		u.fail(w, r, p, err)
 		return
 	}
-	d.Pager.Query = "status=" + d.Status
+	d.Pager.Query = pageQuery("status", d.Status)
 	p.Data = d
 	u.render(w, r, http.StatusOK, "agents", p)
 }

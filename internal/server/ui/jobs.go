@@ -2,7 +2,10 @@ package ui
 
 import (
 	"context"
+	"errors"
+	"html/template"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,7 +42,22 @@ func pageOffset(r *http.Request) int {
 type pager struct {
 	Offset, Total, Size, Shown int
 	More                       bool
-	Query                      string
+	// Query holds the list's filters for the paging links, encoded by
+	// pageQuery.
+	Query template.URL
+}
+
+// pageQuery encodes a list's filters for its paging links; empty values
+// are left out.
+func pageQuery(kv ...string) template.URL {
+	v := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] != "" {
+			v.Set(kv[i], kv[i+1])
+		}
+	}
+	// Encoded here, so the template may put it in a link as it is.
+	return template.URL(v.Encode())
 }
 
 // Counted reports whether Total is known.
@@ -130,7 +148,7 @@ func (u *UI) jobList(w http.ResponseWriter, r *http.Request, p *page) {
 			return
 		}
 	}
-	pg.Query = "q=" + q.Get("q") + "&status=" + q.Get("status")
+	pg.Query = pageQuery("q", q.Get("q"), "status", q.Get("status"))
 	p.Data = struct {
 		Rows   []*jobRow
 		Pager  pager
@@ -143,7 +161,7 @@ func (u *UI) jobList(w http.ResponseWriter, r *http.Request, p *page) {
 // fail shows an error page for an unexpected error.
 func (u *UI) fail(w http.ResponseWriter, r *http.Request, p *page, err error) {
 	status := http.StatusInternalServerError
-	if err == errNotFound || err == store.ErrNotFound || strings.Contains(err.Error(), store.ErrNotFound.Error()) {
+	if errors.Is(err, errNotFound) || errors.Is(err, store.ErrNotFound) {
 		status = http.StatusNotFound
 		p.Flash = p.T("problem.404")
 	} else {

@@ -92,7 +92,7 @@ func (u *UI) runList(w http.ResponseWriter, r *http.Request, p *page) {
 		u.fail(w, r, p, err)
 		return
 	}
-	d.Pager.Query = "view=" + d.View + "&status=" + d.Status + "&job=" + d.Job + "&agent=" + d.Agent + "&from=" + d.From + "&to=" + d.To
+	d.Pager.Query = pageQuery("view", d.View, "status", d.Status, "job", d.Job, "agent", d.Agent, "from", d.From, "to", d.To)
 	p.Data = d
 	u.render(w, r, http.StatusOK, "runs", p)
 }

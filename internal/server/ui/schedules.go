@@ -136,7 +136,6 @@ func (u *UI) renderJobDetail(w http.ResponseWriter, r *http.Request, p *page, st
 			d.Ledger = l
 		}
 	}
-	d.Pager.Query = ""
 	p.Data = d
 	u.render(w, r, status, "job", p)
 }

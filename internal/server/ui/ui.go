@@ -127,17 +127,9 @@ func (p *page) CanOperateAny() bool { return p.Ident.CanAny(RoleOperator) }
 func (p *page) Err(field string) string { return p.Errors[field] }
 
 var funcs = template.FuncMap{
-	"join": strings.Join,
-	"query": func(kv ...string) template.URL {
-		v := url.Values{}
-		for i := 0; i+1 < len(kv); i += 2 {
-			if kv[i+1] != "" {
-				v.Set(kv[i], kv[i+1])
-			}
-		}
-		return template.URL(v.Encode())
-	},
-	"add": func(a, b int) int { return a + b },
+	"join":  strings.Join,
+	"query": pageQuery,
+	"add":   func(a, b int) int { return a + b },
 	"short": func(s fmt.Stringer) string {
 		t := s.String()
 		if len(t) > 8 {

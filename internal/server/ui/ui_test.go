@@ -3,6 +3,7 @@ package ui_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -320,5 +321,25 @@ func TestPagesRender(t *testing.T) {
 				t.Errorf("%s %s: a key missing from the catalogue shows", lang, p)
 			}
 		}
+	}
+}
+
+func TestListPaging(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for i := range 55 {
+		if _, err := b.api.CreateJob(t.Context(), api.JobBody{Name: fmt.Sprintf("page-job-%02d", i), Config: model.JobConfig{Command: "true"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := b.client(t)
+	c.login(adminTok)
+	_, body := c.get("/jobs?q=page-job&status=enabled")
+	if !strings.Contains(body, `href="?q=page-job&amp;status=enabled&offset=50"`) || !strings.Contains(body, "1–50 of 55") {
+		t.Fatalf("first page's paging: %s", regexp.MustCompile(`(?s)<nav class="pager".*?</nav>`).FindString(body))
+	}
+	_, body = c.get("/jobs?q=page-job&status=enabled&offset=50")
+	if !strings.Contains(body, "page-job-54") || strings.Contains(body, "page-job-00") || !strings.Contains(body, "51–55 of 55") {
+		t.Fatal("second page is wrong")
 	}
 }
