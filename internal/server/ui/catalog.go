@@ -23,6 +23,7 @@ var catalog = map[string]msg{
 	"nav.namespace":      {"Namespace", "命名空间"},
 	"nav.all_namespaces": {"all", "全部"},
 	"nav.switch":         {"Switch", "切换"},
+	"nav.set":            {"Set", "设置"},
 	"nav.language":       {"Language", "语言"},
 	"nav.timezone":       {"Time zone", "时区"},
 	"nav.signed_in_as":   {"Signed in as %s", "当前用户：%s"},

@@ -270,6 +270,12 @@ func TestLanguage(t *testing.T) {
 	if !strings.Contains(body, "Sign in to hetuflow") {
 		t.Fatal("the chosen language did not win")
 	}
+	// The time zone chosen in the header is kept.
+	c.do(http.MethodGet, "/prefs?tz=Asia/Shanghai&back=/login", nil)
+	_, body = c.get("/login")
+	if !strings.Contains(body, `value="Asia/Shanghai"`) {
+		t.Fatal("the chosen time zone is not kept")
+	}
 	// A redirect never leaves the site.
 	resp, _ = c.do(http.MethodGet, "/prefs?lang=en&back=//evil.example", nil)
 	if resp.Header.Get("Location") != "/" {
