@@ -12,7 +12,7 @@ import (
 	hf "github.com/hetuflow/hetuflow/client"
 )
 
-func newClusterCmd() *cobra.Command {
+func newClusterCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{Use: "cluster", Short: "Inspect the servers sharing the database"}
 	var (
 		flags  apiFlags
@@ -46,7 +46,7 @@ func newClusterCmd() *cobra.Command {
 			case "yaml":
 				return writeYAML(cmd.OutOrStdout(), st)
 			}
-			printCluster(cmd.OutOrStdout(), st)
+			printCluster(cmd.OutOrStdout(), g.language(), st)
 			return nil
 		},
 	}
@@ -57,29 +57,29 @@ func newClusterCmd() *cobra.Command {
 	return cmd
 }
 
-func printCluster(w io.Writer, st *hf.ClusterStatus) {
+func printCluster(w io.Writer, l lang, st *hf.ClusterStatus) {
 	switch {
 	case st.Leader == nil:
-		fmt.Fprintln(w, "Leader: none yet")
+		fmt.Fprintln(w, l.tr("cluster.leader_none_yet"))
 	case st.LeaderLive:
-		fmt.Fprintf(w, "Leader: %s (epoch %d, lease until %s)\n", st.Leader.Holder, st.Leader.Epoch, st.Leader.ExpiresAt.Local().Format(time.RFC3339))
+		fmt.Fprintln(w, l.tr("cluster.leader_live", st.Leader.Holder, st.Leader.Epoch, st.Leader.ExpiresAt.Local().Format(time.RFC3339)))
 	default:
-		fmt.Fprintf(w, "Leader: none (last %s, epoch %d, lease expired %s ago)\n", st.Leader.Holder, st.Leader.Epoch, st.Time.Sub(st.Leader.ExpiresAt).Round(time.Second))
+		fmt.Fprintln(w, l.tr("cluster.leader_expired", st.Leader.Holder, st.Leader.Epoch, st.Time.Sub(st.Leader.ExpiresAt).Round(time.Second)))
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SERVER\tADDRESS\tSTATUS\tROLE\tAGENTS\tVERSION\tLAST HEARTBEAT")
+	fmt.Fprintln(tw, l.tr("cluster.header"))
 	for _, s := range st.Servers {
 		role := ""
 		if s.Leader {
-			role = "leader"
+			role = l.tr("cluster.role_leader")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s ago\n", s.ID, s.Address, s.Status, role, s.Agents, s.Version, st.Time.Sub(s.LastHeartbeatAt).Round(time.Second))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.ID, s.Address, s.Status, role, s.Agents, s.Version, l.tr("cluster.ago", st.Time.Sub(s.LastHeartbeatAt).Round(time.Second)))
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "Agents: %d online, %d draining, %d offline\n", st.AgentsByStatus["online"], st.AgentsByStatus["draining"], st.AgentsByStatus["offline"])
+	fmt.Fprintln(w, l.tr("cluster.agents", st.AgentsByStatus["online"], st.AgentsByStatus["draining"], st.AgentsByStatus["offline"]))
 	if st.OldestPendingAt == nil {
-		fmt.Fprintf(w, "Queue: %d tasks waiting\n", st.QueueDepth)
+		fmt.Fprintln(w, l.tr("cluster.queue", st.QueueDepth))
 		return
 	}
-	fmt.Fprintf(w, "Queue: %d tasks waiting, the oldest for %s\n", st.QueueDepth, (time.Duration(st.OldestPendingAgeSeconds * float64(time.Second))).Round(time.Millisecond))
+	fmt.Fprintln(w, l.tr("cluster.queue_oldest", st.QueueDepth, (time.Duration(st.OldestPendingAgeSeconds*float64(time.Second))).Round(time.Millisecond)))
 }

@@ -60,7 +60,7 @@ func newDevCmd(g *globalFlags) *cobra.Command {
 			}
 			logger, level := newLoggerLevel(cfg.Log, os.Stderr)
 			out := cmd.OutOrStdout()
-			return runServer(cmd.Context(), cfg, migrateFlag(cfg, f.noMigrate), logger, out, &serverRuntime{level: level}, func(ctx context.Context, app *server.App) (func(context.Context) error, error) {
+			return runServer(cmd.Context(), cfg, migrateFlag(cfg, f.noMigrate), logger, out, &serverRuntime{level: level}, g.language(), func(ctx context.Context, app *server.App) (func(context.Context) error, error) {
 				cfg.Agent.Servers = []string{"ws://" + app.Addr()}
 				a, err := newAgent(cfg)
 				if err != nil {
@@ -75,8 +75,9 @@ func newDevCmd(g *globalFlags) *cobra.Command {
 				if err != nil {
 					return nil, err
 				}
-				printDev(out, app.Addr(), admin)
-				fmt.Fprintf(out, "  sign in:     %s  (one-time link, from this machine only)\n\n", link)
+				printDev(out, g.language(), app.Addr(), admin)
+				fmt.Fprintln(out, g.language().tr("dev.sign_in", link))
+				fmt.Fprintln(out)
 				return a.Shutdown, nil
 			})
 		},
@@ -105,16 +106,16 @@ func devToken(dataDir, name string) (string, error) {
 	return tok, nil
 }
 
-func printDev(out io.Writer, addr, token string) {
+// printDev shows how to use the dev server. Its first line is the same in
+// every language: scripts and tests read the address from it.
+func printDev(out io.Writer, l lang, addr, token string) {
 	base := "http://" + addr
-	fmt.Fprintf(out, `
-hetuflow dev is running: %[1]s  (SQLite and an agent in this process; Ctrl-C stops)
-
-  admin token: %[2]s
-  API docs:    %[1]s/docs
-
-Try it:
-  export HETUFLOW_TOKEN=%[2]s
+	fmt.Fprintf(out, "\nhetuflow dev is running: %s%s\n\n", base, l.tr("dev.what"))
+	fmt.Fprintln(out, l.tr("dev.admin_token", token))
+	fmt.Fprintln(out, l.tr("dev.console", base+"/"))
+	fmt.Fprintln(out, l.tr("dev.api_docs", base))
+	fmt.Fprintf(out, "\n%s\n", l.tr("dev.try"))
+	fmt.Fprintf(out, `  export HETUFLOW_TOKEN=%[2]s
   curl -s -H "Authorization: Bearer $HETUFLOW_TOKEN" %[1]s/api/v1/jobs \
     -d '{"name":"hello","config":{"command":"echo","args":["hello from hetuflow"]}}'
 

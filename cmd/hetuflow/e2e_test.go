@@ -71,6 +71,8 @@ const (
 
 // fastEnv shortens the scheduler's timings for tests.
 var fastEnv = []string{
+	// The tests read English human messages, whatever the machine's locale.
+	"LC_ALL=C",
 	"HETUFLOW_LOG_FORMAT=json",
 	"HETUFLOW_LOG_LEVEL=info",
 	"HETUFLOW_SCHEDULER_GENERATE_INTERVAL=100ms",

@@ -32,6 +32,8 @@ func run(args []string) int {
 // globalFlags are the flags every command shares.
 type globalFlags struct {
 	configPath string
+	// lang chooses the language of human messages (see lang.go).
+	lang string
 }
 
 func newRoot() *cobra.Command {
@@ -44,7 +46,8 @@ func newRoot() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.configPath, "config", "", "config file (default resources/app.toml if present; or $HETUFLOW_CONFIG)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
-	root.AddCommand(newDevCmd(g), newServerCmd(g), newAgentCmd(g), newMigrateCmd(g), newScheduleCmd(), newLogsCmd(), newClusterCmd(), newVersionCmd(), newUserCmd(g), newTokenCmd())
+	root.PersistentFlags().StringVar(&g.lang, "lang", "", "language of human messages: en or zh-CN (default from LC_ALL, LC_MESSAGES or LANG); machine output never changes")
+	root.AddCommand(newDevCmd(g), newServerCmd(g), newAgentCmd(g), newMigrateCmd(g), newScheduleCmd(), newLogsCmd(), newClusterCmd(g), newVersionCmd(), newUserCmd(g), newTokenCmd())
 	addClientCommands(root)
 	return root
 }

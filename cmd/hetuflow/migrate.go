@@ -35,7 +35,7 @@ func newMigrateCmd(g *globalFlags) *cobra.Command {
 			if err := st.MigrateUp(cmd.Context()); err != nil {
 				return fmt.Errorf("migrate: %w", err)
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), "migrations applied")
+			fmt.Fprintln(cmd.OutOrStdout(), g.language().tr("migrate.applied"))
 			return nil
 		},
 	}

@@ -58,7 +58,7 @@ func newServerCmd(g *globalFlags) *cobra.Command {
 			}
 			logger, level := newLoggerLevel(cfg.Log, os.Stderr)
 			rt := &serverRuntime{level: level, reload: reloadFunc(g, f)}
-			return runServer(cmd.Context(), cfg, migrateFlag(cfg, f.noMigrate), logger, cmd.OutOrStdout(), rt, nil)
+			return runServer(cmd.Context(), cfg, migrateFlag(cfg, f.noMigrate), logger, cmd.OutOrStdout(), rt, g.language(), nil)
 		},
 	}
 	f.register(cmd, "0.0.0.0:9500")
@@ -67,7 +67,7 @@ func newServerCmd(g *globalFlags) *cobra.Command {
 
 // runServer runs a server until ctx ends. started, if set, runs once the
 // server serves (dev mode starts its agent there).
-func runServer(ctx context.Context, cfg *config.Config, migrate bool, logger *slog.Logger, out io.Writer, rt *serverRuntime, started func(context.Context, *server.App) (stop func(context.Context) error, err error)) error {
+func runServer(ctx context.Context, cfg *config.Config, migrate bool, logger *slog.Logger, out io.Writer, rt *serverRuntime, l lang, started func(context.Context, *server.App) (stop func(context.Context) error, err error)) error {
 	if rt == nil {
 		rt = &serverRuntime{}
 	}
@@ -95,7 +95,7 @@ func runServer(ctx context.Context, cfg *config.Config, migrate bool, logger *sl
 			return err
 		}
 	} else if c := app.Credentials(); c.AdminToken != "" || c.AgentToken != "" {
-		printFirstStart(out, app, c, cfg.Server.AllowSharedAgentToken)
+		printFirstStart(out, l, app.ServerID(), app.Addr(), c, cfg.Server.AllowSharedAgentToken)
 	}
 	if started == nil {
 		printSetupLink(out, app)
@@ -113,18 +113,20 @@ func runServer(ctx context.Context, cfg *config.Config, migrate bool, logger *sl
 	return nil
 }
 
-func printFirstStart(out io.Writer, app *server.App, c server.Credentials, sharedAgentToken bool) {
-	fmt.Fprintf(out, "\nhetuflow server %s listening on %s\n", app.ServerID(), app.Addr())
-	fmt.Fprintln(out, "First start: these tokens are shown once. Store them now.")
+// printFirstStart shows the tokens created at a first start. Its first line
+// is the same in every language: scripts read the address from it.
+func printFirstStart(out io.Writer, l lang, serverID, addr string, c server.Credentials, sharedAgentToken bool) {
+	fmt.Fprintf(out, "\nhetuflow server %s listening on %s\n", serverID, addr)
+	fmt.Fprintln(out, l.tr("server.first_start"))
 	if c.AdminToken != "" {
-		fmt.Fprintf(out, "  admin token (API): %s\n", c.AdminToken)
+		fmt.Fprintln(out, l.tr("server.admin_token", c.AdminToken))
 	}
 	if !sharedAgentToken {
-		fmt.Fprintln(out, "  agents enrol:      POST /api/v1/agent-enroll-tokens with the admin token, then")
-		fmt.Fprintf(out, "                     hetuflow agent --server ws://%s --enroll-token <token>\n", app.Addr())
+		fmt.Fprintln(out, l.tr("server.enrol_agents"))
+		fmt.Fprintln(out, l.tr("server.enrol_command", addr))
 	} else if c.AgentToken != "" {
-		fmt.Fprintf(out, "  agent token:       %s (shared; discouraged)\n", c.AgentToken)
-		fmt.Fprintf(out, "  start an agent:    hetuflow agent --server ws://%s --token %s\n", app.Addr(), c.AgentToken)
+		fmt.Fprintln(out, l.tr("server.agent_token", c.AgentToken))
+		fmt.Fprintln(out, l.tr("server.start_agent", addr, c.AgentToken))
 	}
 	fmt.Fprintln(out)
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/server/auth"
@@ -18,14 +19,12 @@ import (
 var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>hetuflow — {{.Title}}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{font:15px/1.5 system-ui,sans-serif;max-width:24rem;margin:4rem auto;padding:0 1rem}
-label{display:block;margin:.8rem 0 .2rem}input{width:100%;padding:.4rem;box-sizing:border-box}
-button{margin-top:1rem;padding:.4rem 1rem}.err{color:#b00020}</style></head>
+<link rel="stylesheet" href="/docs.css"></head>
 <body><h1>{{.Title}}</h1>
 {{if .Error}}<p class="err" role="alert">{{.Error}}</p>{{end}}
 {{if .User}}<p>Signed in as <b>{{.User}}</b>.</p>
 <form method="post" action="/logout"><input type="hidden" name="csrf" value="{{.CSRF}}"><button type="submit">Sign out</button></form>
-{{else if .Action}}<form method="post" action="{{.Action}}">
+{{else if .Action}}<form method="post" action="{{.Action}}">{{if .Next}}<input type="hidden" name="next" value="{{.Next}}">{{end}}
 <label for="name">User name</label><input id="name" name="name" autocomplete="username" required value="{{.Name}}">
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="{{if .Setup}}new-password{{else}}current-password{{end}}" required>
 <button type="submit">{{if .Setup}}Create admin{{else}}Sign in{{end}}</button></form>{{end}}
@@ -33,6 +32,8 @@ button{margin-top:1rem;padding:.4rem 1rem}.err{color:#b00020}</style></head>
 
 type pageData struct {
 	Title, Error, User, CSRF, Action, Name string
+	// Next is where to go after signing in (a path on this site).
+	Next string
 	Setup                                  bool
 }
 
@@ -65,7 +66,16 @@ func (a *App) loginPage(w http.ResponseWriter, r *http.Request) {
 		renderPage(w, http.StatusOK, pageData{Title: "Signed in", User: p.Name, CSRF: p.Session.CSRF})
 		return
 	}
-	renderPage(w, http.StatusOK, pageData{Title: "Sign in", Action: "/login"})
+	renderPage(w, http.StatusOK, pageData{Title: "Sign in", Action: "/login", Next: localNext(r.URL.Query().Get("next"))})
+}
+
+// localNext returns next when it is a path on this site, so a sign-in never
+// redirects elsewhere; otherwise "".
+func localNext(next string) string {
+	if strings.HasPrefix(next, "/") && !strings.HasPrefix(next, "//") && !strings.HasPrefix(next, "/\\") {
+		return next
+	}
+	return ""
 }
 
 func (a *App) loginSubmit(w http.ResponseWriter, r *http.Request) {
@@ -88,11 +98,15 @@ func (a *App) loginSubmit(w http.ResponseWriter, r *http.Request) {
 			status, msg = http.StatusInternalServerError, "Sign-in failed; see the server log."
 			a.log.ErrorContext(r.Context(), "sign in", "error", err)
 		}
-		renderPage(w, status, pageData{Title: "Sign in", Action: "/login", Name: name, Error: msg})
+		renderPage(w, status, pageData{Title: "Sign in", Action: "/login", Name: name, Error: msg, Next: localNext(r.PostFormValue("next"))})
 		return
 	}
 	http.SetCookie(w, a.accounts.SessionCookie(id, r.TLS != nil))
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	next := localNext(r.PostFormValue("next"))
+	if next == "" {
+		next = "/"
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 func (a *App) logoutSubmit(w http.ResponseWriter, r *http.Request) {

@@ -5,10 +5,12 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+
+	"github.com/hetuflow/hetuflow/internal/server/ui"
 )
 
 // routes is the server's top-level mux: the agent socket, the API, and
-// small pages until the web UI lands.
+// the API reference and the web console.
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/agents/ws", a.gateway)
@@ -17,10 +19,14 @@ func (a *App) routes() http.Handler {
 	a.ops.routes(mux)
 	mux.HandleFunc("GET /docs.css", docsCSS)
 	a.pageRoutes(mux)
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("hetuflow " + a.opts.Version + " is running.\nSign in: /login\nAPI: /api/v1 (Authorization: Bearer <token>)\nAPI reference: /docs\nOpenAPI: /api/v1/openapi.json\n"))
-	})
+	// The web console serves / and its pages (internal/server/ui); the
+	// sign-in pages above are the server's own.
+	console := a.webUI()
+	for _, p := range ui.Paths() {
+		if p != "/login" && p != "/logout" {
+			mux.Handle(p, console)
+		}
+	}
 	return a.ops.middleware(mux)
 }
 
@@ -67,10 +73,13 @@ func (a *App) docs(w http.ResponseWriter, _ *http.Request) {
 	}{a.opts.Version, ops})
 }
 
-// docsCSS styles the docs page from a file: the CSP allows no inline style.
+// docsCSS styles the docs and sign-in pages from a file: the CSP allows no
+// inline style.
 func docsCSS(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/css; charset=utf-8")
 	_, _ = w.Write([]byte(`body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}code{font-family:ui-monospace,monospace}
 td{padding:.2rem .8rem .2rem 0;vertical-align:top}.m{font-weight:600}
+form{max-width:24rem}label{display:block;margin:.8rem 0 .2rem}input{width:100%;padding:.4rem;box-sizing:border-box}
+button{margin-top:1rem;padding:.4rem 1rem}.err{color:#b00020}
 `))
 }

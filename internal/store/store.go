@@ -91,6 +91,7 @@ type Executor interface {
 	TaskPlanExecutor
 	AgentSecurityExecutor
 	SecurityExecutor
+	StatsExecutor
 	// APITokenCount counts tokens of a kind.
 	APITokenCount(ctx context.Context, params *APITokenCountParams) (int, error)
 	// APITokenGetByHash returns the token with the given hash, or ErrNotFound.

@@ -65,15 +65,20 @@ func (a *API) auditRequest(r *http.Request, status int) {
 	if status >= 400 {
 		return
 	}
-	ctx := r.Context()
+	a.audit(r.Context(), r.PathValue("id"))
+}
+
+// audit writes the audit entry of a change that succeeded, for the route
+// and principal in ctx, about pathID unless the handler named the object.
+func (a *API) audit(ctx context.Context, pathID string) {
+	route := routeFrom(ctx)
 	n, _ := ctx.Value(auditNoteKey{}).(*auditNote)
-	if n == nil || n.skip {
+	if n == nil || n.skip || !auditable(route) {
 		return
 	}
-	route := routeFrom(ctx)
 	e := &model.AuditEntry{Action: route.ID, ObjectType: objectType(route.Path), ObjectID: n.objectID, Namespace: n.namespace, Diff: n.diff}
 	if e.ObjectID == "" {
-		e.ObjectID = r.PathValue("id")
+		e.ObjectID = pathID
 	}
 	auth.Record(ctx, a.deps.Store, a.deps.Logger, e)
 }

@@ -38,6 +38,7 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Security", exerciseSecurity},
 		{"AgentSecurity", exerciseAgentSecurity},
 		{"Server", exerciseServer},
+		{"Stats", exerciseStats},
 		{"Store", exerciseStore},
 		{"Task", exerciseTask},
 		{"TaskInstance", exerciseTaskInstance},

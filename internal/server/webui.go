@@ -1,0 +1,66 @@
+package server
+
+import (
+	"crypto/subtle"
+	"net/http"
+
+	"github.com/hetuflow/hetuflow/internal/model"
+	"github.com/hetuflow/hetuflow/internal/server/auth"
+	"github.com/hetuflow/hetuflow/internal/server/ui"
+)
+
+// webUI builds the web console. People sign in on the server's own sign-in
+// page (pages.go); the console then knows them by their session, whose
+// principal withPrincipal puts in every request's context, so the API's
+// permission and namespace checks apply to what the console shows and does.
+func (a *App) webUI() http.Handler {
+	console := ui.New(ui.Deps{Store: a.opts.Store, API: a.api, Auth: sessionAuth{}, Version: a.opts.Version, Logger: a.log.With("svc", "ui")})
+	return a.withPrincipal(console)
+}
+
+// withPrincipal authenticates the request's session cookie (or bearer
+// token) and, when it is good, puts its principal in the context. A request
+// without one reaches the console signed out, which sends it to /login.
+func (a *App) withPrincipal(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = a.withInfo(r)
+		if p, err := a.accounts.Authenticate(r); err == nil && p != nil {
+			r = r.WithContext(auth.WithPrincipal(r.Context(), p))
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// sessionAuth is the console's ui.Auth: who is signed in, as withPrincipal
+// found them, and their session's CSRF token.
+type sessionAuth struct{}
+
+// Identify implements ui.Auth: the principal's grants as console roles.
+func (sessionAuth) Identify(r *http.Request) (ui.Identity, bool) {
+	p := auth.PrincipalFrom(r.Context())
+	if p == nil {
+		return ui.Identity{}, false
+	}
+	id := ui.Identity{Name: p.Name, Admin: p.Can(model.RoleAdmin, model.AllNamespaces), Roles: map[string]ui.Role{}}
+	for ns, role := range p.Grants {
+		if r := ui.RoleOf(role); r > 0 {
+			id.Roles[ns] = r
+		}
+	}
+	return id, true
+}
+
+// CSRFToken implements ui.Auth.
+func (sessionAuth) CSRFToken(r *http.Request) string { return auth.CSRFToken(r) }
+
+// VerifyCSRF implements ui.Auth: the form field csrf or the X-CSRF-Token
+// header must be the session's token. A bearer-token request has no session
+// and cannot post the console's forms.
+func (sessionAuth) VerifyCSRF(r *http.Request) bool {
+	want := auth.CSRFToken(r)
+	got := r.Header.Get("X-CSRF-Token")
+	if got == "" {
+		got = r.PostFormValue("csrf")
+	}
+	return want != "" && subtle.ConstantTimeCompare([]byte(want), []byte(got)) == 1
+}
