@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/hetuflow/hetuflow/internal/model"
+	"github.com/hetuflow/hetuflow/internal/server/auth"
 	"github.com/hetuflow/hetuflow/internal/store"
 	"github.com/hetuflow/hetuflow/internal/store/teststore"
 )
@@ -44,8 +45,12 @@ const screenshotDir = "../../docs/screenshots"
 // main pages.
 func TestBrowserConsole(t *testing.T) {
 	bin := browserPath(t)
-	h := newHarness(t, func(t testing.TB) store.Store { return teststore.SQLite(t) }, nil)
+	h := newHarness(t, func(t testing.TB) store.Store { return teststore.SQLite(t) }, cheapSecurity)
 	h.startAgent("agent-browser", map[string]string{"zone": "a"})
+	const password = "browser test password"
+	if _, err := auth.CreateUser(t.Context(), h.store, "admin", auth.HashPassword(password, auth.PasswordParams{Memory: 64, Time: 1, Threads: 1}), model.RoleAdmin, model.AllNamespaces); err != nil {
+		t.Fatalf("create user: %v", err)
+	}
 
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.WithoutCancel(t.Context()),
 		chromedp.ExecPath(bin), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
@@ -112,9 +117,9 @@ func TestBrowserConsole(t *testing.T) {
 	}
 
 	// Sign in.
-	do("sign in", chromedp.Navigate(h.base+"/jobs"), chromedp.WaitVisible(chromedp.ID("token")),
-		chromedp.SendKeys(chromedp.ID("token"), adminToken), chromedp.Submit(chromedp.ID("token")),
-		chromedp.WaitVisible(chromedp.CSS(`a[href="/jobs/new"]`)))
+	do("sign in", chromedp.Navigate(h.base+"/jobs"), chromedp.WaitVisible(chromedp.ID("name")),
+		chromedp.SendKeys(chromedp.ID("name"), "admin"), chromedp.SendKeys(chromedp.ID("password"), password),
+		chromedp.Submit(chromedp.ID("password")), chromedp.WaitVisible(chromedp.CSS(`a[href="/jobs/new"]`)))
 	if got := text(".who"); !strings.Contains(got, "admin") {
 		t.Fatalf("header does not say who is signed in: %q", got)
 	}

@@ -54,6 +54,12 @@ func (tokens) Authenticate(r *http.Request) (*auth.Principal, error) {
 
 func (tokens) AllowRequest(*auth.Principal) (bool, time.Duration) { return true, 0 }
 
+// adminCtx is t's context as the admin, for seeding data through the API's
+// operations, which check the caller's permissions.
+func adminCtx(t *testing.T) context.Context {
+	return auth.WithPrincipal(t.Context(), &auth.Principal{Kind: auth.KindBootstrap, ID: "admin", Name: "admin", Grants: map[string]model.Role{model.AllNamespaces: model.RoleAdmin}})
+}
+
 type nopScheduler struct{}
 
 func (nopScheduler) WakeGenerator()                                   {}
@@ -229,7 +235,7 @@ func TestJobFormErrorsAndCreate(t *testing.T) {
 func TestViewerSeesOnlyTheirNamespace(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	ctx := t.Context()
+	ctx := adminCtx(t)
 	mk := func(ns, name string) *model.Job {
 		j, err := b.api.CreateJob(ctx, api.JobBody{Namespace: ns, Name: name, Config: model.JobConfig{Command: "true"}})
 		if err != nil {
@@ -318,14 +324,14 @@ func TestPreview(t *testing.T) {
 func TestPagesRender(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	j, err := b.api.CreateJob(t.Context(), api.JobBody{Name: "j", Config: model.JobConfig{Command: "true"}})
+	j, err := b.api.CreateJob(adminCtx(t), api.JobBody{Name: "j", Config: model.JobConfig{Command: "true"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.api.CreateSchedule(t.Context(), api.ScheduleBody{JobID: j.ID.String(), Kind: model.ScheduleCron, Cron: "*/5 * * * *"}); err != nil {
+	if _, err := b.api.CreateSchedule(adminCtx(t), api.ScheduleBody{JobID: j.ID.String(), Kind: model.ScheduleCron, Cron: "*/5 * * * *"}); err != nil {
 		t.Fatal(err)
 	}
-	task, err := b.api.RunJob(t.Context(), j.ID.String(), api.RunBody{})
+	task, err := b.api.RunJob(adminCtx(t), j.ID.String(), api.RunBody{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +356,7 @@ func TestListPaging(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	for i := range 55 {
-		if _, err := b.api.CreateJob(t.Context(), api.JobBody{Name: fmt.Sprintf("page-job-%02d", i), Config: model.JobConfig{Command: "true"}}); err != nil {
+		if _, err := b.api.CreateJob(adminCtx(t), api.JobBody{Name: fmt.Sprintf("page-job-%02d", i), Config: model.JobConfig{Command: "true"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
