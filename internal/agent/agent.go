@@ -373,6 +373,12 @@ func (a *Agent) Start(ctx context.Context) error {
 	if err := a.openOutbox(ctx); err != nil {
 		started()
 		stopped()
+		if ctx.Err() != nil {
+			// Stop came while the outbox lock was awaited (the previous
+			// run may still have held it): the start was called off, it
+			// did not fail.
+			return nil
+		}
 		return err
 	}
 	box := acquireSandbox(a.noCgroup)
