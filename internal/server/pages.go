@@ -8,37 +8,43 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/server/auth"
+	"github.com/hetuflow/hetuflow/internal/server/ui"
 )
 
 // The sign-in pages: plain HTML forms without script, so a browser can sign
 // in before the web UI exists; the UI restyles them.
 
 var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>hetuflow — {{.Title}}</title>
+<html lang="{{.P.Lang}}"><head><meta charset="utf-8"><title>hetuflow — {{.Title}}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="stylesheet" href="/docs.css"></head>
 <body><h1>{{.Title}}</h1>
 {{if .Error}}<p class="err" role="alert">{{.Error}}</p>{{end}}
-{{if .User}}<p>Signed in as <b>{{.User}}</b>.</p>
-<form method="post" action="/logout"><input type="hidden" name="csrf" value="{{.CSRF}}"><button type="submit">Sign out</button></form>
+{{if .User}}<p>{{.P.T "signin.signed_in_as" .User}}</p>
+<form method="post" action="/logout"><input type="hidden" name="csrf" value="{{.CSRF}}"><button type="submit">{{.P.T "signin.sign_out"}}</button></form>
 {{else if .Action}}<form method="post" action="{{.Action}}">{{if .Next}}<input type="hidden" name="next" value="{{.Next}}">{{end}}
-<label for="name">User name</label><input id="name" name="name" autocomplete="username" required value="{{.Name}}">
-<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="{{if .Setup}}new-password{{else}}current-password{{end}}" required>
-<button type="submit">{{if .Setup}}Create admin{{else}}Sign in{{end}}</button></form>{{end}}
+<label for="name">{{.P.T "signin.name"}}</label><input id="name" name="name" autocomplete="username" required value="{{.Name}}">
+<label for="password">{{.P.T "signin.password"}}</label><input id="password" name="password" type="password" autocomplete="{{if .Setup}}new-password{{else}}current-password{{end}}" required>
+<button type="submit">{{if .Setup}}{{.P.T "setup.submit"}}{{else}}{{.P.T "signin.submit"}}{{end}}</button></form>{{end}}
 </body></html>`))
 
 type pageData struct {
 	Title, Error, User, CSRF, Action, Name string
 	// Next is where to go after signing in (a path on this site).
 	Next string
-	Setup                                  bool
+	// P speaks the reader's language (the console's catalogue).
+	P     ui.Printer
+	Setup bool
 }
 
-func renderPage(w http.ResponseWriter, status int, d pageData) {
+func renderPage(w http.ResponseWriter, r *http.Request, status int, d pageData) {
+	d.P = ui.PrinterFor(r)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Language", string(d.P.Lang))
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = pageTmpl.Execute(w, d)
@@ -61,12 +67,13 @@ func (a *App) withInfo(r *http.Request) *http.Request {
 }
 
 func (a *App) loginPage(w http.ResponseWriter, r *http.Request) {
+	tr := ui.PrinterFor(r).T
 	r = a.withInfo(r)
 	if p, err := a.accounts.Authenticate(r); err == nil && p != nil && p.Session != nil {
-		renderPage(w, http.StatusOK, pageData{Title: "Signed in", User: p.Name, CSRF: p.Session.CSRF})
+		renderPage(w, r, http.StatusOK, pageData{Title: tr("signin.signed_in"), User: p.Name, CSRF: p.Session.CSRF})
 		return
 	}
-	renderPage(w, http.StatusOK, pageData{Title: "Sign in", Action: "/login", Next: localNext(r.URL.Query().Get("next"))})
+	renderPage(w, r, http.StatusOK, pageData{Title: tr("signin.title"), Action: "/login", Next: localNext(r.URL.Query().Get("next"))})
 }
 
 // localNext returns next when it is a path on this site, so a sign-in never
@@ -79,26 +86,27 @@ func localNext(next string) string {
 }
 
 func (a *App) loginSubmit(w http.ResponseWriter, r *http.Request) {
+	tr := ui.PrinterFor(r).T
 	r = a.withInfo(r)
 	if !sameOrigin(r) {
-		renderPage(w, http.StatusForbidden, pageData{Title: "Sign in", Action: "/login", Error: "This form was posted from another site."})
+		renderPage(w, r, http.StatusForbidden, pageData{Title: tr("signin.title"), Action: "/login", Error: tr("signin.cross_site")})
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	name := r.PostFormValue("name")
 	id, _, err := a.accounts.Login(r.Context(), name, r.PostFormValue("password"))
 	if err != nil {
-		status, msg := http.StatusUnauthorized, "Wrong user name or password."
+		status, msg := http.StatusUnauthorized, tr("signin.bad")
 		var rl *auth.RateLimitedError
 		switch {
 		case errors.As(err, &rl):
-			status, msg = http.StatusTooManyRequests, rl.Error()
+			status, msg = http.StatusTooManyRequests, tr("signin.rate_limited", rl.RetryAfter.Round(time.Second))
 			w.Header().Set("Retry-After", strconv.Itoa(max(int(rl.RetryAfter.Seconds()+0.999), 1)))
 		case !errors.Is(err, auth.ErrBadCredentials):
-			status, msg = http.StatusInternalServerError, "Sign-in failed; see the server log."
+			status, msg = http.StatusInternalServerError, tr("signin.failed")
 			a.log.ErrorContext(r.Context(), "sign in", "error", err)
 		}
-		renderPage(w, status, pageData{Title: "Sign in", Action: "/login", Name: name, Error: msg, Next: localNext(r.PostFormValue("next"))})
+		renderPage(w, r, status, pageData{Title: tr("signin.title"), Action: "/login", Name: name, Error: msg, Next: localNext(r.PostFormValue("next"))})
 		return
 	}
 	http.SetCookie(w, a.accounts.SessionCookie(id, r.TLS != nil))
@@ -110,6 +118,7 @@ func (a *App) loginSubmit(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *App) logoutSubmit(w http.ResponseWriter, r *http.Request) {
+	tr := ui.PrinterFor(r).T
 	r = a.withInfo(r)
 	p, err := a.accounts.Authenticate(r)
 	if err != nil || p == nil || p.Session == nil {
@@ -119,7 +128,7 @@ func (a *App) logoutSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(p.Session.CSRF)) != 1 {
-		renderPage(w, http.StatusForbidden, pageData{Title: "Signed in", User: p.Name, CSRF: p.Session.CSRF, Error: "Missing or wrong CSRF token."})
+		renderPage(w, r, http.StatusForbidden, pageData{Title: tr("signin.signed_in"), User: p.Name, CSRF: p.Session.CSRF, Error: tr("signin.csrf")})
 		return
 	}
 	if err := a.accounts.Logout(auth.WithPrincipal(r.Context(), p), p); err != nil {
@@ -130,20 +139,22 @@ func (a *App) logoutSubmit(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *App) setupPage(w http.ResponseWriter, r *http.Request) {
+	tr := ui.PrinterFor(r).T
 	token := r.PathValue("token")
 	if !a.accounts.CheckSetup(r.Context(), token) {
-		renderPage(w, http.StatusNotFound, pageData{Title: "Setup", Error: "This setup link is used up, expired or wrong. Sign in instead, or use hetuflow user create."})
+		renderPage(w, r, http.StatusNotFound, pageData{Title: tr("setup.title"), Error: tr("setup.gone")})
 		return
 	}
-	renderPage(w, http.StatusOK, pageData{Title: "Create the first admin", Action: "/setup/" + url.PathEscape(token), Setup: true})
+	renderPage(w, r, http.StatusOK, pageData{Title: tr("setup.title"), Action: "/setup/" + url.PathEscape(token), Setup: true})
 }
 
 func (a *App) setupSubmit(w http.ResponseWriter, r *http.Request) {
+	tr := ui.PrinterFor(r).T
 	r = a.withInfo(r)
 	token := r.PathValue("token")
 	action := "/setup/" + url.PathEscape(token)
 	if !sameOrigin(r) {
-		renderPage(w, http.StatusForbidden, pageData{Title: "Create the first admin", Action: action, Setup: true, Error: "This form was posted from another site."})
+		renderPage(w, r, http.StatusForbidden, pageData{Title: tr("setup.title"), Action: action, Setup: true, Error: tr("signin.cross_site")})
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
@@ -152,10 +163,10 @@ func (a *App) setupSubmit(w http.ResponseWriter, r *http.Request) {
 	var fe *model.FieldError
 	switch {
 	case errors.As(err, &fe):
-		renderPage(w, http.StatusUnprocessableEntity, pageData{Title: "Create the first admin", Action: action, Setup: true, Name: name, Error: fe.Field + ": " + fe.Reason})
+		renderPage(w, r, http.StatusUnprocessableEntity, pageData{Title: tr("setup.title"), Action: action, Setup: true, Name: name, Error: tr("setup.invalid", fe.Field, fe.Reason)})
 		return
 	case err != nil:
-		renderPage(w, http.StatusNotFound, pageData{Title: "Setup", Error: "This setup link is used up, expired or wrong."})
+		renderPage(w, r, http.StatusNotFound, pageData{Title: tr("setup.title"), Error: tr("setup.gone")})
 		return
 	}
 	id, _, err := a.accounts.StartSession(r.Context(), user)
@@ -171,14 +182,15 @@ func (a *App) setupSubmit(w http.ResponseWriter, r *http.Request) {
 // loginLink signs a browser in with a one-time link (hetuflow dev). It
 // works only from this machine.
 func (a *App) loginLink(w http.ResponseWriter, r *http.Request) {
+	tr := ui.PrinterFor(r).T
 	r = a.withInfo(r)
 	if !auth.IsLoopback(r.RemoteAddr) {
-		renderPage(w, http.StatusForbidden, pageData{Title: "Sign in", Action: "/login", Error: "Login links work only from 127.0.0.1 or ::1."})
+		renderPage(w, r, http.StatusForbidden, pageData{Title: tr("signin.title"), Action: "/login", Error: tr("link.local_only")})
 		return
 	}
 	id, _, err := a.accounts.UseLoginLink(r.Context(), r.PathValue("token"))
 	if err != nil {
-		renderPage(w, http.StatusNotFound, pageData{Title: "Sign in", Action: "/login", Error: "This login link is used up, expired or wrong."})
+		renderPage(w, r, http.StatusNotFound, pageData{Title: tr("signin.title"), Action: "/login", Error: tr("link.gone")})
 		return
 	}
 	http.SetCookie(w, a.accounts.SessionCookie(id, r.TLS != nil))

@@ -180,3 +180,32 @@ func TestLoginLinkAndAuditPurge(t *testing.T) {
 		t.Errorf("login.link entries = %d, want 1 (recent entries stay)", len(es))
 	}
 }
+
+// TestSignInPageSpeaksTheReadersLanguage checks that the sign-in page uses
+// the console's catalogue: English by default, Chinese for a browser that
+// asks for it.
+func TestSignInPageSpeaksTheReadersLanguage(t *testing.T) {
+	h := startApp(t, teststore.SQLite(t), cheapSecurity)
+	for _, tc := range []struct{ accept, lang, label, button string }{
+		{"", "en", ">User name<", ">Sign in<"},
+		{"zh-CN,zh;q=0.9,en;q=0.5", "zh-CN", ">用户名<", ">登录<"},
+	} {
+		req, err := http.NewRequestWithContext(t.Context(), "GET", h.base+"/login", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.accept != "" {
+			req.Header.Set("Accept-Language", tc.accept)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body := string(raw)
+		if resp.StatusCode != 200 || !strings.Contains(body, `lang="`+tc.lang+`"`) || !strings.Contains(body, tc.label) || !strings.Contains(body, tc.button) {
+			t.Errorf("sign-in page for Accept-Language %q = %d, want lang %s with %s and %s:\n%s", tc.accept, resp.StatusCode, tc.lang, tc.label, tc.button, body)
+		}
+	}
+}

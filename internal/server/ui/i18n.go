@@ -69,6 +69,14 @@ func requestZone(r *http.Request) *time.Location {
 	return time.UTC
 }
 
+// PrinterFor returns the printer for r: the language the person chose (a
+// cookie), else their browser's Accept-Language, and their time zone. The
+// server's own pages (sign-in, setup) use it, so they speak the console's
+// languages.
+func PrinterFor(r *http.Request) Printer {
+	return Printer{Lang: requestLang(r), Zone: requestZone(r)}
+}
+
 // Printer formats messages, times and durations for one language and zone.
 type Printer struct {
 	Lang Lang
