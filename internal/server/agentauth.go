@@ -2,10 +2,12 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/server/agentauth"
+	"github.com/hetuflow/hetuflow/internal/server/auth"
 	"github.com/hetuflow/hetuflow/internal/server/bus"
 	"github.com/hetuflow/hetuflow/internal/server/gateway"
 	"github.com/hetuflow/hetuflow/internal/server/secrets"
@@ -89,4 +91,21 @@ func (g gatewayAuth) IdentifyAgent(ctx context.Context, token, claimedID string)
 		}
 	}
 	return gateway.Identity{AgentID: id.AgentID, Labels: sel}, nil
+}
+
+// auditAgentEvent writes an agent's connection, disconnection or refusal
+// to the audit log, with the agent as the actor.
+func (a *App) auditAgentEvent(ctx context.Context, e gateway.AgentEvent) {
+	entry := &model.AuditEntry{Actor: e.AgentID, ActorKind: "agent", Action: e.Kind, ObjectType: "agent", ObjectID: e.AgentID, RemoteAddr: e.RemoteAddr}
+	if entry.Actor == "" {
+		entry.Actor = "unknown agent"
+	}
+	if e.Detail != "" {
+		key := "version"
+		if e.Kind == "agent-refused" {
+			key = "reason"
+		}
+		entry.Diff, _ = json.Marshal(map[string]string{key: e.Detail})
+	}
+	auth.Record(ctx, a.opts.Store, a.log, entry)
 }

@@ -165,3 +165,37 @@ func mustRequest(t *testing.T, url, token string) *http.Request {
 	req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
 	return req
 }
+
+// TestAgentEventsAreAudited checks that an agent's connection, its
+// disconnection and a refused connection reach the audit log.
+func TestAgentEventsAreAudited(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, teststore.SQLite, nil)
+	a := h.startAgent("audited", nil)
+	a.Stop()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+h.app.Addr()+agent.WSPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer hf_not-a-token-at-all-000000000")
+	req.Header.Set("Hetuflow-Agent-Id", "intruder")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	want := map[string]string{"agent-connected": "audited", "agent-disconnected": "audited", "agent-refused": "intruder"}
+	h.waitFor(10*time.Second, "the agent events in the audit log", func() bool {
+		entries, err := h.store.AuditList(t.Context(), &store.AuditListParams{Limit: 100})
+		if err != nil {
+			t.Fatalf("AuditList: %v", err)
+		}
+		seen := 0
+		for _, e := range entries {
+			if id, ok := want[e.Action]; ok && e.ObjectID == id && e.ActorKind == "agent" && e.RemoteAddr != "" {
+				seen++
+			}
+		}
+		return seen == len(want)
+	})
+}

@@ -72,6 +72,26 @@ type Config struct {
 	// Prepare, when set, completes instances just before they are sent
 	// (resolving secrets); it runs on every dispatch and resend.
 	Prepare func(ctx context.Context, insts []*protocol.DispatchedInstance)
+	// OnAgentEvent, when set, hears of every agent connection, refusal and
+	// disconnection, for the audit log. It must not block for long.
+	OnAgentEvent func(ctx context.Context, e AgentEvent)
+}
+
+// AgentEvent is something that happened to an agent's connection.
+type AgentEvent struct {
+	// Kind is "agent-connected", "agent-disconnected" or "agent-refused".
+	Kind    string
+	AgentID string
+	// RemoteAddr is the agent's address as this server saw it.
+	RemoteAddr string
+	// Detail says why a connection was refused, or the agent's version.
+	Detail string
+}
+
+func (g *Gateway) agentEvent(ctx context.Context, e AgentEvent) {
+	if g.cfg.OnAgentEvent != nil {
+		g.cfg.OnAgentEvent(context.WithoutCancel(ctx), e)
+	}
 }
 
 // Metrics is what the gateway reports to the server's instrumentation
@@ -233,6 +253,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id, err := g.auth.IdentifyAgent(r.Context(), token, r.Header.Get(AgentIDHeader))
 	if err != nil {
 		g.log.InfoContext(r.Context(), "agent refused", "remote", r.RemoteAddr, "error", err)
+		g.agentEvent(r.Context(), AgentEvent{Kind: "agent-refused", AgentID: r.Header.Get(AgentIDHeader), RemoteAddr: r.RemoteAddr, Detail: err.Error()})
 		http.Error(w, "agent refused: "+err.Error(), http.StatusUnauthorized)
 		return
 	}
@@ -256,6 +277,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	conn.SetReadLimit(int64(g.cfg.MaxMessageBytes))
 	s := newSession(g, agentID, conn)
 	s.labels = id.Labels
+	s.remote = r.RemoteAddr
 	s.run(ctx)
 }
 

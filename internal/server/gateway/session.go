@@ -22,6 +22,7 @@ type session struct {
 	// labels is the selector the agent's hello labels must match; empty
 	// means any.
 	labels model.Selector
+	remote string // the agent's address, for the audit log
 
 	g       *Gateway
 	agentID string
@@ -128,8 +129,10 @@ func (s *session) run(ctx context.Context) {
 		s.g.detach(s)
 		s.g.TestSignals.Disconnected.Signal(s.agentID)
 		log.InfoContext(context.WithoutCancel(ctx), "agent disconnected")
+		s.g.agentEvent(ctx, AgentEvent{Kind: "agent-disconnected", AgentID: s.agentID, RemoteAddr: s.remote})
 	}()
 	log.InfoContext(ctx, "agent connected", "name", hello.Name, "version", hello.Version, "capacity", hello.Capacity, "num_held", len(hello.Held), "num_running", len(hello.Running))
+	s.g.agentEvent(ctx, AgentEvent{Kind: "agent-connected", AgentID: s.agentID, RemoteAddr: s.remote, Detail: hello.Version})
 	s.g.TestSignals.Connected.Signal(s.agentID)
 	s.g.onWork()
 
