@@ -169,5 +169,8 @@ func (a *API) enrollAgent(ctx context.Context, in *EnrollInput) (*EnrollOutput, 
 	case err != nil:
 		return nil, huma.Error503ServiceUnavailable(err.Error())
 	}
+	// Public routes are not audited by the Handler; an enrolment is.
+	auth.Record(ctx, a.deps.Store, a.deps.Logger, &model.AuditEntry{Actor: e.AgentID, ActorKind: "agent", Action: "enroll-agent",
+		ObjectType: "agent", ObjectID: e.AgentID, Diff: Diff(nil, map[string]any{"labels": in.Body.Labels})})
 	return &EnrollOutput{Body: e}, nil
 }
