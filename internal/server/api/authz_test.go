@@ -67,8 +67,9 @@ func newSecBundleStore(t *testing.T, st store.Store, cfg auth.Config) *secBundle
 	}
 	log := lifecycletest.WarnLogger(t)
 	acc := auth.NewService(st, auth.NewTokens(st), cfg, log)
+	enrol, secretStore := agentSecurity(t, st, log)
 	a := api.New(api.Deps{Store: st, Logs: logs, Auth: acc, Accounts: acc, Scheduler: nopScheduler{}, ServerID: "s1", Version: "test", Logger: log,
-		FollowHeartbeat: 50 * time.Millisecond})
+		FollowHeartbeat: 50 * time.Millisecond, AgentAuth: enrol, Secrets: secretStore})
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
 	admin, _, err := auth.Bootstrap(t.Context(), st, model.TokenAdmin, "")

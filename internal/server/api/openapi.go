@@ -162,6 +162,17 @@ func (a *API) document() {
 		movePatternDescriptions(s, map[*huma.Schema]bool{})
 	}
 	examples := bodyExamples()
+	for k, v := range a.examples {
+		examples[k] = plainJSON(k, v)
+	}
+	// example finds a body's example by its schema's name, or by the
+	// operation id when the body is not a named schema (a bare list).
+	example := func(op *huma.Operation, s *huma.Schema) any {
+		if s.Ref == "" {
+			return examples[op.OperationID]
+		}
+		return examples[refName(s.Ref)]
+	}
 	for _, item := range oapi.Paths {
 		for _, op := range []*huma.Operation{item.Get, item.Post, item.Put, item.Delete} {
 			if op == nil {
@@ -173,7 +184,7 @@ func (a *API) document() {
 			if op.RequestBody != nil {
 				for ct, mt := range op.RequestBody.Content {
 					if ct == "application/json" && mt.Schema != nil {
-						mt.Example = examples[refName(mt.Schema.Ref)]
+						mt.Example = example(op, mt.Schema)
 					}
 				}
 			}
@@ -187,7 +198,7 @@ func (a *API) document() {
 						}
 						mt.Example = &Problem{ErrorModel: &huma.ErrorModel{Title: http.StatusText(status), Status: status, Detail: "internal error: database is closed"}, Code: ProblemCode(status)}
 					case ct == "application/json" && mt.Schema != nil:
-						mt.Example = examples[refName(mt.Schema.Ref)]
+						mt.Example = example(op, mt.Schema)
 					case ct == "text/plain":
 						mt.Example = "line 1\nline 2\n"
 					case ct == "text/event-stream":
@@ -351,15 +362,36 @@ func bodyExamples() map[string]any {
 		"QueryResultFlow":         &QueryResult[*model.Flow]{Page: page, Result: []*model.Flow{flow}},
 		"QueryResultFlowRun":      &QueryResult[*model.FlowRun]{Page: page, Result: []*model.FlowRun{flowRun}},
 	}
-	// Examples are plain JSON values, as a document reader sees them.
 	for k, v := range ex {
-		b, err := json.Marshal(v)
-		if err != nil {
-			panic(fmt.Sprintf("api: example %s: %v", k, err))
-		}
-		var plain any
-		_ = json.Unmarshal(b, &plain)
-		ex[k] = plain
+		ex[k] = plainJSON(k, v)
 	}
 	return ex
+}
+
+// plainJSON returns v as a plain JSON value, as a document reader sees it.
+func plainJSON(name string, v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("api: example %s: %v", name, err))
+	}
+	var plain any
+	_ = json.Unmarshal(b, &plain)
+	return plain
+}
+
+// example registers v as the example of the schema called name (or, for a
+// body that is not a named schema, of the operation with that id). Route
+// files call it next to their types; document merges them.
+func (a *API) example(name string, v any) {
+	if a.examples == nil {
+		a.examples = map[string]any{}
+	}
+	a.examples[name] = v
+}
+
+// describe gives an operation its description: what it does, who may call
+// it, what it never returns, whether it is idempotent.
+func describe(op huma.Operation, text string) huma.Operation {
+	op.Description = text
+	return op
 }
