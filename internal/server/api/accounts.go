@@ -38,7 +38,7 @@ func (a *API) accountRoutes(reg regFunc) {
 			"Needs the admin role on every namespace."), a.listTokens)
 	huma.Register(h, describe(reg(auth.PermAdmin, http.MethodDelete, "/tokens/{id}", "revoke-token", "Revoke an API token at once", "tokens", http.StatusNoContent),
 		"Revokes an API token: this server refuses it at once, the other servers within a second. The record stays, with revoked_at, for the audit trail. "+
-			"Needs the admin role on every namespace. An unknown id is a 404."), a.revokeToken)
+			"Needs the admin role on every namespace. Revoking it again changes nothing; an unknown id is a 404."), a.revokeToken)
 	huma.Register(h, describe(reg(auth.PermAdmin, http.MethodPost, "/audit/query", "query-audit", "Query the audit log, newest first", "audit", 0),
 		"Returns audit entries newest first, filtered by time, actor, action and namespace, a page (`limit`, `offset`) at a time; `has_more` says whether "+
 			"another page follows. Every successful change made through the API is recorded, with sign-ins, failed sign-ins and sign-outs; a change's diff "+

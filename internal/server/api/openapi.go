@@ -293,9 +293,24 @@ func addErrorResponses(op *huma.Operation) {
 	if op.RequestBody != nil {
 		add(http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes))
 	}
+	if strings.Contains(op.Path, "{namespace}") {
+		add(http.StatusNotFound, "secret DB_PASSWORD not found")
+	}
 	switch op.OperationID {
 	case "create-job", "replace-job", "create-flow", "replace-flow", "cancel-task", "drain-agent", "run-flow":
 		add(http.StatusConflict, "job conflicts with an existing one")
+	case "put-secret":
+		add(http.StatusConflict, "secrets: this server has no secrets key; set [server] secrets_key or secrets_key_file")
+	case "login":
+		add(http.StatusUnauthorized, "wrong user name or password")
+		add(http.StatusTooManyRequests, "too many sign-in attempts; retry in 30 s")
+	case "enroll-agent":
+		add(http.StatusUnauthorized, "enrolment token is invalid, expired, revoked or already used")
+		add(http.StatusTooManyRequests, "too many enrolment attempts; wait and try again")
+	case "test-alert-rule":
+		add(http.StatusServiceUnavailable, "alerts are not configured on this server")
+	case "reload-config":
+		add(http.StatusServiceUnavailable, "this server was started without a configuration file to reload")
 	}
 }
 
