@@ -1,11 +1,13 @@
 package api_test
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"log/slog"
 	"testing"
 
+	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/server/agentauth"
 	"github.com/hetuflow/hetuflow/internal/server/api"
 	"github.com/hetuflow/hetuflow/internal/server/secrets"
@@ -28,3 +30,10 @@ func agentSecurity(t *testing.T, st store.Store, log *slog.Logger) (api.AgentAut
 	enrol := agentauth.New(agentauth.Config{EnrollBurst: 10000}, st, nil, log)
 	return enrol, secrets.New(st, keys)
 }
+
+// nopAlerts delivers every test alert.
+type nopAlerts struct{}
+
+func (nopAlerts) RulesChanged() {}
+
+func (nopAlerts) SendTest(context.Context, *model.AlertRule) error { return nil }

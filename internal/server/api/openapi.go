@@ -90,7 +90,7 @@ var descriptions = map[string]string{
 	"create-job":              "Creates a job in its namespace. The name must be unique there; a clash is a 409. Nothing runs until a schedule or a manual run says so.",
 	"get-job":                 "Returns one job by id.",
 	"replace-job":             "Replaces a job's name, description, status and config. Planned runs keep the config they were planned with; new runs take the new one.",
-	"delete-job":              "Deletes a job with its schedules, tasks, instances and logs. Running instances are cancelled first.",
+	"delete-job":              "Deletes a job with its schedules, tasks, instances and logs. A job with runs in progress is a 409: cancel them or let them finish first.",
 	"enable-job":              "Sets the job's status to enabled (100); its schedules plan runs again from now.",
 	"disable-job":             "Sets the job's status to disabled (99); its schedules stop planning runs. Runs already planned still run.",
 	"run-job":                 "Creates a task that runs now, with the given parameters and priority, and returns it. Not idempotent: each call is one more run.",
@@ -111,7 +111,7 @@ var descriptions = map[string]string{
 	"create-flow":             "Creates a flow: jobs as nodes, and edges saying which node starts which on success, failure or end. Cycles are refused.",
 	"get-flow":                "Returns one flow by id.",
 	"replace-flow":            "Replaces a flow's name, description, status and spec. Runs in progress keep the spec they started with.",
-	"delete-flow":             "Deletes a flow with its runs.",
+	"delete-flow":             "Deletes a flow with its runs. A flow with runs in progress is a 409: cancel them first.",
 	"run-flow":                "Starts a run of a flow: its root nodes run at once, the others as their edges allow. Not idempotent.",
 	"query-flows":             "Lists flows matching a filter, one page at a time.",
 	"get-flow-run":            "Returns a flow run with each node and its task, if the node has been decided.",
@@ -297,7 +297,7 @@ func addErrorResponses(op *huma.Operation) {
 		add(http.StatusNotFound, "secret DB_PASSWORD not found")
 	}
 	switch op.OperationID {
-	case "create-job", "replace-job", "create-flow", "replace-flow", "cancel-task", "drain-agent", "run-flow":
+	case "create-job", "replace-job", "create-flow", "replace-flow", "cancel-task", "drain-agent", "run-flow", "delete-job", "delete-flow":
 		add(http.StatusConflict, "job conflicts with an existing one")
 	case "put-secret":
 		add(http.StatusConflict, "secrets: this server has no secrets key; set [server] secrets_key or secrets_key_file")
