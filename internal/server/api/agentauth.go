@@ -44,11 +44,11 @@ func (a *API) agentAuthRoutes(reg regFunc) {
 		"Lists the enrolment tokens with their selector, uses, expiry and revocation; never their secret. Needs the admin role on every namespace."), a.listEnrollTokens)
 	huma.Register(h, describe(op(auth.PermAdmin, http.MethodPost, "/agent-enroll-tokens/{id}/revoke", "revoke-enroll-token", "Revoke an agent enrolment token", 0),
 		"Revokes an enrolment token so that it enrols no more agents, and returns it. Agents it already enrolled keep their own credentials: revoke those "+
-			"with /agents/{id}/revoke. Needs the admin role on every namespace."), a.revokeEnrollToken)
+			"with /agents/{id}/revoke. Revoking it again changes nothing. Needs the admin role on every namespace."), a.revokeEnrollToken)
 	huma.Register(h, describe(op(auth.PermAdmin, http.MethodPost, "/agents/{id}/revoke", "revoke-agent", "Revoke an agent's credential and disconnect it at once", 0),
 		"Revokes an enrolled agent's credential and disconnects the agent from whichever server holds it; its reconnects are refused until it enrols again "+
 			"with a new enrolment token. Returns the credential's record, never its secret. An agent on the shared agent token has no credential of its own: 404. "+
-			"Needs the admin role on every namespace."), a.revokeAgent)
+			"Revoking it again changes nothing. Needs the admin role on every namespace."), a.revokeAgent)
 	// Checked by the enrolment token, rate limited per address.
 	enroll := describe(op(auth.PermPublic, http.MethodPost, "/agents/enroll", "enroll-agent", "Exchange an enrolment token for an agent id and credential", 0),
 		"Called by an agent started with --enroll-token: exchanges the enrolment token for an agent id chosen by the server and the agent's own credential, "+
