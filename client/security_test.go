@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -182,6 +183,11 @@ func TestClientSecretsEnrolmentAndOps(t *testing.T) {
 	}
 	if list, err := c.ListSecrets(ctx, "default"); err != nil || len(list) != 1 {
 		t.Errorf("ListSecrets = %v, %v", list, err)
+	}
+	// The audit trail records the change, never the value.
+	page, err := c.QueryAudit(ctx, &client.AuditQuery{Action: "put-secret"})
+	if err != nil || len(page.Result) != 1 || page.Result[0].ObjectID != "DB_PASSWORD" || strings.Contains(string(page.Result[0].Diff), "hunter2") {
+		t.Errorf("audit of put-secret = %+v, %v", page, err)
 	}
 	if err := c.DeleteSecret(ctx, "default", "DB_PASSWORD"); err != nil {
 		t.Fatal(err)

@@ -59,9 +59,9 @@ func (a *API) accountExamples() {
 	a.example("TokenBody", &TokenBody{Name: "ci-deploy", Namespaces: []string{"default"}, Role: model.RoleOperator, ExpiresIn: model.Duration(720 * time.Hour)})
 	a.example("TokenCreated", &TokenCreated{AccessToken: tok, Token: "hf_3q2-7wE9xYkQbVnR5tLmP0aZ8cD4fGhJ1sK6uO2iW7e"})
 	a.example("list-tokens", []*model.AccessToken{tok})
-	a.example("AuditQueryBody", &AuditQueryBody{Action: "job.delete", Namespace: "default", Limit: 50})
+	a.example("AuditQueryBody", &AuditQueryBody{Action: "delete-job", Namespace: "default", Limit: 50})
 	a.example("AuditQueryOutputBody", map[string]any{"has_more": false, "result": []*model.AuditEntry{{
-		ID: 1042, At: t0, Actor: "alice", ActorKind: "user", Action: "job.delete", ObjectType: "job", ObjectID: "01a21d48-4789-79bc-908c-3353e7e04c2a",
+		ID: 1042, At: t0, Actor: "alice", ActorKind: "user", Action: "delete-job", ObjectType: "job", ObjectID: "01a21d48-4789-79bc-908c-3353e7e04c2a",
 		Namespace: "default", RemoteAddr: "10.0.0.7", RequestID: "5b0f6a7e-3c2d-4e1f-8a9b-0c1d2e3f4a5b",
 		Diff: json.RawMessage(`{"name":{"from":"nightly-backup"}}`),
 	}}})
