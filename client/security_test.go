@@ -163,6 +163,13 @@ func TestClientAlertRules(t *testing.T) {
 	if _, err := c.CreateAlertRule(ctx, &client.AlertRuleSpec{Name: "bad", Events: []client.AlertEvent{"sometimes"}, Channel: client.AlertEmail, Target: "ops@example.com"}); !errors.As(err, &ae) || ae.Code != "validation_failed" {
 		t.Error("CreateAlertRule with an unknown event succeeded")
 	}
+	// The audit trail names the rule and its namespace; the secret is
+	// never in it.
+	page, err := c.QueryAudit(ctx, &client.AuditQuery{Action: "replace-alert-rule"})
+	if err != nil || len(page.Result) != 1 || page.Result[0].Namespace != "default" || page.Result[0].ObjectID != r.ID.String() ||
+		!strings.Contains(string(page.Result[0].Diff), "renamed") || strings.Contains(string(page.Result[0].Diff), "s3") {
+		t.Errorf("audit of replace-alert-rule = %+v, %v", page, err)
+	}
 	if err := c.DeleteAlertRule(ctx, r.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -183,6 +190,13 @@ func TestClientSecretsEnrolmentAndOps(t *testing.T) {
 	}
 	if list, err := c.ListSecrets(ctx, "default"); err != nil || len(list) != 1 {
 		t.Errorf("ListSecrets = %v, %v", list, err)
+	}
+	var ae *client.APIError
+	if _, err := c.PutSecret(ctx, "*", "X", "v"); !errors.As(err, &ae) || ae.Code != "validation_failed" || len(ae.Errors) != 1 || ae.Errors[0].Location != "path.namespace" {
+		t.Errorf("PutSecret in namespace *: %#v", err)
+	}
+	if _, err := c.PutSecret(ctx, "default", "no spaces", "v"); !errors.As(err, &ae) || len(ae.Errors) != 1 || ae.Errors[0].Location != "path.name" {
+		t.Errorf("PutSecret with a bad name: %#v", err)
 	}
 	// The audit trail records the change, never the value.
 	page, err := c.QueryAudit(ctx, &client.AuditQuery{Action: "put-secret"})
@@ -226,7 +240,6 @@ func TestClientSecretsEnrolmentAndOps(t *testing.T) {
 
 	// No leader in this test: not ready, and the failed check is named.
 	_, err = anon.Ready(ctx)
-	var ae *client.APIError
 	if !errors.As(err, &ae) || ae.Status != http.StatusServiceUnavailable || len(ae.Errors) == 0 {
 		t.Errorf("Ready without a leader: %v", err)
 	}

@@ -188,6 +188,7 @@ func (a *API) createAlertRule(ctx context.Context, in *struct{ Body *AlertRuleBo
 	if err != nil {
 		return nil, storeError(err, "alert rule")
 	}
+	noteAudit(ctx, r.Namespace, r.ID.String(), nil, viewRule(r).Body)
 	a.rulesChanged()
 	return viewRule(r), nil
 }
@@ -268,6 +269,7 @@ func (a *API) replaceAlertRule(ctx context.Context, in *struct {
 	if err != nil {
 		return nil, storeError(err, "alert rule "+in.ID)
 	}
+	noteAudit(ctx, r.Namespace, in.ID, viewRule(cur).Body, viewRule(r).Body)
 	a.rulesChanged()
 	return viewRule(r), nil
 }

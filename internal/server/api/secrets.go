@@ -34,7 +34,7 @@ func (a *API) secretRoutes(reg regFunc) {
 	huma.Register(h, describe(op(auth.PermEdit, http.MethodPut, "/secrets/{namespace}/{name}", "put-secret", "Create or replace a secret (its value is never returned)", 0),
 		"Creates or replaces the secret `name` in `namespace`, encrypted at rest with the server's current secrets key. A job of the namespace uses it as "+
 			"`${secret:name}` in an environment value; the agent gets the value only inside the run, and its output is redacted. No route ever returns the value. "+
-			"Needs the editor role in the namespace. Idempotent. 409 when the server has no secrets key."), a.putSecret)
+			"The namespace must be one a job can have (not \"*\"). Needs the editor role in the namespace. Idempotent. 409 when the server has no secrets key."), a.putSecret)
 	huma.Register(h, describe(op(auth.PermRead, http.MethodGet, "/secrets/{namespace}", "list-secrets", "List a namespace's secrets (names and dates only)", 0),
 		"Lists a namespace's secrets: name, key id and dates, never a value. Needs the viewer role in the namespace; a namespace the caller cannot see is a 404."), a.listSecrets)
 	huma.Register(h, describe(op(auth.PermRead, http.MethodGet, "/secrets/{namespace}/{name}", "get-secret", "Get a secret's metadata (never its value)", 0),
@@ -70,8 +70,13 @@ type SecretOutput struct {
 }
 
 func secretError(err error, what string) error {
-	if errors.Is(err, secrets.ErrNoKey) {
+	var fe *model.FieldError
+	switch {
+	case errors.Is(err, secrets.ErrNoKey):
 		return huma.Error409Conflict(err.Error())
+	case errors.As(err, &fe) && (fe.Field == "name" || fe.Field == "namespace"):
+		// Both are in the path, not the body.
+		return fieldError("path."+fe.Field, fe.Reason)
 	}
 	return storeError(err, what)
 }
@@ -79,6 +84,11 @@ func secretError(err error, what string) error {
 func (a *API) putSecret(ctx context.Context, in *PutSecretInput) (*SecretOutput, error) {
 	if err := allowCreate(ctx, in.Namespace); err != nil {
 		return nil, err
+	}
+	// Only a namespace a job can have: a secret elsewhere (say "*") could
+	// never be used.
+	if err := model.ValidateNamespace("namespace", in.Namespace); err != nil {
+		return nil, secretError(err, "secret "+in.Name)
 	}
 	s, err := a.deps.Secrets.Put(ctx, in.Namespace, in.Name, []byte(in.Body.Value))
 	if err != nil {
