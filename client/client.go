@@ -1,6 +1,8 @@
 // Package client is the Go client of the hetuflow HTTP API v1: typed,
 // context-aware methods for jobs, schedules, flows, tasks, task instances and
-// their logs, agents, servers and the cluster.
+// their logs, agents and their enrolment, servers and the cluster, alert
+// rules, secrets, sign-in, API tokens, the audit log, readiness and
+// configuration reloads.
 //
 // A [Client] is safe for concurrent use. Errors the server answers with are
 // [*APIError] values carrying the HTTP status and the problem document's
@@ -36,6 +38,8 @@ type Client struct {
 	retries int
 	backoff time.Duration
 	maxWait time.Duration
+	// session, when set, is sent instead of the token (WithSession).
+	session *Session
 }
 
 // Option configures a [Client].
@@ -249,6 +253,12 @@ func (c *Client) once(ctx context.Context, r request, payload []byte) (*http.Res
 	for k, v := range r.header {
 		req.Header[k] = v
 	}
+	if c.session != nil && c.session.Cookie != nil {
+		req.AddCookie(&http.Cookie{Name: c.session.Cookie.Name, Value: c.session.Cookie.Value})
+		if c.session.Me != nil && c.session.Me.CSRF != "" {
+			req.Header.Set("X-CSRF-Token", c.session.Me.CSRF)
+		}
+	}
 	if c.token != "" && req.Header.Get("Authorization") == "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
@@ -343,6 +353,12 @@ func del(path string) request {
 // post is a call that changes state; it is not retried.
 func post(path string, body any) request {
 	return request{method: http.MethodPost, path: path, body: body}
+}
+
+// postIdempotent is a POST whose repetition changes nothing more (a
+// revocation), so it is retried.
+func postIdempotent(path string, body any) request {
+	return request{method: http.MethodPost, path: path, body: body, idempotent: true}
 }
 
 // postQuery is a POST that only reads, so it is retried.

@@ -36,13 +36,42 @@ func (a *API) agentAuthRoutes(reg regFunc) {
 	op := func(perm auth.Permission, method, path, id, summary string, status int) huma.Operation {
 		return reg(perm, method, path, id, summary, "agents", status)
 	}
-	huma.Register(h, op(auth.PermAdmin, http.MethodPost, "/agent-enroll-tokens", "create-enroll-token", "Create an agent enrolment token (shown once)", http.StatusCreated), a.createEnrollToken)
-	huma.Register(h, op(auth.PermAdmin, http.MethodGet, "/agent-enroll-tokens", "list-enroll-tokens", "List agent enrolment tokens", 0), a.listEnrollTokens)
-	huma.Register(h, op(auth.PermAdmin, http.MethodPost, "/agent-enroll-tokens/{id}/revoke", "revoke-enroll-token", "Revoke an agent enrolment token", 0), a.revokeEnrollToken)
-	huma.Register(h, op(auth.PermAdmin, http.MethodPost, "/agents/{id}/revoke", "revoke-agent", "Revoke an agent's credential and disconnect it at once", 0), a.revokeAgent)
+	huma.Register(h, describe(op(auth.PermAdmin, http.MethodPost, "/agent-enroll-tokens", "create-enroll-token", "Create an agent enrolment token (shown once)", http.StatusCreated),
+		"Creates a token that new agents enrol with (hetuflow agent --enroll-token): one-time by default, or reusable until it expires; it expires after `ttl` "+
+			"(default 24h, at most a year) and may admit only agents whose labels match a selector. The token is in this answer only: the server keeps a hash. "+
+			"Needs the admin role on every namespace. Not idempotent: each call makes a new token."), a.createEnrollToken)
+	huma.Register(h, describe(op(auth.PermAdmin, http.MethodGet, "/agent-enroll-tokens", "list-enroll-tokens", "List agent enrolment tokens", 0),
+		"Lists the enrolment tokens with their selector, uses, expiry and revocation; never their secret. Needs the admin role on every namespace."), a.listEnrollTokens)
+	huma.Register(h, describe(op(auth.PermAdmin, http.MethodPost, "/agent-enroll-tokens/{id}/revoke", "revoke-enroll-token", "Revoke an agent enrolment token", 0),
+		"Revokes an enrolment token so that it enrols no more agents, and returns it. Agents it already enrolled keep their own credentials: revoke those "+
+			"with /agents/{id}/revoke. Revoking it again changes nothing. Needs the admin role on every namespace."), a.revokeEnrollToken)
+	huma.Register(h, describe(op(auth.PermAdmin, http.MethodPost, "/agents/{id}/revoke", "revoke-agent", "Revoke an agent's credential and disconnect it at once", 0),
+		"Revokes an enrolled agent's credential and disconnects the agent from whichever server holds it; its reconnects are refused until it enrols again "+
+			"with a new enrolment token. Returns the credential's record, never its secret. An agent on the shared agent token has no credential of its own: 404. "+
+			"Revoking it again changes nothing. Needs the admin role on every namespace."), a.revokeAgent)
 	// Checked by the enrolment token, rate limited per address.
-	enroll := op(auth.PermPublic, http.MethodPost, "/agents/enroll", "enroll-agent", "Exchange an enrolment token for an agent id and credential", 0)
+	enroll := describe(op(auth.PermPublic, http.MethodPost, "/agents/enroll", "enroll-agent", "Exchange an enrolment token for an agent id and credential", 0),
+		"Called by an agent started with --enroll-token: exchanges the enrolment token for an agent id chosen by the server and the agent's own credential, "+
+			"shown this once (the server keeps a hash). Public, checked by the token: an unknown, expired, revoked or used token, or labels the token's "+
+			"selector does not allow, is a 401 that does not say which. Attempts are rate limited per client address (429). "+
+			"Not idempotent: each call enrols a new agent and uses up a one-time token.")
 	huma.Register(h, enroll, a.enrollAgent)
+	a.agentAuthExamples()
+}
+
+// agentAuthExamples registers the enrolment bodies' examples.
+func (a *API) agentAuthExamples() {
+	t0 := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
+	tok := &model.EnrollToken{ID: "3c9a1e5f-8b2d-4f7a-9e1c-6d4b2a8f0e31", Name: "rack 4 db hosts", Reusable: true, Labels: "role=db,zone in (a,b)",
+		ExpiresAt: t0.Add(24 * time.Hour), Uses: 2, CreatedAt: t0}
+	a.example("EnrollTokenInputBody", map[string]any{"name": "rack 4 db hosts", "reusable": true, "labels": "role=db,zone in (a,b)", "ttl": "24h"})
+	a.example("EnrollTokenCreatedBody", map[string]any{"token": "hfe_Zk3vQ9mT2xWc7bN1rL5pY8sD0fH4jK6gA2eU9iO3qR", "enroll_token": tok})
+	a.example("EnrollTokensOutputBody", map[string]any{"result": []*model.EnrollToken{tok}})
+	revoked := t0.Add(time.Hour)
+	a.example("EnrollToken", &model.EnrollToken{ID: tok.ID, Name: tok.Name, Reusable: true, Labels: tok.Labels, ExpiresAt: tok.ExpiresAt, Uses: 2, RevokedAt: &revoked, CreatedAt: t0})
+	a.example("AgentCredential", &model.AgentCredential{AgentID: "agt-7f3b9c2e1d4a", EnrollTokenID: tok.ID, Labels: tok.Labels, CreatedAt: t0, RevokedAt: &revoked})
+	a.example("EnrollInputBody", map[string]any{"token": "hfe_Zk3vQ9mT2xWc7bN1rL5pY8sD0fH4jK6gA2eU9iO3qR", "labels": map[string]string{"role": "db", "zone": "a", "os": "linux"}})
+	a.example("Enrolment", &agentauth.Enrolment{AgentID: "agt-7f3b9c2e1d4a", Credential: "hfa_Hq8wE2rT5yU1iO9pA3sD7fG4hJ6kL0zX2cV8bN5mQ"})
 }
 
 // EnrollTokenInput creates an enrolment token.

@@ -2,10 +2,12 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
@@ -26,13 +28,49 @@ type Alerts interface {
 // registerAlerts registers the alert rule routes.
 func (a *API) registerAlerts(reg regFunc) {
 	h := a.huma
-	huma.Register(h, reg(auth.PermRead, http.MethodGet, "/alert-rules", "list-alert-rules", "List alert rules, of one namespace or all", "alerts", 0), a.listAlertRules)
-	huma.Register(h, reg(auth.PermAdmin, http.MethodPost, "/alert-rules", "create-alert-rule", "Create an alert rule", "alerts", http.StatusCreated), a.createAlertRule)
-	huma.Register(h, reg(auth.PermRead, http.MethodGet, "/alert-rules/{id}", "get-alert-rule", "Get an alert rule", "alerts", 0), a.getAlertRule)
-	huma.Register(h, reg(auth.PermAdmin, http.MethodPut, "/alert-rules/{id}", "replace-alert-rule", "Replace an alert rule", "alerts", 0), a.replaceAlertRule)
-	huma.Register(h, reg(auth.PermAdmin, http.MethodDelete, "/alert-rules/{id}", "delete-alert-rule", "Delete an alert rule with its deliveries", "alerts", http.StatusNoContent), a.deleteAlertRule)
-	huma.Register(h, reg(auth.PermAdmin, http.MethodPost, "/alert-rules/{id}/test", "test-alert-rule", "Send a test alert to the rule's webhook or addresses now", "alerts", 0), a.testAlertRule)
-	huma.Register(h, reg(auth.PermRead, http.MethodGet, "/alert-rules/{id}/deliveries", "list-alert-deliveries", "List a rule's deliveries, newest first", "alerts", 0), a.listAlertDeliveries)
+	huma.Register(h, describe(reg(auth.PermRead, http.MethodGet, "/alert-rules", "list-alert-rules", "List alert rules, of one namespace or all", "alerts", 0),
+		"Lists the alert rules of every namespace the caller may see (viewer role), or of one with `?namespace=`; naming a namespace the caller cannot see is a 404. "+
+			"A webhook's signing secret is never returned: `has_secret` says whether one is set."), a.listAlertRules)
+	huma.Register(h, describe(reg(auth.PermAdmin, http.MethodPost, "/alert-rules", "create-alert-rule", "Create an alert rule", "alerts", http.StatusCreated),
+		"Creates a rule that alerts when one of its events (failure, success_after_failure, timeout, missed_fire, agent_lost) happens to a job of its namespace, "+
+			"or to one job with `job_id`: by a JSON POST to a webhook, signed with `secret` when set, or by email to the listed addresses. "+
+			"Needs the admin role on every namespace. The secret is write-only. Not idempotent: each call adds a rule."), a.createAlertRule)
+	huma.Register(h, describe(reg(auth.PermRead, http.MethodGet, "/alert-rules/{id}", "get-alert-rule", "Get an alert rule", "alerts", 0),
+		"Returns one alert rule, never its secret. A rule in a namespace the caller cannot see is a 404, as if it did not exist."), a.getAlertRule)
+	huma.Register(h, describe(reg(auth.PermAdmin, http.MethodPut, "/alert-rules/{id}", "replace-alert-rule", "Replace an alert rule", "alerts", 0),
+		"Replaces a rule's name, events, channel, target, job and enabled flag; the namespace cannot change (422). An empty `secret` keeps the current one. "+
+			"Needs the admin role on every namespace. Idempotent."), a.replaceAlertRule)
+	huma.Register(h, describe(reg(auth.PermAdmin, http.MethodDelete, "/alert-rules/{id}", "delete-alert-rule", "Delete an alert rule with its deliveries", "alerts", http.StatusNoContent),
+		"Deletes a rule with its delivery history; alerts it has not sent yet are dropped. Needs the admin role on every namespace. Deleting it again is a 404."), a.deleteAlertRule)
+	huma.Register(h, describe(reg(auth.PermAdmin, http.MethodPost, "/alert-rules/{id}/test", "test-alert-rule", "Send a test alert to the rule's webhook or addresses now", "alerts", 0),
+		"Sends one test alert (`\"test\": true` in the payload) to the rule's webhook or addresses now and waits for the answer. A receiver that fails is still a 200, "+
+			"with `ok` false and the reason, since the request itself worked; a test is not recorded as a delivery. Needs the admin role on every namespace; "+
+			"503 when this server has no alert service. Not idempotent: each call sends an alert."), a.testAlertRule)
+	huma.Register(h, describe(reg(auth.PermRead, http.MethodGet, "/alert-rules/{id}/deliveries", "list-alert-deliveries", "List a rule's deliveries, newest first", "alerts", 0),
+		"Lists the alerts the rule sent or is sending, newest first, at most `limit` (default 100): each one's event, payload, status (pending, sent, failed), "+
+			"attempts, next attempt and last error. Viewer role in the rule's namespace; another namespace's rule is a 404."), a.listAlertDeliveries)
+	a.alertExamples()
+}
+
+// alertExamples registers the alert bodies' examples.
+func (a *API) alertExamples() {
+	t0 := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
+	id := uuid.MustParse("01a21d48-4830-7a01-8b22-3c4d5e6f7a81")
+	job := uuid.MustParse("01a21d48-4789-79bc-908c-3353e7e04c2a")
+	rule := &AlertRuleView{AlertRule: &model.AlertRule{ID: id, Namespace: "default", JobID: &job, Name: "backup failures",
+		Events: []model.AlertEvent{model.AlertFailure, model.AlertTimeout}, Channel: model.AlertWebhook, Target: "https://chat.example.com/hooks/ops",
+		Enabled: true, CreatedAt: t0, UpdatedAt: t0}, HasSecret: true}
+	a.example("AlertRuleBody", &AlertRuleBody{Namespace: "default", JobID: job.String(), Name: "backup failures",
+		Events: rule.Events, Channel: model.AlertWebhook, Target: "https://chat.example.com/hooks/ops", Secret: "whsec-2f9c0e7b"})
+	a.example("AlertRuleView", rule)
+	a.example("AlertRuleListOutputBody", map[string]any{"result": []*AlertRuleView{rule}})
+	a.example("AlertTestOutputBody", map[string]any{"ok": false, "error": "webhook answered 502 Bad Gateway"})
+	sent := t0.Add(2 * time.Second)
+	a.example("AlertDeliveryListOutputBody", map[string]any{"result": []*model.AlertDelivery{{
+		ID: uuid.MustParse("01a21d48-4840-7b12-9c33-4d5e6f7a8b92"), RuleID: id, Event: model.AlertFailure, Status: model.AlertSent,
+		Payload:  json.RawMessage(`{"event":"failure","rule_id":"` + id.String() + `","namespace":"default","job_id":"` + job.String() + `","reason":"exit code 1"}`),
+		Attempts: 1, NextAttemptAt: t0, CreatedAt: t0, SentAt: &sent,
+	}}})
 }
 
 // AlertRuleBody is an alert rule as written.
@@ -150,6 +188,7 @@ func (a *API) createAlertRule(ctx context.Context, in *struct{ Body *AlertRuleBo
 	if err != nil {
 		return nil, storeError(err, "alert rule")
 	}
+	noteAudit(ctx, r.Namespace, r.ID.String(), nil, viewRule(r).Body)
 	a.rulesChanged()
 	return viewRule(r), nil
 }
@@ -230,6 +269,7 @@ func (a *API) replaceAlertRule(ctx context.Context, in *struct {
 	if err != nil {
 		return nil, storeError(err, "alert rule "+in.ID)
 	}
+	noteAudit(ctx, r.Namespace, in.ID, viewRule(cur).Body, viewRule(r).Body)
 	a.rulesChanged()
 	return viewRule(r), nil
 }
@@ -310,5 +350,8 @@ func (a *API) listAlertDeliveries(ctx context.Context, in *struct {
 	}
 	out := &AlertDeliveryListOutput{}
 	out.Body.Result = ds
+	if out.Body.Result == nil {
+		out.Body.Result = []*model.AlertDelivery{}
+	}
 	return out, nil
 }

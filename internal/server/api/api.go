@@ -103,6 +103,8 @@ type API struct {
 	adapter *recordingAdapter
 	// perms maps each route's mux pattern to its route and permission.
 	perms map[string]Route
+	// examples are body examples registered by route files (example).
+	examples map[string]any
 
 	follow    Follower
 	heartbeat time.Duration

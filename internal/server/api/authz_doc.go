@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/hetuflow/hetuflow/internal/model"
@@ -34,7 +35,7 @@ const (
 func ScopeOf(r Route) Scope {
 	p := strings.TrimPrefix(r.Path, Prefix)
 	namespaced := false
-	for _, s := range []string{"/jobs", "/schedules", "/flows", "/flow-runs", "/tasks", "/task-instances"} {
+	for _, s := range []string{"/jobs", "/schedules", "/flows", "/flow-runs", "/tasks", "/task-instances", "/alert-rules", "/secrets"} {
 		if p == s || strings.HasPrefix(p, s+"/") {
 			namespaced = true
 		}
@@ -44,9 +45,14 @@ func ScopeOf(r Route) Scope {
 		return ScopeGlobal
 	case r.ID == "create-schedule":
 		return ScopeRef
-	case strings.Contains(p, "{id}"):
+	case r.ID == "put-secret":
+		// The caller names the namespace, as in a create.
+		return ScopeCreate
+	case strings.Contains(p, "{id}"), strings.Contains(p, "{namespace}"):
+		// A secret's namespace is in its path; in a namespace the caller
+		// cannot see, every name is missing.
 		return ScopeObject
-	case strings.HasSuffix(p, "/query") || strings.HasSuffix(p, "/preview"):
+	case strings.HasSuffix(p, "/query") || strings.HasSuffix(p, "/preview") || r.Method == http.MethodGet:
 		return ScopeList
 	}
 	return ScopeCreate

@@ -67,8 +67,9 @@ func newSecBundleStore(t *testing.T, st store.Store, cfg auth.Config) *secBundle
 	}
 	log := lifecycletest.WarnLogger(t)
 	acc := auth.NewService(st, auth.NewTokens(st), cfg, log)
+	enrol, secretStore := agentSecurity(t, st, log)
 	a := api.New(api.Deps{Store: st, Logs: logs, Auth: acc, Accounts: acc, Scheduler: nopScheduler{}, ServerID: "s1", Version: "test", Logger: log,
-		FollowHeartbeat: 50 * time.Millisecond})
+		FollowHeartbeat: 50 * time.Millisecond, AgentAuth: enrol, Secrets: secretStore, Alerts: nopAlerts{}})
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
 	admin, _, err := auth.Bootstrap(t.Context(), st, model.TokenAdmin, "")
@@ -159,6 +160,7 @@ func (b *secBundle) must(t *testing.T, method, path string, body, out any, want 
 // fixtures are one object of every kind, in api.MatrixNamespace.
 type fixtures struct {
 	job, schedule, event, flow, flowRun, task, instance, token string
+	alertRule, secret, enrollToken, enrollPlain, agent         string
 }
 
 func (b *secBundle) fixtures(t *testing.T) *fixtures {
@@ -193,6 +195,26 @@ func (b *secBundle) fixtures(t *testing.T) *fixtures {
 	ti := storetest.TaskInstance(ctx, t, b.store, &storetest.TaskInstanceOpts{TaskID: &tid, Namespace: &ns})
 	f.instance = ti.ID.String()
 	f.token, _ = b.token(t, "victim", []string{ns}, model.RoleViewer)
+	var rule struct{ ID string }
+	b.must(t, "POST", "/alert-rules", map[string]any{"namespace": ns, "name": "r-" + uuid.NewString()[:8], "events": []string{"failure"},
+		"channel": "webhook", "target": "https://alerts.example.com/hook"}, &rule, 201)
+	f.alertRule = rule.ID
+	f.secret = "S_" + strings.ToUpper(uuid.NewString()[:8])
+	b.must(t, "PUT", "/secrets/"+ns+"/"+f.secret, map[string]any{"value": "hunter2"}, nil, 200)
+	// Two enrolment tokens: one to revoke and to enrol with (a route's
+	// own fixture), one used up here to enrol the agent to revoke.
+	var et, used struct {
+		Token       string
+		EnrollToken struct{ ID string } `json:"enroll_token"`
+	}
+	b.must(t, "POST", "/agent-enroll-tokens", map[string]any{"name": "matrix"}, &et, 201)
+	f.enrollToken, f.enrollPlain = et.EnrollToken.ID, et.Token
+	b.must(t, "POST", "/agent-enroll-tokens", map[string]any{"name": "matrix agent"}, &used, 201)
+	var enrolled struct {
+		AgentID string `json:"agent_id"`
+	}
+	b.must(t, "POST", "/agents/enroll", map[string]any{"token": used.Token}, &enrolled, 200)
+	f.agent = enrolled.AgentID
 	return &f
 }
 
@@ -211,6 +233,9 @@ func request(t *testing.T, r api.Route, f *fixtures) (path string, body any) {
 		"get-task": f.task, "cancel-task": f.task,
 		"get-task-instance": f.instance, "get-task-instance-log": f.instance, "follow-task-instance-log": f.instance,
 		"get-agent": "agent-1", "drain-agent": "agent-1", "get-server": "s1", "revoke-token": f.token,
+		"get-alert-rule": f.alertRule, "replace-alert-rule": f.alertRule, "delete-alert-rule": f.alertRule,
+		"test-alert-rule": f.alertRule, "list-alert-deliveries": f.alertRule,
+		"revoke-enroll-token": f.enrollToken, "revoke-agent": f.agent,
 	}
 	bodies := map[string]any{
 		"create-job":       map[string]any{"namespace": ns, "name": "n-" + uuid.NewString()[:8], "config": map[string]any{"command": "true"}},
@@ -224,6 +249,13 @@ func request(t *testing.T, r api.Route, f *fixtures) (path string, body any) {
 		"fire-hook":    "{}",
 		"login":        map[string]any{"name": "alice", "password": "correct horse battery"},
 		"create-token": map[string]any{"name": "new", "namespaces": []string{ns}, "role": "viewer"},
+		"create-alert-rule": map[string]any{"namespace": ns, "name": "a-" + uuid.NewString()[:8], "events": []string{"failure", "timeout"},
+			"channel": "email", "target": "ops@example.com"},
+		"replace-alert-rule": map[string]any{"name": "b-" + uuid.NewString()[:8], "events": []string{"agent_lost"},
+			"channel": "webhook", "target": "https://alerts.example.com/other"},
+		"put-secret":          map[string]any{"value": "correct horse"},
+		"create-enroll-token": map[string]any{"name": "rack 4", "labels": "role=db", "ttl": "1h"},
+		"enroll-agent":        map[string]any{"token": f.enrollPlain, "labels": map[string]string{"role": "db"}},
 	}
 	path = strings.TrimPrefix(r.Path, api.Prefix)
 	if strings.Contains(path, "{id}") {
@@ -233,6 +265,9 @@ func request(t *testing.T, r api.Route, f *fixtures) (path string, body any) {
 		}
 		path = strings.Replace(path, "{id}", v, 1)
 	}
+	// Secrets are named by namespace and name, both in the path.
+	path = strings.Replace(path, "{namespace}", ns, 1)
+	path = strings.Replace(path, "{name}", f.secret, 1)
 	switch r.ID {
 	case "preview-schedule":
 		path += "?cron=0+3+*+*+*&n=2"
@@ -297,6 +332,16 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 	}
 	shared := b.fixtures(t)
+	// refusals are the answers an admin gets from a valid request that
+	// this in-process server cannot carry out.
+	refusals := map[string]int{
+		"ready":         http.StatusServiceUnavailable, // no leader
+		"reload-config": http.StatusServiceUnavailable, // no configuration file
+		"drain-agent":   http.StatusConflict,           // agent-1 is not connected
+		"delete-job":    http.StatusConflict,           // its run is in progress
+		"delete-flow":   http.StatusConflict,           // its run is in progress
+		"fire-hook":     http.StatusUnauthorized,       // signed by the hook's secret, not sent
+	}
 	for _, r := range routes {
 		for _, c := range cols {
 			f := shared
@@ -305,6 +350,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 			}
 			path, body := request(t, r, f)
 			status, raw, _ := b.call(t, r.Method, path, body, bearer(creds[c.Name]))
+			if c.Name == "admin@*" && status >= 400 && refusals[r.ID] != status {
+				// The fixtures are valid requests: an admin gets the
+				// handler's own success, or its known refusal.
+				t.Errorf("%s %s as admin@* = %d %s: fix the route's fixture", r.Method, path, status, raw)
+			}
 			if got, want := classify(r, status), api.Expect(r, c); got != want {
 				t.Errorf("%s %s as %s = %d (%s), want %s: %s", r.Method, r.Path, c.Name, status, got, want, raw)
 			}

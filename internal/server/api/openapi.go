@@ -90,7 +90,7 @@ var descriptions = map[string]string{
 	"create-job":              "Creates a job in its namespace. The name must be unique there; a clash is a 409. Nothing runs until a schedule or a manual run says so.",
 	"get-job":                 "Returns one job by id.",
 	"replace-job":             "Replaces a job's name, description, status and config. Planned runs keep the config they were planned with; new runs take the new one.",
-	"delete-job":              "Deletes a job with its schedules, tasks, instances and logs. Running instances are cancelled first.",
+	"delete-job":              "Deletes a job with its schedules, tasks, instances and logs. A job with runs in progress is a 409: cancel them or let them finish first.",
 	"enable-job":              "Sets the job's status to enabled (100); its schedules plan runs again from now.",
 	"disable-job":             "Sets the job's status to disabled (99); its schedules stop planning runs. Runs already planned still run.",
 	"run-job":                 "Creates a task that runs now, with the given parameters and priority, and returns it. Not idempotent: each call is one more run.",
@@ -111,7 +111,7 @@ var descriptions = map[string]string{
 	"create-flow":             "Creates a flow: jobs as nodes, and edges saying which node starts which on success, failure or end. Cycles are refused.",
 	"get-flow":                "Returns one flow by id.",
 	"replace-flow":            "Replaces a flow's name, description, status and spec. Runs in progress keep the spec they started with.",
-	"delete-flow":             "Deletes a flow with its runs.",
+	"delete-flow":             "Deletes a flow with its runs. A flow with runs in progress is a 409: cancel them first.",
 	"run-flow":                "Starts a run of a flow: its root nodes run at once, the others as their edges allow. Not idempotent.",
 	"query-flows":             "Lists flows matching a filter, one page at a time.",
 	"get-flow-run":            "Returns a flow run with each node and its task, if the node has been decided.",
@@ -162,6 +162,17 @@ func (a *API) document() {
 		movePatternDescriptions(s, map[*huma.Schema]bool{})
 	}
 	examples := bodyExamples()
+	for k, v := range a.examples {
+		examples[k] = plainJSON(k, v)
+	}
+	// example finds a body's example by its schema's name, or by the
+	// operation id when the body is not a named schema (a bare list).
+	example := func(op *huma.Operation, s *huma.Schema) any {
+		if s.Ref == "" {
+			return examples[op.OperationID]
+		}
+		return examples[refName(s.Ref)]
+	}
 	for _, item := range oapi.Paths {
 		for _, op := range []*huma.Operation{item.Get, item.Post, item.Put, item.Delete} {
 			if op == nil {
@@ -173,7 +184,7 @@ func (a *API) document() {
 			if op.RequestBody != nil {
 				for ct, mt := range op.RequestBody.Content {
 					if ct == "application/json" && mt.Schema != nil {
-						mt.Example = examples[refName(mt.Schema.Ref)]
+						mt.Example = example(op, mt.Schema)
 					}
 				}
 			}
@@ -187,7 +198,7 @@ func (a *API) document() {
 						}
 						mt.Example = &Problem{ErrorModel: &huma.ErrorModel{Title: http.StatusText(status), Status: status, Detail: "internal error: database is closed"}, Code: ProblemCode(status)}
 					case ct == "application/json" && mt.Schema != nil:
-						mt.Example = examples[refName(mt.Schema.Ref)]
+						mt.Example = example(op, mt.Schema)
 					case ct == "text/plain":
 						mt.Example = "line 1\nline 2\n"
 					case ct == "text/event-stream":
@@ -282,9 +293,24 @@ func addErrorResponses(op *huma.Operation) {
 	if op.RequestBody != nil {
 		add(http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes))
 	}
+	if strings.Contains(op.Path, "{namespace}") {
+		add(http.StatusNotFound, "secret DB_PASSWORD not found")
+	}
 	switch op.OperationID {
-	case "create-job", "replace-job", "create-flow", "replace-flow", "cancel-task", "drain-agent", "run-flow":
+	case "create-job", "replace-job", "create-flow", "replace-flow", "cancel-task", "drain-agent", "run-flow", "delete-job", "delete-flow":
 		add(http.StatusConflict, "job conflicts with an existing one")
+	case "put-secret":
+		add(http.StatusConflict, "secrets: this server has no secrets key; set [server] secrets_key or secrets_key_file")
+	case "login":
+		add(http.StatusUnauthorized, "wrong user name or password")
+		add(http.StatusTooManyRequests, "too many sign-in attempts; retry in 30 s")
+	case "enroll-agent":
+		add(http.StatusUnauthorized, "enrolment token is invalid, expired, revoked or already used")
+		add(http.StatusTooManyRequests, "too many enrolment attempts; wait and try again")
+	case "test-alert-rule":
+		add(http.StatusServiceUnavailable, "alerts are not configured on this server")
+	case "reload-config":
+		add(http.StatusServiceUnavailable, "this server was started without a configuration file to reload")
 	}
 }
 
@@ -351,15 +377,36 @@ func bodyExamples() map[string]any {
 		"QueryResultFlow":         &QueryResult[*model.Flow]{Page: page, Result: []*model.Flow{flow}},
 		"QueryResultFlowRun":      &QueryResult[*model.FlowRun]{Page: page, Result: []*model.FlowRun{flowRun}},
 	}
-	// Examples are plain JSON values, as a document reader sees them.
 	for k, v := range ex {
-		b, err := json.Marshal(v)
-		if err != nil {
-			panic(fmt.Sprintf("api: example %s: %v", k, err))
-		}
-		var plain any
-		_ = json.Unmarshal(b, &plain)
-		ex[k] = plain
+		ex[k] = plainJSON(k, v)
 	}
 	return ex
+}
+
+// plainJSON returns v as a plain JSON value, as a document reader sees it.
+func plainJSON(name string, v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("api: example %s: %v", name, err))
+	}
+	var plain any
+	_ = json.Unmarshal(b, &plain)
+	return plain
+}
+
+// example registers v as the example of the schema called name (or, for a
+// body that is not a named schema, of the operation with that id). Route
+// files call it next to their types; document merges them.
+func (a *API) example(name string, v any) {
+	if a.examples == nil {
+		a.examples = map[string]any{}
+	}
+	a.examples[name] = v
+}
+
+// describe gives an operation its description: what it does, who may call
+// it, what it never returns, whether it is idempotent.
+func describe(op huma.Operation, text string) huma.Operation {
+	op.Description = text
+	return op
 }

@@ -26,7 +26,10 @@ func openAPIDoc(t *testing.T) (*api.API, map[string]any, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := api.New(api.Deps{Store: teststore.SQLite(t), Logs: logs, Auth: tokenAuth{}, Scheduler: nopScheduler{}, ServerID: "s1", Version: "test", Logger: lifecycletest.WarnLogger(t)})
+	st, log := teststore.SQLite(t), lifecycletest.WarnLogger(t)
+	enrol, secretStore := agentSecurity(t, st, log)
+	a := api.New(api.Deps{Store: st, Logs: logs, Auth: tokenAuth{}, Scheduler: nopScheduler{}, ServerID: "s1", Version: "test", Logger: log,
+		AgentAuth: enrol, Secrets: secretStore})
 	raw, err := json.Marshal(a.OpenAPI())
 	if err != nil {
 		t.Fatal(err)

@@ -31,10 +31,19 @@ type Reloader interface {
 
 // registerOps registers readiness and the admin reload.
 func (a *API) registerOps(reg regFunc) {
-	ready := reg(auth.PermPublic, http.MethodGet, "/ready", "ready", "Readiness: database reachable, migrations current, leader known (503 names the failed check)", "system", 0)
+	ready := describe(reg(auth.PermPublic, http.MethodGet, "/ready", "ready", "Readiness: database reachable, migrations current, leader known (503 names the failed check)", "system", 0),
+		"Readiness probe for a load balancer or orchestrator: 200 when the database answers, every migration is applied and a live leader holds the lease; "+
+			"otherwise 503 with each failed check in `errors` (its location names the check). The checks give up after 3 s, so a hung database fails the probe. "+
+			"Needs no token and shows no configuration. Use /health for liveness.")
 	ready.Errors = []int{http.StatusServiceUnavailable}
 	huma.Register(a.huma, ready, a.ready)
-	huma.Register(a.huma, reg(auth.PermAdmin, http.MethodPost, "/admin/reload", "reload-config", "Re-read the configuration file; apply live keys and list those that need a restart", "system", 0), a.reload)
+	huma.Register(a.huma, describe(reg(auth.PermAdmin, http.MethodPost, "/admin/reload", "reload-config", "Re-read the configuration file; apply live keys and list those that need a restart", "system", 0),
+		"Re-reads the configuration file this server started with and applies the keys that can change live: log.level, scheduler.history_ttl "+
+			"and the [alert] section. The answer lists every key that differs from the running value, those applied, and those that take effect only after a restart. "+
+			"A file that does not load changes nothing; the error names the key. Needs the admin role on every namespace; reloads only the server that answers. "+
+			"Idempotent: reloading an unchanged file applies nothing new. 503 when the server was started without a configuration file."), a.reload)
+	a.example("ReadyOutputBody", map[string]any{"status": "ready", "checks": []*ReadyCheck{{Name: "database", OK: true}, {Name: "migrations", OK: true}, {Name: "leader", OK: true}}})
+	a.example("ReloadReport", &ReloadReport{Changed: []string{"log.level", "server.listen"}, Applied: []string{"log.level"}, RestartRequired: []string{"server.listen"}})
 }
 
 // ReadyCheck is one readiness check.

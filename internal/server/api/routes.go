@@ -86,13 +86,7 @@ func (a *API) routes() {
 	huma.Register(h, reg(auth.PermRead, http.MethodPost, "/servers/query", "query-servers", "Query servers", "servers", 0), a.queryServers)
 	huma.Register(h, reg(auth.PermRead, http.MethodGet, "/cluster", "get-cluster", "Servers, leader and epoch, agents per server, queue depth and the oldest waiting task", "servers", 0), a.getCluster)
 
-	huma.Register(h, reg(auth.PermPublic, http.MethodPost, "/auth/login", "login", "Sign in with a name and password: sets the session cookie", "auth", 0), a.login)
-	huma.Register(h, reg(auth.PermSignedIn, http.MethodPost, "/auth/logout", "logout", "Sign out: ends the session", "auth", http.StatusNoContent), a.logout)
-	huma.Register(h, reg(auth.PermSignedIn, http.MethodGet, "/auth/me", "get-me", "Who the credential is, its grants and the CSRF token of its session", "auth", 0), a.me)
-	huma.Register(h, reg(auth.PermAdmin, http.MethodPost, "/tokens", "create-token", "Create an API token; the token is shown only in this answer", "tokens", http.StatusCreated), a.createToken)
-	huma.Register(h, reg(auth.PermAdmin, http.MethodGet, "/tokens", "list-tokens", "List API tokens", "tokens", 0), a.listTokens)
-	huma.Register(h, reg(auth.PermAdmin, http.MethodDelete, "/tokens/{id}", "revoke-token", "Revoke an API token at once", "tokens", http.StatusNoContent), a.revokeToken)
-	huma.Register(h, reg(auth.PermAdmin, http.MethodPost, "/audit/query", "query-audit", "Query the audit log, newest first", "audit", 0), a.queryAudit)
+	a.accountRoutes(reg)
 	a.agentAuthRoutes(reg)
 	a.secretRoutes(reg)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -30,10 +31,23 @@ func (a *API) secretRoutes(reg regFunc) {
 	op := func(perm auth.Permission, method, path, id, summary string, status int) huma.Operation {
 		return reg(perm, method, path, id, summary, "secrets", status)
 	}
-	huma.Register(h, op(auth.PermEdit, http.MethodPut, "/secrets/{namespace}/{name}", "put-secret", "Create or replace a secret (its value is never returned)", 0), a.putSecret)
-	huma.Register(h, op(auth.PermRead, http.MethodGet, "/secrets/{namespace}", "list-secrets", "List a namespace's secrets (names and dates only)", 0), a.listSecrets)
-	huma.Register(h, op(auth.PermRead, http.MethodGet, "/secrets/{namespace}/{name}", "get-secret", "Get a secret's metadata (never its value)", 0), a.getSecret)
-	huma.Register(h, op(auth.PermEdit, http.MethodDelete, "/secrets/{namespace}/{name}", "delete-secret", "Delete a secret", http.StatusNoContent), a.deleteSecret)
+	huma.Register(h, describe(op(auth.PermEdit, http.MethodPut, "/secrets/{namespace}/{name}", "put-secret", "Create or replace a secret (its value is never returned)", 0),
+		"Creates or replaces the secret `name` in `namespace`, encrypted at rest with the server's current secrets key. A job of the namespace uses it as "+
+			"`${secret:name}` in an environment value; the agent gets the value only inside the run, and its output is redacted. No route ever returns the value. "+
+			"The namespace must be one a job can have (not \"*\"). Needs the editor role in the namespace. Idempotent. 409 when the server has no secrets key."), a.putSecret)
+	huma.Register(h, describe(op(auth.PermRead, http.MethodGet, "/secrets/{namespace}", "list-secrets", "List a namespace's secrets (names and dates only)", 0),
+		"Lists a namespace's secrets: name, key id and dates, never a value. Needs the viewer role in the namespace; a namespace the caller cannot see is a 404."), a.listSecrets)
+	huma.Register(h, describe(op(auth.PermRead, http.MethodGet, "/secrets/{namespace}/{name}", "get-secret", "Get a secret's metadata (never its value)", 0),
+		"Returns a secret's name, key id and dates, never its value. Needs the viewer role in the namespace; in a namespace the caller cannot see, "+
+			"every name is a 404, so the answer does not tell whether the secret exists."), a.getSecret)
+	huma.Register(h, describe(op(auth.PermEdit, http.MethodDelete, "/secrets/{namespace}/{name}", "delete-secret", "Delete a secret", http.StatusNoContent),
+		"Deletes a secret. Runs dispatched afterwards that refer to it fail without starting, naming the missing secret. Needs the editor role in the namespace; "+
+			"deleting it again is a 404."), a.deleteSecret)
+	t0 := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
+	sec := &model.Secret{Namespace: "default", Name: "DB_PASSWORD", KeyID: "9f86d081884c", CreatedAt: t0, UpdatedAt: t0.Add(time.Hour)}
+	a.example("PutSecretInputBody", map[string]any{"value": "s3cr3t-Pa55w0rd"})
+	a.example("Secret", sec)
+	a.example("SecretsOutputBody", map[string]any{"result": []*model.Secret{sec}})
 }
 
 // SecretPath names a secret.
@@ -56,8 +70,13 @@ type SecretOutput struct {
 }
 
 func secretError(err error, what string) error {
-	if errors.Is(err, secrets.ErrNoKey) {
+	var fe *model.FieldError
+	switch {
+	case errors.Is(err, secrets.ErrNoKey):
 		return huma.Error409Conflict(err.Error())
+	case errors.As(err, &fe) && (fe.Field == "name" || fe.Field == "namespace"):
+		// Both are in the path, not the body.
+		return fieldError("path."+fe.Field, fe.Reason)
 	}
 	return storeError(err, what)
 }
@@ -65,6 +84,11 @@ func secretError(err error, what string) error {
 func (a *API) putSecret(ctx context.Context, in *PutSecretInput) (*SecretOutput, error) {
 	if err := allowCreate(ctx, in.Namespace); err != nil {
 		return nil, err
+	}
+	// Only a namespace a job can have: a secret elsewhere (say "*") could
+	// never be used.
+	if err := model.ValidateNamespace("namespace", in.Namespace); err != nil {
+		return nil, secretError(err, "secret "+in.Name)
 	}
 	s, err := a.deps.Secrets.Put(ctx, in.Namespace, in.Name, []byte(in.Body.Value))
 	if err != nil {
