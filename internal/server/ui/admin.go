@@ -100,10 +100,8 @@ func (u *UI) tokenPage(w http.ResponseWriter, r *http.Request, p *page, status i
 func (u *UI) tokenCreate(w http.ResponseWriter, r *http.Request, p *page) {
 	f := formValues(r, "name", "role", "namespaces", "expires_in")
 	d := &adminPage{Form: f}
-	body := api.TokenBody{Name: f["name"], Role: model.Role(f["role"])}
-	for _, ns := range strings.FieldsFunc(f["namespaces"], func(r rune) bool { return r == ',' || r == ' ' || r == '\n' }) {
-		body.Namespaces = append(body.Namespaces, ns)
-	}
+	body := api.TokenBody{Name: f["name"], Role: model.Role(f["role"]),
+		Namespaces: strings.FieldsFunc(f["namespaces"], func(r rune) bool { return r == ',' || r == ' ' || r == '\n' })}
 	if f["expires_in"] != "" {
 		dur, err := time.ParseDuration(f["expires_in"])
 		if err != nil {

@@ -108,7 +108,12 @@ func TestAdminPagesRenderForAdminsOnly(t *testing.T) {
 			}
 		}
 	}
-	_, body := (func() (int, string) { c := b.client(t); c.login(adminTok); c.lang = "zh-CN"; return c.get("/admin/users") })()
+	_, body := (func() (int, string) {
+		c := b.client(t)
+		c.login(adminTok)
+		c.lang = "zh-CN"
+		return c.get("/admin/users")
+	})()
 	if !strings.Contains(body, "编辑者") || !strings.Contains(body, "用户") {
 		t.Error("the users page is not in Chinese, or lacks the role")
 	}
