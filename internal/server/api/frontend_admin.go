@@ -2,7 +2,10 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"reflect"
+	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -23,6 +26,51 @@ func errNotConfigured(what string) error {
 	return huma.Error503ServiceUnavailable(what + " are not configured on this server")
 }
 
+// checkBody validates a request body against the route's JSON schema, as
+// huma does before an HTTP request reaches its handler: the front end calls
+// the handler directly, and some handlers rely on the schema (lengths,
+// enums, required items). Problems are located at "body.<field>".
+func (a *API) checkBody(body any) error {
+	reg := a.huma.OpenAPI().Components.Schemas
+	schema := reg.Schema(reflect.TypeOf(body), true, "")
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return huma.Error400BadRequest("body: " + err.Error())
+	}
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return huma.Error400BadRequest("body: " + err.Error())
+	}
+	// A nil slice or pointer is a field left out, as in a JSON request.
+	if m, ok := v.(map[string]any); ok {
+		for k, x := range m {
+			if x == nil {
+				delete(m, k)
+			}
+		}
+	}
+	res := &huma.ValidateResult{}
+	huma.Validate(reg, schema, huma.NewPathBuffer([]byte("body"), 4), huma.ModeWriteToServer, v, res)
+	if len(res.Errors) == 0 {
+		return nil
+	}
+	for _, e := range res.Errors {
+		d, ok := e.(*huma.ErrorDetail)
+		if !ok {
+			continue
+		}
+		// A form shows an error beside its field: a missing property is
+		// located at it rather than at the body. The value is left out, as
+		// it may hold a secret.
+		if name, ok := strings.CutPrefix(d.Message, "expected required property "); ok && d.Location == "body" {
+			d.Location = "body." + strings.TrimSuffix(name, " to be present")
+		}
+		d.Value = nil
+	}
+	return huma.Error422UnprocessableEntity("validation failed", res.Errors...)
+	return nil
+}
+
 // ListTokens lists API tokens as GET /tokens does.
 func (a *API) ListTokens(ctx context.Context) ([]*model.AccessToken, error) {
 	return asRoute(ctx, a, http.MethodGet, "/tokens", "", func(ctx context.Context) ([]*model.AccessToken, error) {
@@ -38,6 +86,9 @@ func (a *API) ListTokens(ctx context.Context) ([]*model.AccessToken, error) {
 // the token's secret, the only time it is shown.
 func (a *API) CreateToken(ctx context.Context, body TokenBody) (*TokenCreated, error) {
 	return asRoute(ctx, a, http.MethodPost, "/tokens", "", func(ctx context.Context) (*TokenCreated, error) {
+		if err := a.checkBody(body); err != nil {
+			return nil, err
+		}
 		out, err := a.createToken(ctx, &struct{ Body TokenBody }{body})
 		if err != nil {
 			return nil, err
@@ -57,6 +108,9 @@ func (a *API) RevokeToken(ctx context.Context, id string) error {
 // QueryAudit reads one page of the audit log as POST /audit/query does.
 func (a *API) QueryAudit(ctx context.Context, body AuditQueryBody) (*AuditQueryOutput, error) {
 	return asRoute(ctx, a, http.MethodPost, "/audit/query", "", func(ctx context.Context) (*AuditQueryOutput, error) {
+		if err := a.checkBody(body); err != nil {
+			return nil, err
+		}
 		return a.queryAudit(ctx, &struct{ Body AuditQueryBody }{body})
 	})
 }
@@ -126,6 +180,9 @@ func (a *API) CreateEnrollToken(ctx context.Context, in EnrollTokenInput) (strin
 		return "", nil, errNotConfigured("agent enrolment tokens")
 	}
 	out, err := asRoute(ctx, a, http.MethodPost, "/agent-enroll-tokens", "", func(ctx context.Context) (*EnrollTokenCreated, error) {
+		if err := a.checkBody(in.Body); err != nil {
+			return nil, err
+		}
 		out, err := a.createEnrollToken(ctx, &in)
 		if err == nil {
 			noteAudit(ctx, "", out.Body.EnrollToken.ID, nil, nil)
@@ -185,6 +242,9 @@ func (a *API) ListAlertRules(ctx context.Context, namespace string) ([]*AlertRul
 // CreateAlertRule creates an alert rule as POST /alert-rules does.
 func (a *API) CreateAlertRule(ctx context.Context, body AlertRuleBody) (*AlertRuleView, error) {
 	return asRoute(ctx, a, http.MethodPost, "/alert-rules", "", func(ctx context.Context) (*AlertRuleView, error) {
+		if err := a.checkBody(body); err != nil {
+			return nil, err
+		}
 		out, err := a.createAlertRule(ctx, &struct{ Body *AlertRuleBody }{&body})
 		if err != nil {
 			return nil, err
