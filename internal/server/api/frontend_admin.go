@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"reflect"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -30,9 +29,28 @@ func errNotConfigured(what string) error {
 // huma does before an HTTP request reaches its handler: the front end calls
 // the handler directly, and some handlers rely on the schema (lengths,
 // enums, required items). Problems are located at "body.<field>".
-func (a *API) checkBody(body any) error {
-	reg := a.huma.OpenAPI().Components.Schemas
-	schema := reg.Schema(reflect.TypeOf(body), true, "")
+func (a *API) checkBody(method, path string, body any) error {
+	// The schema is read from the registered operation: asking the
+	// registry for a type's schema could add one to the served document.
+	doc := a.huma.OpenAPI()
+	reg := doc.Components.Schemas
+	item := doc.Paths[path]
+	if item == nil {
+		item = doc.Paths[Prefix+path]
+	}
+	var op *huma.Operation
+	if item != nil {
+		switch method {
+		case http.MethodPost:
+			op = item.Post
+		case http.MethodPut:
+			op = item.Put
+		}
+	}
+	if op == nil || op.RequestBody == nil || op.RequestBody.Content["application/json"] == nil {
+		panic("api: no request body schema for " + method + " " + path)
+	}
+	schema := op.RequestBody.Content["application/json"].Schema
 	raw, err := json.Marshal(body)
 	if err != nil {
 		return huma.Error400BadRequest("body: " + err.Error())
@@ -68,7 +86,6 @@ func (a *API) checkBody(body any) error {
 		d.Value = nil
 	}
 	return huma.Error422UnprocessableEntity("validation failed", res.Errors...)
-	return nil
 }
 
 // ListTokens lists API tokens as GET /tokens does.
@@ -86,7 +103,7 @@ func (a *API) ListTokens(ctx context.Context) ([]*model.AccessToken, error) {
 // the token's secret, the only time it is shown.
 func (a *API) CreateToken(ctx context.Context, body TokenBody) (*TokenCreated, error) {
 	return asRoute(ctx, a, http.MethodPost, "/tokens", "", func(ctx context.Context) (*TokenCreated, error) {
-		if err := a.checkBody(body); err != nil {
+		if err := a.checkBody(http.MethodPost, "/tokens", body); err != nil {
 			return nil, err
 		}
 		out, err := a.createToken(ctx, &struct{ Body TokenBody }{body})
@@ -108,7 +125,7 @@ func (a *API) RevokeToken(ctx context.Context, id string) error {
 // QueryAudit reads one page of the audit log as POST /audit/query does.
 func (a *API) QueryAudit(ctx context.Context, body AuditQueryBody) (*AuditQueryOutput, error) {
 	return asRoute(ctx, a, http.MethodPost, "/audit/query", "", func(ctx context.Context) (*AuditQueryOutput, error) {
-		if err := a.checkBody(body); err != nil {
+		if err := a.checkBody(http.MethodPost, "/audit/query", body); err != nil {
 			return nil, err
 		}
 		return a.queryAudit(ctx, &struct{ Body AuditQueryBody }{body})
@@ -180,7 +197,7 @@ func (a *API) CreateEnrollToken(ctx context.Context, in EnrollTokenInput) (strin
 		return "", nil, errNotConfigured("agent enrolment tokens")
 	}
 	out, err := asRoute(ctx, a, http.MethodPost, "/agent-enroll-tokens", "", func(ctx context.Context) (*EnrollTokenCreated, error) {
-		if err := a.checkBody(in.Body); err != nil {
+		if err := a.checkBody(http.MethodPost, "/agent-enroll-tokens", in.Body); err != nil {
 			return nil, err
 		}
 		out, err := a.createEnrollToken(ctx, &in)
@@ -242,7 +259,7 @@ func (a *API) ListAlertRules(ctx context.Context, namespace string) ([]*AlertRul
 // CreateAlertRule creates an alert rule as POST /alert-rules does.
 func (a *API) CreateAlertRule(ctx context.Context, body AlertRuleBody) (*AlertRuleView, error) {
 	return asRoute(ctx, a, http.MethodPost, "/alert-rules", "", func(ctx context.Context) (*AlertRuleView, error) {
-		if err := a.checkBody(body); err != nil {
+		if err := a.checkBody(http.MethodPost, "/alert-rules", body); err != nil {
 			return nil, err
 		}
 		out, err := a.createAlertRule(ctx, &struct{ Body *AlertRuleBody }{&body})

@@ -152,6 +152,12 @@ func TestAdminTokenCreateAndRevoke(t *testing.T) {
 	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "must be a duration") || !strings.Contains(body, `value="deploy"`) {
 		t.Fatalf("bad expiry: %d", resp.StatusCode)
 	}
+	// What the API's schema refuses (no name, no namespace) is refused here
+	// too, beside the fields.
+	resp, body = c.post("/admin/tokens", "/admin/tokens", url.Values{"name": {""}, "role": {"editor"}, "namespaces": {""}})
+	if resp.StatusCode != http.StatusUnprocessableEntity || strings.Count(body, `class="field-error"`) != 2 {
+		t.Fatalf("empty name and namespaces: %d, %d field errors", resp.StatusCode, strings.Count(body, `class="field-error"`))
+	}
 	resp, body = c.post("/admin/tokens", "/admin/tokens", url.Values{"name": {"deploy"}, "role": {"editor"}, "namespaces": {"team-a, team-b"}, "expires_in": {"720h"}})
 	secret := regexp.MustCompile(`id="once-value"[^>]*value="([^"]+)"`).FindStringSubmatch(body)
 	if resp.StatusCode != http.StatusCreated || secret == nil || !strings.Contains(body, "never shown again") || !strings.Contains(body, "API token deploy created.") {
