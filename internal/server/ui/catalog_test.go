@@ -103,6 +103,9 @@ func TestStatusKeys(t *testing.T) {
 		want["server."] = append(want["server."], s.String())
 	}
 	want["kind."] = []string{"1", "2", "3", "4", "5", "6"}
+	want["role."] = []string{string(model.RoleViewer), string(model.RoleOperator), string(model.RoleEditor), string(model.RoleAdmin)}
+	want["event."] = alertEvents
+	want["channel."] = []string{string(model.AlertWebhook), string(model.AlertEmail)}
 	want["type."] = taskTypes
 	want["step."] = []string{"planned", "dispatched", "acked", "started", "finished"}
 	used := map[string]bool{}

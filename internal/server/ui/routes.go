@@ -50,6 +50,7 @@ func (u *UI) routes() {
 	view("GET /cluster", u.cluster)
 	view("GET /ui/live", u.live)
 	view("GET /ui/preview", u.preview)
+	u.adminRoutes(view)
 }
 
 // signedIn wraps a handler: nobody signed in goes to the login page (a

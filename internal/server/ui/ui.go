@@ -91,7 +91,7 @@ func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Paths lists the top-level paths the UI serves, for the server's mux.
 func Paths() []string {
 	return []string{"/{$}", "/login", "/logout", "/prefs", "/jobs", "/jobs/", "/schedules/", "/runs", "/runs/", "/tasks/", "/instances/",
-		"/agents", "/agents/", "/cluster", "/static/", "/ui/"}
+		"/agents", "/agents/", "/cluster", "/static/", "/ui/", "/admin", "/admin/"}
 }
 
 // page is what every template gets: the printer for messages, times and

@@ -33,6 +33,11 @@
     f.appendChild(h);
   });
 
+  // A secret shown once is selected whole on focus, ready to copy.
+  document.querySelectorAll("input[data-select-all]").forEach(function (i) {
+    i.addEventListener("focus", function () { i.select(); });
+  });
+
   // Live counts.
   var live = document.querySelectorAll("[data-live-key]");
   if (live.length) {
