@@ -371,12 +371,13 @@ func (a *Agent) Start(ctx context.Context) error {
 		return fmt.Errorf("create work dir pool: %w", err)
 	}
 	if err := a.openOutbox(ctx); err != nil {
+		// Stop came while the outbox lock was awaited (the previous run
+		// may still have held it): the start was called off, it did not
+		// fail. Asked before stopped, which ends ctx.
+		calledOff := ctx.Err() != nil
 		started()
 		stopped()
-		if ctx.Err() != nil {
-			// Stop came while the outbox lock was awaited (the previous
-			// run may still have held it): the start was called off, it
-			// did not fail.
+		if calledOff {
 			return nil
 		}
 		return err

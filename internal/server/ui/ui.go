@@ -312,7 +312,9 @@ func (u *UI) problem(r *http.Request, p *page, err error) {
 		p.Errors = map[string]string{}
 	}
 	for _, d := range em.Errors {
-		f := strings.TrimPrefix(strings.TrimPrefix(d.Location, "body."), "config.")
+		// A form field is named as in the body, or in the path for
+		// resources addressed by it (a secret's namespace and name).
+		f := strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(d.Location, "body."), "path."), "config.")
 		// The detail stays English, as the API says it; the heading above
 		// is localized by the problem's status.
 		p.Errors[f] = d.Message
