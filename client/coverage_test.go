@@ -23,6 +23,8 @@ var clientMethods = map[string]string{
 	"list-alert-rules": "ListAlertRules", "create-alert-rule": "CreateAlertRule", "get-alert-rule": "GetAlertRule",
 	"replace-alert-rule": "ReplaceAlertRule", "delete-alert-rule": "DeleteAlertRule", "test-alert-rule": "TestAlertRule",
 	"list-alert-deliveries": "AlertDeliveries",
+	"list-users": "ListUsers", "create-user": "CreateUser", "set-user-password": "SetUserPassword", "set-user-grant": "SetUserGrant",
+	"revoke-user-grant": "RevokeUserGrant", "delete-user": "DeleteUser",
 	"put-secret":            "PutSecret", "list-secrets": "ListSecrets", "get-secret": "GetSecret", "delete-secret": "DeleteSecret",
 	"create-job": "CreateJob", "get-job": "GetJob", "replace-job": "ReplaceJob", "delete-job": "DeleteJob", "enable-job": "EnableJob",
 	"disable-job": "DisableJob", "run-job": "RunJob", "query-jobs": "QueryJobs",
