@@ -91,6 +91,7 @@ type Executor interface {
 	TaskPlanExecutor
 	AgentSecurityExecutor
 	SecurityExecutor
+	UserExecutor
 	StatsExecutor
 	// APITokenCount counts tokens of a kind.
 	APITokenCount(ctx context.Context, params *APITokenCountParams) (int, error)

@@ -161,6 +161,7 @@ func (b *secBundle) must(t *testing.T, method, path string, body, out any, want 
 type fixtures struct {
 	job, schedule, event, flow, flowRun, task, instance, token string
 	alertRule, secret, enrollToken, enrollPlain, agent         string
+	user                                                       string
 }
 
 func (b *secBundle) fixtures(t *testing.T) *fixtures {
@@ -215,6 +216,9 @@ func (b *secBundle) fixtures(t *testing.T) *fixtures {
 	}
 	b.must(t, "POST", "/agents/enroll", map[string]any{"token": used.Token}, &enrolled, 200)
 	f.agent = enrolled.AgentID
+	var user struct{ ID string }
+	b.must(t, "POST", "/users", map[string]any{"name": "u-" + uuid.NewString()[:8], "password": "correct horse battery", "namespace": ns, "role": "viewer"}, &user, 201)
+	f.user = user.ID
 	return &f
 }
 
@@ -236,6 +240,7 @@ func request(t *testing.T, r api.Route, f *fixtures) (path string, body any) {
 		"get-alert-rule": f.alertRule, "replace-alert-rule": f.alertRule, "delete-alert-rule": f.alertRule,
 		"test-alert-rule": f.alertRule, "list-alert-deliveries": f.alertRule,
 		"revoke-enroll-token": f.enrollToken, "revoke-agent": f.agent,
+		"set-user-password": f.user, "set-user-grant": f.user, "revoke-user-grant": f.user, "delete-user": f.user,
 	}
 	bodies := map[string]any{
 		"create-job":       map[string]any{"namespace": ns, "name": "n-" + uuid.NewString()[:8], "config": map[string]any{"command": "true"}},
@@ -256,6 +261,9 @@ func request(t *testing.T, r api.Route, f *fixtures) (path string, body any) {
 		"put-secret":          map[string]any{"value": "correct horse"},
 		"create-enroll-token": map[string]any{"name": "rack 4", "labels": "role=db", "ttl": "1h"},
 		"enroll-agent":        map[string]any{"token": f.enrollPlain, "labels": map[string]string{"role": "db"}},
+		"create-user":         map[string]any{"name": "n-" + uuid.NewString()[:8], "password": "correct horse battery", "namespace": ns, "role": "editor"},
+		"set-user-password":   map[string]any{"password": "correct horse battery staple"},
+		"set-user-grant":      map[string]any{"role": "operator"},
 	}
 	path = strings.TrimPrefix(r.Path, api.Prefix)
 	if strings.Contains(path, "{id}") {

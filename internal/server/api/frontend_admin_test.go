@@ -36,6 +36,13 @@ func TestFrontendChecksSchema(t *testing.T) {
 	if em := api.ErrorModel(err); em == nil || em.Status != 422 || !hasLocation(em, "body.channel") {
 		t.Fatalf("unknown channel: %v", err)
 	}
+	_, err = a.CreateUser(ctx, api.CreateUserBody{Name: "", Password: "correct horse battery", Role: "owner"})
+	if em := api.ErrorModel(err); em == nil || em.Status != 422 || !hasLocation(em, "body.name") || !hasLocation(em, "body.role") {
+		t.Fatalf("user without a name, with an unknown role: %v", err)
+	}
+	if _, err := a.SetUserGrant(ctx, "u1", "team-a", "owner"); api.ErrorModel(err) == nil || !hasLocation(err, "body.role") {
+		t.Fatalf("grant of an unknown role: %v", err)
+	}
 	tok, err := a.CreateToken(ctx, api.TokenBody{Name: "ok", Role: model.RoleViewer, Namespaces: []string{"*"}})
 	if err != nil || !strings.HasPrefix(tok.Token, "hf_") {
 		t.Fatalf("good token: %v", err)

@@ -89,4 +89,5 @@ func (a *API) routes() {
 	a.accountRoutes(reg)
 	a.agentAuthRoutes(reg)
 	a.secretRoutes(reg)
+	a.userRoutes(reg)
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/server/api"
-	"github.com/hetuflow/hetuflow/internal/store"
 )
 
 // The admin pages (users, API tokens, secrets, the audit log, agent
@@ -29,6 +28,7 @@ func (u *UI) adminRoutes(view func(string, func(http.ResponseWriter, *http.Reque
 	admin("POST /admin/tokens/{id}/revoke", u.tokenRevoke)
 	admin("GET /admin/audit", u.auditList)
 	admin("GET /admin/users", u.userList)
+	u.userRoutes(admin)
 	admin("GET /admin/secrets", u.secretList)
 	admin("POST /admin/secrets", u.secretPut)
 	admin("POST /admin/secrets/delete", u.secretDelete)
@@ -170,30 +170,4 @@ func (u *UI) auditList(w http.ResponseWriter, r *http.Request, p *page) {
 	d.Pager.Total, d.Pager.Shown = -1, len(rows)
 	d.Items = rows
 	u.renderAdmin(w, r, p, status, "admin_audit", d)
-}
-
-// userRow is a user with their grants.
-type userRow struct {
-	User   *model.User
-	Grants []*model.Grant
-}
-
-// userList shows users and their grants. Users have no API yet, so the
-// page reads the store; it changes nothing.
-func (u *UI) userList(w http.ResponseWriter, r *http.Request, p *page) {
-	users, err := u.deps.Store.UserList(r.Context())
-	if err != nil {
-		u.fail(w, r, p, err)
-		return
-	}
-	rows := make([]userRow, 0, len(users))
-	for _, usr := range users {
-		g, err := u.deps.Store.GrantList(r.Context(), &store.GrantListParams{UserID: usr.ID})
-		if err != nil {
-			u.fail(w, r, p, err)
-			return
-		}
-		rows = append(rows, userRow{User: usr, Grants: g})
-	}
-	u.renderAdmin(w, r, p, http.StatusOK, "admin_users", &adminPage{Section: "users", Items: rows})
 }

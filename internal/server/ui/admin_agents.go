@@ -43,6 +43,13 @@ func (u *UI) secretPut(w http.ResponseWriter, r *http.Request, p *page) {
 	// The value is used as typed and never put back into a page.
 	if _, err := u.deps.API.PutSecret(r.Context(), ns, name, r.PostFormValue("value")); err != nil {
 		u.problem(r, p, err)
+		// The namespace and name are in the route's path: show their
+		// errors beside the form's fields.
+		for _, f := range []string{"namespace", "name"} {
+			if m, ok := p.Errors["path."+f]; ok {
+				p.Errors[f] = m
+			}
+		}
 		u.secretPage(w, r, p, http.StatusUnprocessableEntity, ns, map[string]string{"name": name})
 		return
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/hetuflow/hetuflow/internal/server/agentauth"
 	"github.com/hetuflow/hetuflow/internal/server/alert"
 	"github.com/hetuflow/hetuflow/internal/server/api"
+	"github.com/hetuflow/hetuflow/internal/server/auth"
 	"github.com/hetuflow/hetuflow/internal/server/secrets"
 	"github.com/hetuflow/hetuflow/internal/server/tasklog"
 	"github.com/hetuflow/hetuflow/internal/server/ui"
@@ -44,12 +45,14 @@ func setupAdmin(t *testing.T) *adminBundle {
 	log := lifecycletest.WarnLogger(t)
 	agents := agentauth.New(agentauth.Config{}, st, nil, log)
 	alerts := alert.New(alert.Config{Timeout: 10 * time.Second}, st, nil, log)
+	// Accounts hash the passwords of the users page, cheaply here.
+	accounts := auth.NewService(st, auth.NewTokens(st), auth.Config{Password: auth.PasswordParams{Memory: 64, Time: 1, Threads: 1}}, log)
 	a := api.New(api.Deps{Store: st, Logs: logs, Auth: tokens{}, Scheduler: nopScheduler{}, ServerID: "s1", Version: "test", Logger: log,
-		Secrets: secrets.New(st, keys), AgentAuth: agents, Alerts: alerts})
-	auth := &ui.TokenAuth{Tokens: tokens{}, Extra: map[string]ui.Identity{
+		Secrets: secrets.New(st, keys), AgentAuth: agents, Alerts: alerts, Accounts: accounts})
+	ta := &ui.TokenAuth{Tokens: tokens{}, Extra: map[string]ui.Identity{
 		viewerTok: {Name: "viewer-a", Roles: map[string]ui.Role{"team-a": ui.RoleViewer}},
 	}}
-	u := ui.New(ui.Deps{Store: st, API: a, Auth: auth, Version: "test", Logger: log})
+	u := ui.New(ui.Deps{Store: st, API: a, Auth: ta, Version: "test", Logger: log})
 	srv := httptest.NewServer(u)
 	t.Cleanup(srv.Close)
 	return &adminBundle{bundle: &bundle{st: st, api: a, srv: srv}, agents: agents}

@@ -36,6 +36,7 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Query", exerciseQuery},
 		{"Schedule", exerciseSchedule},
 		{"Security", exerciseSecurity},
+		{"User", exerciseUser},
 		{"AgentSecurity", exerciseAgentSecurity},
 		{"Server", exerciseServer},
 		{"Stats", exerciseStats},
