@@ -1,14 +1,12 @@
 package server_test
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/hetuflow/hetuflow/internal/config"
@@ -24,7 +22,6 @@ import (
 // comes back, create an enrolment token, and read the audit log. It saves
 // screenshots of the admin pages.
 func TestBrowserAdmin(t *testing.T) {
-	bin := browserPath(t)
 	h := newHarness(t, teststore.SQLite, func(c *config.Config) {
 		cheapSecurity(c)
 		c.Server.SecretsKey = secrets.GenerateKey()
@@ -33,25 +30,7 @@ func TestBrowserAdmin(t *testing.T) {
 	if _, err := auth.CreateUser(t.Context(), h.store, "root", auth.HashPassword(password, auth.PasswordParams{Memory: 64, Time: 1, Threads: 1}), model.RoleAdmin, model.AllNamespaces); err != nil {
 		t.Fatalf("create user: %v", err)
 	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.WithoutCancel(t.Context()),
-		chromedp.ExecPath(bin), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.WindowSize(1280, 800),
-		chromedp.Env("TZ=UTC"), chromedp.Flag("lang", "en-US"))
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(alloc)
-	defer cancelCtx()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancelTimeout()
-	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
-	go func() {
-		for _, err := range dialogs {
-			if err != nil {
-				return
-			}
-			_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
-		}
-	}()
+	ctx := newBrowser(t, 2*time.Minute)
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if err := chromedp.Do(ctx, steps...); err != nil {

@@ -34,6 +34,34 @@ func browserPath(t *testing.T) string {
 	return ""
 }
 
+// newBrowser starts headless Chromium for t (skipping the test when there
+// is none, outside CI) and returns a tab that ends with the test, or after
+// timeout, and that accepts every dialog: the console asks before dangerous
+// actions, and the person says yes.
+func newBrowser(t *testing.T, timeout time.Duration) context.Context {
+	t.Helper()
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.WithoutCancel(t.Context()),
+		chromedp.ExecPath(browserPath(t)), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.WindowSize(1280, 800),
+		chromedp.Env("TZ=UTC"), chromedp.Flag("lang", "en-US"))
+	t.Cleanup(cancelAlloc)
+	ctx, cancelCtx := chromedp.NewContext(alloc)
+	t.Cleanup(cancelCtx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
+	t.Cleanup(cancelTimeout)
+	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
+	go func() {
+		for _, err := range dialogs {
+			if err != nil {
+				return
+			}
+			_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+		}
+	}()
+	return ctx
+}
+
 // screenshotDir is where the browser tests save the pages shown in the
 // README.
 const screenshotDir = "../../docs/screenshots"
@@ -44,7 +72,6 @@ const screenshotDir = "../../docs/screenshots"
 // long run, and read pages in both languages. It saves screenshots of the
 // main pages.
 func TestBrowserConsole(t *testing.T) {
-	bin := browserPath(t)
 	h := newHarness(t, func(t testing.TB) store.Store { return teststore.SQLite(t) }, cheapSecurity)
 	h.startAgent("agent-browser", map[string]string{"zone": "a"})
 	const password = "browser test password"
@@ -52,26 +79,7 @@ func TestBrowserConsole(t *testing.T) {
 		t.Fatalf("create user: %v", err)
 	}
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.WithoutCancel(t.Context()),
-		chromedp.ExecPath(bin), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.WindowSize(1280, 800),
-		chromedp.Env("TZ=UTC"), chromedp.Flag("lang", "en-US"))
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(alloc)
-	defer cancelCtx()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancelTimeout()
-	// Dangerous actions ask in a dialog; the person says yes.
-	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
-	go func() {
-		for _, err := range dialogs {
-			if err != nil {
-				return
-			}
-			_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
-		}
-	}()
+	ctx := newBrowser(t, 3*time.Minute)
 
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()

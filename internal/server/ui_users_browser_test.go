@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,7 +20,6 @@ import (
 // viewer sees team-a's job and not team-b's, and no button that changes a
 // job. It saves the users page's screenshot.
 func TestBrowserViewerOfOneNamespace(t *testing.T) {
-	bin := browserPath(t)
 	h := newHarness(t, teststore.SQLite, cheapSecurity)
 	const adminPassword, viewerPassword = "browser admin password", "browser viewer password"
 	if _, err := auth.CreateUser(t.Context(), h.store, "root", auth.HashPassword(adminPassword, auth.PasswordParams{Memory: 64, Time: 1, Threads: 1}), model.RoleAdmin, model.AllNamespaces); err != nil {
@@ -31,16 +29,7 @@ func TestBrowserViewerOfOneNamespace(t *testing.T) {
 	h.mustCall(http.MethodPost, "/jobs", map[string]any{"namespace": "team-a", "name": "report-team-a", "config": model.JobConfig{Command: "true"}}, &jobA, http.StatusCreated)
 	h.mustCall(http.MethodPost, "/jobs", map[string]any{"namespace": "team-b", "name": "payroll-team-b", "config": model.JobConfig{Command: "true"}}, &jobB, http.StatusCreated)
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.WithoutCancel(t.Context()),
-		chromedp.ExecPath(bin), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.WindowSize(1280, 800),
-		chromedp.Env("TZ=UTC"), chromedp.Flag("lang", "en-US"))
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(alloc)
-	defer cancelBrowser()
-	browser, cancelTimeout := context.WithTimeout(browser, 2*time.Minute)
-	defer cancelTimeout()
+	browser := newBrowser(t, 2*time.Minute)
 	// The admin's tab; the viewer gets a context of their own below, with
 	// no cookie of the admin's.
 	ctx := browser
