@@ -65,61 +65,31 @@ func newJobCmd() *cobra.Command {
 
 	list := func() *cobra.Command {
 		var (
-			api   apiFlags
-			out   outputFlag
 			limit int
 		)
-		c := &cobra.Command{
-			Use: "list", Short: "List jobs", Args: cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				if err := out.check(); err != nil {
-					return err
-				}
-				c, err := api.client()
-				if err != nil {
-					return err
-				}
-				q := &hf.Query{Page: hf.Page{Limit: limit, OrderBys: []string{"namespace", "name"}}}
-				if namespace != "" {
-					q.Filter = map[string]any{"namespace": namespace}
-				}
-				res, err := c.QueryJobs(cmd.Context(), q)
-				if err != nil {
-					return err
-				}
-				return out.print(cmd.OutOrStdout(), res.Result, jobRows(res.Result))
-			},
-		}
-		api.register(c)
-		out.register(c)
+		c := outputCmd(&cobra.Command{Use: "list", Short: "List jobs", Args: cobra.NoArgs}, func(cmd *cobra.Command, _ []string, c *hf.Client, out *outputFlag) error {
+			q := &hf.Query{Page: hf.Page{Limit: limit, OrderBys: []string{"namespace", "name"}}}
+			if namespace != "" {
+				q.Filter = map[string]any{"namespace": namespace}
+			}
+			res, err := c.QueryJobs(cmd.Context(), q)
+			if err != nil {
+				return err
+			}
+			return out.print(cmd.OutOrStdout(), res.Result, jobRows(res.Result))
+		})
 		c.Flags().IntVar(&limit, "limit", 100, "most jobs to list (at most 1000)")
 		return c
 	}()
 
 	get := func() *cobra.Command {
-		var (
-			api apiFlags
-			out outputFlag
-		)
-		c := &cobra.Command{
-			Use: "get NAME|ID", Short: "Show a job", Args: exactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				if err := out.check(); err != nil {
-					return err
-				}
-				c, err := api.client()
-				if err != nil {
-					return err
-				}
-				j, err := findJob(cmd.Context(), c, namespace, args[0])
-				if err != nil {
-					return err
-				}
-				return out.print(cmd.OutOrStdout(), j, jobRows([]*hf.Job{j}))
-			},
-		}
-		api.register(c)
-		out.register(c)
+		c := outputCmd(&cobra.Command{Use: "get NAME|ID", Short: "Show a job", Args: exactArgs(1)}, func(cmd *cobra.Command, args []string, c *hf.Client, out *outputFlag) error {
+			j, err := findJob(cmd.Context(), c, namespace, args[0])
+			if err != nil {
+				return err
+			}
+			return out.print(cmd.OutOrStdout(), j, jobRows([]*hf.Job{j}))
+		})
 		return c
 	}()
 

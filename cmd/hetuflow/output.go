@@ -10,6 +10,7 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/spf13/cobra"
 
+	hf "github.com/hetuflow/hetuflow/client"
 	"github.com/hetuflow/hetuflow/internal/model"
 )
 
@@ -83,4 +84,27 @@ func writeYAML(w io.Writer, v any) error {
 	}
 	_, err = w.Write(y)
 	return err
+}
+
+// outputCmd completes c, a command that prints what it reads from the API:
+// it registers the server, token and -o flags and, before run, checks the
+// output format and opens the client.
+func outputCmd(c *cobra.Command, run func(cmd *cobra.Command, args []string, cl *hf.Client, out *outputFlag) error) *cobra.Command {
+	var (
+		api apiFlags
+		out outputFlag
+	)
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := out.check(); err != nil {
+			return err
+		}
+		cl, err := api.client()
+		if err != nil {
+			return err
+		}
+		return run(cmd, args, cl, &out)
+	}
+	api.register(c)
+	out.register(c)
+	return c
 }

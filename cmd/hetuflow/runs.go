@@ -26,44 +26,30 @@ func newRunCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "run", Aliases: []string{"runs"}, Short: "List, show, cancel and retry runs (tasks)"}
 	list := func() *cobra.Command {
 		var (
-			api             apiFlags
-			out             outputFlag
 			job, status, ns string
 			limit           int
 		)
-		c := &cobra.Command{
-			Use: "list", Short: "List runs, newest first", Args: cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				if err := out.check(); err != nil {
-					return err
-				}
-				c, err := api.client()
+		c := outputCmd(&cobra.Command{Use: "list", Short: "List runs, newest first", Args: cobra.NoArgs}, func(cmd *cobra.Command, _ []string, c *hf.Client, out *outputFlag) error {
+			filter := map[string]any{}
+			if job != "" {
+				j, err := findJob(cmd.Context(), c, ns, job)
 				if err != nil {
 					return err
 				}
-				filter := map[string]any{}
-				if job != "" {
-					j, err := findJob(cmd.Context(), c, ns, job)
-					if err != nil {
-						return err
-					}
-					filter["job_id"] = j.ID.String()
-				}
-				if status != "" {
-					filter["status"] = status
-				}
-				if ns != "" {
-					filter["namespace"] = ns
-				}
-				res, err := c.QueryTasks(cmd.Context(), &hf.Query{Filter: filter, Page: hf.Page{Limit: limit, OrderBys: []string{"!scheduled_at", "!id"}}})
-				if err != nil {
-					return err
-				}
-				return out.print(cmd.OutOrStdout(), res.Result, taskRows(res.Result))
-			},
-		}
-		api.register(c)
-		out.register(c)
+				filter["job_id"] = j.ID.String()
+			}
+			if status != "" {
+				filter["status"] = status
+			}
+			if ns != "" {
+				filter["namespace"] = ns
+			}
+			res, err := c.QueryTasks(cmd.Context(), &hf.Query{Filter: filter, Page: hf.Page{Limit: limit, OrderBys: []string{"!scheduled_at", "!id"}}})
+			if err != nil {
+				return err
+			}
+			return out.print(cmd.OutOrStdout(), res.Result, taskRows(res.Result))
+		})
 		c.Flags().StringVar(&job, "job", "", "only runs of this job (name or id)")
 		c.Flags().StringVar(&status, "status", "", "only runs in this status (pending, doing, failed, succeeded …)")
 		c.Flags().StringVarP(&ns, "namespace", "n", "", "namespace")
@@ -71,59 +57,43 @@ func newRunCmd() *cobra.Command {
 		return c
 	}()
 	get := func() *cobra.Command {
-		var (
-			api apiFlags
-			out outputFlag
-		)
-		c := &cobra.Command{
-			Use: "get ID", Short: "Show a run and its attempts", Args: exactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				if err := out.check(); err != nil {
-					return err
+		c := outputCmd(&cobra.Command{Use: "get ID", Short: "Show a run and its attempts", Args: exactArgs(1)}, func(cmd *cobra.Command, args []string, c *hf.Client, out *outputFlag) error {
+			id, err := parseUUID(args[0], "ID")
+			if err != nil {
+				return err
+			}
+			t, err := c.GetTask(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			ins, err := c.QueryInstances(cmd.Context(), &hf.Query{Filter: map[string]any{"task_id": id.String()}, Page: hf.Page{Limit: 100, OrderBys: []string{"attempt", "created_at"}}})
+			if err != nil {
+				return err
+			}
+			view := struct {
+				*hf.Task
+				Instances []*hf.TaskInstance `json:"instances"`
+			}{t, ins.Result}
+			return out.print(cmd.OutOrStdout(), view, func() *table {
+				tb := taskRows([]*hf.Task{t})()
+				tb.header = append(tb.header, "INSTANCE", "AGENT", "EXIT")
+				base := tb.rows[0]
+				tb.rows = nil
+				if len(ins.Result) == 0 {
+					tb.rows = [][]string{append(base, "", "", "")}
 				}
-				id, err := parseUUID(args[0], "ID")
-				if err != nil {
-					return err
-				}
-				c, err := api.client()
-				if err != nil {
-					return err
-				}
-				t, err := c.GetTask(cmd.Context(), id)
-				if err != nil {
-					return err
-				}
-				ins, err := c.QueryInstances(cmd.Context(), &hf.Query{Filter: map[string]any{"task_id": id.String()}, Page: hf.Page{Limit: 100, OrderBys: []string{"attempt", "created_at"}}})
-				if err != nil {
-					return err
-				}
-				view := struct {
-					*hf.Task
-					Instances []*hf.TaskInstance `json:"instances"`
-				}{t, ins.Result}
-				return out.print(cmd.OutOrStdout(), view, func() *table {
-					tb := taskRows([]*hf.Task{t})()
-					tb.header = append(tb.header, "INSTANCE", "AGENT", "EXIT")
-					base := tb.rows[0]
-					tb.rows = nil
-					if len(ins.Result) == 0 {
-						tb.rows = [][]string{append(base, "", "", "")}
+				for _, ti := range ins.Result {
+					code := ""
+					if ti.ExitCode != nil {
+						code = strconv.Itoa(*ti.ExitCode)
 					}
-					for _, ti := range ins.Result {
-						code := ""
-						if ti.ExitCode != nil {
-							code = strconv.Itoa(*ti.ExitCode)
-						}
-						row := append(append([]string{}, base...), ti.ID.String(), ti.AgentID, code)
-						row[2], row[3] = ti.Status.String(), strconv.Itoa(ti.Attempt)
-						tb.rows = append(tb.rows, row)
-					}
-					return tb
-				})
-			},
-		}
-		api.register(c)
-		out.register(c)
+					row := append(append([]string{}, base...), ti.ID.String(), ti.AgentID, code)
+					row[2], row[3] = ti.Status.String(), strconv.Itoa(ti.Attempt)
+					tb.rows = append(tb.rows, row)
+				}
+				return tb
+			})
+		})
 		return c
 	}()
 	cancel := func() *cobra.Command {
@@ -214,33 +184,19 @@ func agentRows(agents []*hf.Agent) func() *table {
 
 func newAgentListCmd() *cobra.Command {
 	var (
-		api    apiFlags
-		out    outputFlag
 		status string
 	)
-	c := &cobra.Command{
-		Use: "list", Short: "List agents", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := out.check(); err != nil {
-				return err
-			}
-			c, err := api.client()
-			if err != nil {
-				return err
-			}
-			q := &hf.Query{Page: hf.Page{Limit: 1000, OrderBys: []string{"id"}}}
-			if status != "" {
-				q.Filter = map[string]any{"status": status}
-			}
-			res, err := c.QueryAgents(cmd.Context(), q)
-			if err != nil {
-				return err
-			}
-			return out.print(cmd.OutOrStdout(), res.Result, agentRows(res.Result))
-		},
-	}
-	api.register(c)
-	out.register(c)
+	c := outputCmd(&cobra.Command{Use: "list", Short: "List agents", Args: cobra.NoArgs}, func(cmd *cobra.Command, _ []string, c *hf.Client, out *outputFlag) error {
+		q := &hf.Query{Page: hf.Page{Limit: 1000, OrderBys: []string{"id"}}}
+		if status != "" {
+			q.Filter = map[string]any{"status": status}
+		}
+		res, err := c.QueryAgents(cmd.Context(), q)
+		if err != nil {
+			return err
+		}
+		return out.print(cmd.OutOrStdout(), res.Result, agentRows(res.Result))
+	})
 	c.Flags().StringVar(&status, "status", "", "only agents in this status: online, draining or offline")
 	return c
 }
@@ -278,109 +234,65 @@ func addScheduleCommands(cmd *cobra.Command) {
 	var namespace string
 	list := func() *cobra.Command {
 		var (
-			api apiFlags
-			out outputFlag
 			job string
 		)
-		c := &cobra.Command{
-			Use: "list", Short: "List schedules", Args: cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				if err := out.check(); err != nil {
-					return err
-				}
-				c, err := api.client()
-				if err != nil {
-					return err
-				}
-				filter := map[string]any{}
-				if job != "" {
-					j, err := findJob(cmd.Context(), c, namespace, job)
-					if err != nil {
-						return err
-					}
-					filter["job_id"] = j.ID.String()
-				} else if namespace != "" {
-					filter["namespace"] = namespace
-				}
-				res, err := c.QuerySchedules(cmd.Context(), &hf.Query{Filter: filter, Page: hf.Page{Limit: 1000, OrderBys: []string{"created_at", "id"}}})
-				if err != nil {
-					return err
-				}
-				return out.print(cmd.OutOrStdout(), res.Result, scheduleRows(res.Result))
-			},
-		}
-		api.register(c)
-		out.register(c)
-		c.Flags().StringVar(&job, "job", "", "only schedules of this job (name or id)")
-		return c
-	}()
-	get := func() *cobra.Command {
-		var (
-			api apiFlags
-			out outputFlag
-		)
-		c := &cobra.Command{
-			Use: "get ID", Short: "Show a schedule", Args: exactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				if err := out.check(); err != nil {
-					return err
-				}
-				id, err := parseUUID(args[0], "ID")
-				if err != nil {
-					return err
-				}
-				c, err := api.client()
-				if err != nil {
-					return err
-				}
-				s, err := c.GetSchedule(cmd.Context(), id)
-				if err != nil {
-					return err
-				}
-				return out.print(cmd.OutOrStdout(), s, scheduleRows([]*hf.Schedule{s}))
-			},
-		}
-		api.register(c)
-		out.register(c)
-		return c
-	}()
-	create := func() *cobra.Command {
-		var (
-			api                     apiFlags
-			out                     outputFlag
-			job, name, cronExpr, tz string
-			every                   time.Duration
-		)
-		c := &cobra.Command{
-			Use: "create --job NAME|ID (--cron EXPR | --every DURATION)", Short: "Add a schedule to a job", Args: cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				if err := out.check(); err != nil {
-					return err
-				}
-				if job == "" || (cronExpr == "") == (every == 0) {
-					return &usageError{fmt.Errorf("give --job and one of --cron or --every")}
-				}
-				c, err := api.client()
-				if err != nil {
-					return err
-				}
+		c := outputCmd(&cobra.Command{Use: "list", Short: "List schedules", Args: cobra.NoArgs}, func(cmd *cobra.Command, _ []string, c *hf.Client, out *outputFlag) error {
+			filter := map[string]any{}
+			if job != "" {
 				j, err := findJob(cmd.Context(), c, namespace, job)
 				if err != nil {
 					return err
 				}
-				spec := &hf.ScheduleSpec{JobID: j.ID, Name: name, Kind: model.ScheduleCron, Cron: cronExpr, TimeZone: tz}
-				if every > 0 {
-					spec.Kind, spec.Interval = model.ScheduleInterval, model.Duration(every)
-				}
-				s, err := c.CreateSchedule(cmd.Context(), spec)
-				if err != nil {
-					return err
-				}
-				return out.print(cmd.OutOrStdout(), s, scheduleRows([]*hf.Schedule{s.Schedule}))
-			},
-		}
-		api.register(c)
-		out.register(c)
+				filter["job_id"] = j.ID.String()
+			} else if namespace != "" {
+				filter["namespace"] = namespace
+			}
+			res, err := c.QuerySchedules(cmd.Context(), &hf.Query{Filter: filter, Page: hf.Page{Limit: 1000, OrderBys: []string{"created_at", "id"}}})
+			if err != nil {
+				return err
+			}
+			return out.print(cmd.OutOrStdout(), res.Result, scheduleRows(res.Result))
+		})
+		c.Flags().StringVar(&job, "job", "", "only schedules of this job (name or id)")
+		return c
+	}()
+	get := func() *cobra.Command {
+		c := outputCmd(&cobra.Command{Use: "get ID", Short: "Show a schedule", Args: exactArgs(1)}, func(cmd *cobra.Command, args []string, c *hf.Client, out *outputFlag) error {
+			id, err := parseUUID(args[0], "ID")
+			if err != nil {
+				return err
+			}
+			s, err := c.GetSchedule(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			return out.print(cmd.OutOrStdout(), s, scheduleRows([]*hf.Schedule{s}))
+		})
+		return c
+	}()
+	create := func() *cobra.Command {
+		var (
+			job, name, cronExpr, tz string
+			every                   time.Duration
+		)
+		c := outputCmd(&cobra.Command{Use: "create --job NAME|ID (--cron EXPR | --every DURATION)", Short: "Add a schedule to a job", Args: cobra.NoArgs}, func(cmd *cobra.Command, _ []string, c *hf.Client, out *outputFlag) error {
+			if job == "" || (cronExpr == "") == (every == 0) {
+				return &usageError{fmt.Errorf("give --job and one of --cron or --every")}
+			}
+			j, err := findJob(cmd.Context(), c, namespace, job)
+			if err != nil {
+				return err
+			}
+			spec := &hf.ScheduleSpec{JobID: j.ID, Name: name, Kind: model.ScheduleCron, Cron: cronExpr, TimeZone: tz}
+			if every > 0 {
+				spec.Kind, spec.Interval = model.ScheduleInterval, model.Duration(every)
+			}
+			s, err := c.CreateSchedule(cmd.Context(), spec)
+			if err != nil {
+				return err
+			}
+			return out.print(cmd.OutOrStdout(), s, scheduleRows([]*hf.Schedule{s.Schedule}))
+		})
 		c.Flags().StringVar(&job, "job", "", "the job (name or id)")
 		c.Flags().StringVar(&name, "name", "", "schedule name")
 		c.Flags().StringVar(&cronExpr, "cron", "", "cron expression")

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -87,8 +88,10 @@ type Service struct {
 
 	userLimit, addrLimit, requestLimit *Limiter
 	// dummyHash is verified against for unknown users, so that the time a
-	// login takes does not tell whether the user exists.
-	dummyHash string
+	// login takes does not tell whether the user exists. It is made at the
+	// first such login, not at start: an argon2id hash takes its memory
+	// cost (19 MiB by default), which an idle server need not hold.
+	dummyHash func() string
 }
 
 // NewService returns a Service.
@@ -98,7 +101,7 @@ func NewService(st store.Store, tokens *Tokens, cfg Config, log *slog.Logger) *S
 		store: st, tokens: tokens, cfg: cfg, log: log,
 		userLimit: PerMinute(cfg.LoginPerUser), addrLimit: PerMinute(cfg.LoginPerAddress),
 		requestLimit: NewLimiter(cfg.TokenRate, cfg.TokenBurst),
-		dummyHash:    HashPassword(Generate(), cfg.Password),
+		dummyHash:    sync.OnceValue(func() string { return HashPassword(Generate(), cfg.Password) }),
 	}
 }
 
@@ -200,12 +203,14 @@ func (s *Service) Login(ctx context.Context, name, password string) (string, *Pr
 		return "", nil, &RateLimitedError{RetryAfter: wait}
 	}
 	user, err := s.store.UserGetByName(ctx, &store.UserGetByNameParams{Name: name})
-	hash := s.dummyHash
+	var hash string
 	switch {
 	case err == nil:
 		hash = user.PasswordHash
 	case !errors.Is(err, store.ErrNotFound):
 		return "", nil, fmt.Errorf("look up user: %w", err)
+	default:
+		hash = s.dummyHash()
 	}
 	ok, verr := VerifyPassword(password, hash)
 	if user == nil || !ok || verr != nil {
