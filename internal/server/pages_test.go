@@ -209,3 +209,39 @@ func TestSignInPageSpeaksTheReadersLanguage(t *testing.T) {
 		}
 	}
 }
+
+// TestUserPrefsFollowThePerson checks that a language and time zone chosen
+// in the console are stored with the user and reach a browser that has
+// made no choice of its own.
+func TestUserPrefsFollowThePerson(t *testing.T) {
+	h := startApp(t, teststore.SQLite(t), cheapSecurity)
+	const password = "prefs test password"
+	u, err := auth.CreateUser(t.Context(), h.store, "lee", auth.HashPassword(password, auth.PasswordParams{Memory: 64, Time: 1, Threads: 1}), model.RoleAdmin, model.AllNamespaces)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &browser{t: t, base: h.base}
+	if resp, _ := b.do("POST", "/login", url.Values{"name": {"lee"}, "password": {password}}, h.base); resp.StatusCode != http.StatusSeeOther || b.cookie == nil {
+		t.Fatalf("login = %d", resp.StatusCode)
+	}
+	if resp, _ := b.do("GET", "/prefs?lang=zh-CN&tz=Asia/Shanghai&back=/jobs", nil, ""); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("prefs = %d", resp.StatusCode)
+	}
+	prefs, err := h.store.UserGetPrefs(t.Context(), &store.UserGetPrefsParams{ID: u.ID})
+	if err != nil || prefs.Lang != "zh-CN" || prefs.TimeZone != "Asia/Shanghai" {
+		t.Fatalf("stored prefs = %+v, %v; want zh-CN in Asia/Shanghai", prefs, err)
+	}
+	// Another browser of the same person: only the session cookie.
+	resp, body := b.do("GET", "/jobs", nil, "")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Language") != "zh-CN" || !strings.Contains(body, `lang="zh-CN"`) {
+		t.Errorf("jobs page in a browser without a choice = %d, Content-Language %q; want the stored zh-CN", resp.StatusCode, resp.Header.Get("Content-Language"))
+	}
+	var langSet, zoneSet bool
+	for _, c := range resp.Cookies() {
+		langSet = langSet || (c.Name == "hetuflow_lang" && c.Value == "zh-CN")
+		zoneSet = zoneSet || (c.Name == "hetuflow_tz" && c.Value == "Asia/Shanghai")
+	}
+	if !langSet || !zoneSet {
+		t.Errorf("the browser was not given the stored choices as cookies: %v", resp.Cookies())
+	}
+}

@@ -3,10 +3,12 @@ package server
 import (
 	"crypto/subtle"
 	"net/http"
+	"time"
 
 	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/server/auth"
 	"github.com/hetuflow/hetuflow/internal/server/ui"
+	"github.com/hetuflow/hetuflow/internal/store"
 )
 
 // webUI builds the web console. People sign in on the server's own sign-in
@@ -26,6 +28,9 @@ func (a *App) withPrincipal(h http.Handler) http.Handler {
 		r = a.withInfo(r)
 		if p, err := a.accounts.Authenticate(r); err == nil && p != nil {
 			r = r.WithContext(auth.WithPrincipal(r.Context(), p))
+			if p.Session != nil && p.UserID != "" {
+				r = a.userPrefs(w, r, p.UserID)
+			}
 		}
 		h.ServeHTTP(w, r)
 	})
@@ -63,4 +68,52 @@ func (sessionAuth) VerifyCSRF(r *http.Request) bool {
 		got = r.PostFormValue("csrf")
 	}
 	return want != "" && subtle.ConstantTimeCompare([]byte(want), []byte(got)) == 1
+}
+
+// userPrefs keeps a signed-in person's language and time zone with their
+// user, so they follow them to every browser: a choice made on /prefs is
+// stored, and a browser without its own choice (no cookie) gets the stored
+// one, for this request and, as cookies, for the next. It returns r with
+// those cookies added.
+func (a *App) userPrefs(w http.ResponseWriter, r *http.Request, userID string) *http.Request {
+	ctx := r.Context()
+	_, langErr := r.Cookie(ui.LangCookie)
+	_, zoneErr := r.Cookie(ui.ZoneCookie)
+	choosing := r.URL.Path == "/prefs" && (r.URL.Query().Has("lang") || r.URL.Query().Has("tz"))
+	if !choosing && langErr == nil && zoneErr == nil {
+		return r
+	}
+	prefs, err := a.opts.Store.UserGetPrefs(ctx, &store.UserGetPrefsParams{ID: userID})
+	if err != nil {
+		a.log.WarnContext(ctx, "read user preferences", "user_id", userID, "error", err)
+		return r
+	}
+	if choosing {
+		next := *prefs
+		if l, ok := ui.ParseLang(r.URL.Query().Get("lang")); ok {
+			next.Lang = string(l)
+		}
+		if tz := r.URL.Query().Get("tz"); tz != "" {
+			if _, err := time.LoadLocation(tz); err == nil {
+				next.TimeZone = tz
+			}
+		}
+		if next != *prefs {
+			if _, err := a.opts.Store.UserSetPrefs(ctx, &store.UserSetPrefsParams{ID: userID, UserPrefs: next}); err != nil {
+				a.log.WarnContext(ctx, "store user preferences", "user_id", userID, "error", err)
+			}
+		}
+		return r
+	}
+	year := int((365 * 24 * time.Hour).Seconds())
+	for _, c := range []struct {
+		name, value string
+		missing     bool
+	}{{ui.LangCookie, prefs.Lang, langErr != nil}, {ui.ZoneCookie, prefs.TimeZone, zoneErr != nil}} {
+		if c.missing && c.value != "" {
+			r.AddCookie(&http.Cookie{Name: c.name, Value: c.value})
+			http.SetCookie(w, &http.Cookie{Name: c.name, Value: c.value, Path: "/", MaxAge: year, SameSite: http.SameSiteLaxMode})
+		}
+	}
+	return r
 }

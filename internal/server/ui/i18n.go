@@ -22,6 +22,14 @@ var Langs = []Lang{English, Chinese}
 // langCookie holds the language a person chose with the switcher.
 const langCookie = "hetuflow_lang"
 
+// LangCookie and ZoneCookie name the cookies that hold a browser's choice of
+// language and time zone; the server sets them from a user's stored
+// preferences on a browser that has none.
+const (
+	LangCookie = langCookie
+	ZoneCookie = tzCookie
+)
+
 // tzCookie holds the time zone: chosen, or the browser's, sent by app.js.
 const tzCookie = "hetuflow_tz"
 

@@ -9,6 +9,30 @@ import (
 )
 
 func exerciseUser(t *testing.T, open func(t *testing.T) store.Store) {
+	t.Run("Prefs", func(t *testing.T) {
+		t.Parallel()
+		ctx, b := setup(t, open)
+		ex := b.exec
+		if _, err := ex.UserInsert(ctx, &store.UserInsertParams{ID: "u1", Name: "alice", PasswordHash: "h"}); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := ex.UserGetPrefs(ctx, &store.UserGetPrefsParams{ID: "u1"}); err != nil || *p != (store.UserPrefs{}) {
+			t.Fatalf("UserGetPrefs(new user) = %+v, %v; want none chosen", p, err)
+		}
+		want := store.UserPrefs{Lang: "zh-CN", TimeZone: "Asia/Shanghai"}
+		if n, err := ex.UserSetPrefs(ctx, &store.UserSetPrefsParams{ID: "u1", UserPrefs: want}); err != nil || n != 1 {
+			t.Fatalf("UserSetPrefs = %d, %v; want 1", n, err)
+		}
+		if p, err := ex.UserGetPrefs(ctx, &store.UserGetPrefsParams{ID: "u1"}); err != nil || *p != want {
+			t.Errorf("UserGetPrefs = %+v, %v; want %+v", p, err, want)
+		}
+		if n, err := ex.UserSetPrefs(ctx, &store.UserSetPrefsParams{ID: "nobody", UserPrefs: want}); err != nil || n != 0 {
+			t.Errorf("UserSetPrefs(unknown) = %d, %v; want 0", n, err)
+		}
+		_, err := ex.UserGetPrefs(ctx, &store.UserGetPrefsParams{ID: "nobody"})
+		checkErrIs(t, "UserGetPrefs(unknown)", err, store.ErrNotFound)
+	})
+
 	t.Run("Delete", func(t *testing.T) {
 		t.Parallel()
 		ctx, b := setup(t, open)

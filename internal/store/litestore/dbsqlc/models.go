@@ -285,4 +285,6 @@ type SecUser struct {
 	PasswordHash string
 	CreatedAt    int64
 	UpdatedAt    int64
+	Lang         string
+	TimeZone     string
 }

@@ -580,7 +580,7 @@ func (q *Queries) UserCount(ctx context.Context, db DBTX) (int64, error) {
 }
 
 const UserGetByID = `-- name: UserGetByID :one
-SELECT id, name, password_hash, created_at, updated_at
+SELECT id, name, password_hash, created_at, updated_at, lang, time_zone
 FROM sec_user
 WHERE id = ?1
 `
@@ -598,12 +598,14 @@ func (q *Queries) UserGetByID(ctx context.Context, db DBTX, arg *UserGetByIDPara
 		&i.PasswordHash,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Lang,
+		&i.TimeZone,
 	)
 	return &i, err
 }
 
 const UserGetByName = `-- name: UserGetByName :one
-SELECT id, name, password_hash, created_at, updated_at
+SELECT id, name, password_hash, created_at, updated_at, lang, time_zone
 FROM sec_user
 WHERE name = ?1
 `
@@ -621,6 +623,8 @@ func (q *Queries) UserGetByName(ctx context.Context, db DBTX, arg *UserGetByName
 		&i.PasswordHash,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Lang,
+		&i.TimeZone,
 	)
 	return &i, err
 }
@@ -632,7 +636,7 @@ VALUES (
     ?4,
     ?4
 )
-RETURNING id, name, password_hash, created_at, updated_at
+RETURNING id, name, password_hash, created_at, updated_at, lang, time_zone
 `
 
 type UserInsertParams struct {
@@ -656,12 +660,14 @@ func (q *Queries) UserInsert(ctx context.Context, db DBTX, arg *UserInsertParams
 		&i.PasswordHash,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Lang,
+		&i.TimeZone,
 	)
 	return &i, err
 }
 
 const UserList = `-- name: UserList :many
-SELECT id, name, password_hash, created_at, updated_at
+SELECT id, name, password_hash, created_at, updated_at, lang, time_zone
 FROM sec_user
 ORDER BY name
 `
@@ -681,6 +687,8 @@ func (q *Queries) UserList(ctx context.Context, db DBTX) ([]*SecUser, error) {
 			&i.PasswordHash,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Lang,
+			&i.TimeZone,
 		); err != nil {
 			return nil, err
 		}
@@ -700,7 +708,7 @@ UPDATE sec_user
 SET password_hash = ?1,
     updated_at = ?2
 WHERE id = ?3
-RETURNING id, name, password_hash, created_at, updated_at
+RETURNING id, name, password_hash, created_at, updated_at, lang, time_zone
 `
 
 type UserSetPasswordParams struct {
@@ -718,6 +726,8 @@ func (q *Queries) UserSetPassword(ctx context.Context, db DBTX, arg *UserSetPass
 		&i.PasswordHash,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Lang,
+		&i.TimeZone,
 	)
 	return &i, err
 }

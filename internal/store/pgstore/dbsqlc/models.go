@@ -287,4 +287,6 @@ type SecUser struct {
 	PasswordHash string
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	Lang         string
+	TimeZone     string
 }

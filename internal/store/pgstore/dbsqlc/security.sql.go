@@ -572,7 +572,7 @@ func (q *Queries) UserCount(ctx context.Context, db DBTX) (int64, error) {
 }
 
 const userGetByID = `-- name: UserGetByID :one
-SELECT id, name, password_hash, created_at, updated_at
+SELECT id, name, password_hash, created_at, updated_at, lang, time_zone
 FROM sec_user
 WHERE id = $1
 `
@@ -590,12 +590,14 @@ func (q *Queries) UserGetByID(ctx context.Context, db DBTX, arg *UserGetByIDPara
 		&i.PasswordHash,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Lang,
+		&i.TimeZone,
 	)
 	return &i, err
 }
 
 const userGetByName = `-- name: UserGetByName :one
-SELECT id, name, password_hash, created_at, updated_at
+SELECT id, name, password_hash, created_at, updated_at, lang, time_zone
 FROM sec_user
 WHERE name = $1
 `
@@ -613,6 +615,8 @@ func (q *Queries) UserGetByName(ctx context.Context, db DBTX, arg *UserGetByName
 		&i.PasswordHash,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Lang,
+		&i.TimeZone,
 	)
 	return &i, err
 }
@@ -624,7 +628,7 @@ VALUES (
     coalesce($4::timestamptz, now()),
     coalesce($4::timestamptz, now())
 )
-RETURNING id, name, password_hash, created_at, updated_at
+RETURNING id, name, password_hash, created_at, updated_at, lang, time_zone
 `
 
 type UserInsertParams struct {
@@ -648,12 +652,14 @@ func (q *Queries) UserInsert(ctx context.Context, db DBTX, arg *UserInsertParams
 		&i.PasswordHash,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Lang,
+		&i.TimeZone,
 	)
 	return &i, err
 }
 
 const userList = `-- name: UserList :many
-SELECT id, name, password_hash, created_at, updated_at
+SELECT id, name, password_hash, created_at, updated_at, lang, time_zone
 FROM sec_user
 ORDER BY name
 `
@@ -673,6 +679,8 @@ func (q *Queries) UserList(ctx context.Context, db DBTX) ([]*SecUser, error) {
 			&i.PasswordHash,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Lang,
+			&i.TimeZone,
 		); err != nil {
 			return nil, err
 		}
@@ -689,7 +697,7 @@ UPDATE sec_user
 SET password_hash = $1,
     updated_at = coalesce($2::timestamptz, now())
 WHERE id = $3
-RETURNING id, name, password_hash, created_at, updated_at
+RETURNING id, name, password_hash, created_at, updated_at, lang, time_zone
 `
 
 type UserSetPasswordParams struct {
@@ -707,6 +715,8 @@ func (q *Queries) UserSetPassword(ctx context.Context, db DBTX, arg *UserSetPass
 		&i.PasswordHash,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Lang,
+		&i.TimeZone,
 	)
 	return &i, err
 }

@@ -26,3 +26,45 @@ func (q *Queries) UserDelete(ctx context.Context, db DBTX, arg *UserDeleteParams
 	}
 	return result.RowsAffected(), nil
 }
+
+const userGetPrefs = `-- name: UserGetPrefs :one
+SELECT lang, time_zone
+FROM sec_user
+WHERE id = $1
+`
+
+type UserGetPrefsParams struct {
+	ID string
+}
+
+type UserGetPrefsRow struct {
+	Lang     string
+	TimeZone string
+}
+
+func (q *Queries) UserGetPrefs(ctx context.Context, db DBTX, arg *UserGetPrefsParams) (*UserGetPrefsRow, error) {
+	row := db.QueryRow(ctx, userGetPrefs, arg.ID)
+	var i UserGetPrefsRow
+	err := row.Scan(&i.Lang, &i.TimeZone)
+	return &i, err
+}
+
+const userSetPrefs = `-- name: UserSetPrefs :execrows
+UPDATE sec_user
+SET lang = $1, time_zone = $2
+WHERE id = $3
+`
+
+type UserSetPrefsParams struct {
+	Lang     string
+	TimeZone string
+	ID       string
+}
+
+func (q *Queries) UserSetPrefs(ctx context.Context, db DBTX, arg *UserSetPrefsParams) (int64, error) {
+	result, err := db.Exec(ctx, userSetPrefs, arg.Lang, arg.TimeZone, arg.ID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
