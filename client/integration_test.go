@@ -32,7 +32,7 @@ func (adminAuth) Authenticate(r *http.Request) (*auth.Principal, error) {
 	if h != "Bearer "+adminToken {
 		return nil, auth.ErrUnauthorized
 	}
-	return &auth.Principal{Kind: auth.KindBootstrap, ID: "admin", Name: "admin", Grants: map[string]model.Role{model.AllNamespaces: model.RoleAdmin}}, nil
+	return auth.BootstrapAdmin("admin", "admin"), nil
 }
 
 func (adminAuth) AllowRequest(*auth.Principal) (bool, time.Duration) { return true, 0 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 
 	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/server/agentauth"
@@ -96,6 +97,12 @@ func (g gatewayAuth) IdentifyAgent(ctx context.Context, token, claimedID string)
 // auditAgentEvent writes an agent's connection, disconnection or refusal
 // to the audit log, with the agent as the actor.
 func (a *App) auditAgentEvent(ctx context.Context, e gateway.AgentEvent) {
+	if e.Kind == "agent-refused" {
+		// Anyone can knock with a bad token; record knocks, not a flood.
+		if ok, _ := a.refusalAudits.Allow(clientHost(e.RemoteAddr)); !ok {
+			return
+		}
+	}
 	entry := &model.AuditEntry{Actor: e.AgentID, ActorKind: "agent", Action: e.Kind, ObjectType: "agent", ObjectID: e.AgentID, RemoteAddr: e.RemoteAddr}
 	if entry.Actor == "" {
 		entry.Actor = "unknown agent"
@@ -108,4 +115,13 @@ func (a *App) auditAgentEvent(ctx context.Context, e gateway.AgentEvent) {
 		entry.Diff, _ = json.Marshal(map[string]string{key: e.Detail})
 	}
 	auth.Record(ctx, a.opts.Store, a.log, entry)
+}
+
+// clientHost is the host part of a remote address, so one client is one key
+// whatever its source port.
+func clientHost(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }

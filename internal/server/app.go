@@ -72,19 +72,22 @@ type App struct {
 	serverID string
 	address  string
 
-	tokens      *auth.Tokens
-	accounts    *auth.Service
-	logs        *tasklog.Store
-	compressor  *tasklog.Compressor
-	logRelay    *tasklog.Relay
-	results     *sched.Results
-	gateway     *gateway.Gateway
-	dispatcher  *sched.Dispatcher
-	generator   *sched.Generator
-	housekeeper *sched.Housekeeper
-	elector     *leader.Elector
-	bus         *bus.Bus
-	heartbeat   *serverHeartbeat
+	tokens   *auth.Tokens
+	accounts *auth.Service
+	// refusalAudits bounds the audit entries of refused agent connections
+	// per client address.
+	refusalAudits *auth.Limiter
+	logs          *tasklog.Store
+	compressor    *tasklog.Compressor
+	logRelay      *tasklog.Relay
+	results       *sched.Results
+	gateway       *gateway.Gateway
+	dispatcher    *sched.Dispatcher
+	generator     *sched.Generator
+	housekeeper   *sched.Housekeeper
+	elector       *leader.Elector
+	bus           *bus.Bus
+	heartbeat     *serverHeartbeat
 	// peers says whether other servers share the database; until the
 	// first count it is assumed.
 	peers atomic.Bool
@@ -125,6 +128,7 @@ func New(opts Options) (*App, error) {
 	a.ops = newOps(a, opts)
 	m, al := a.ops.metrics, a.ops.alerts
 	a.accounts = newAccounts(cfg, opts.Store, a.tokens, a.log.With("svc", "auth"))
+	a.refusalAudits = auth.PerMinute(6)
 	a.compressor = tasklog.NewCompressor(logs, a.log.With("svc", "tasklog.compressor"))
 	a.logRelay = tasklog.NewRelay(tasklog.RelayConfig{ServerID: serverID, Peers: a.peers.Load}, opts.Store, logs, a.log.With("svc", "tasklog.relay"))
 	sc := cfg.Scheduler

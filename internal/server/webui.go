@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/subtle"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/hetuflow/hetuflow/internal/model"
@@ -26,6 +27,12 @@ func (a *App) webUI() http.Handler {
 func (a *App) withPrincipal(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r = a.withInfo(r)
+		if strings.HasPrefix(r.URL.Path, "/static/") {
+			// Stylesheet and script are the same for everyone: no session
+			// lookup for them.
+			h.ServeHTTP(w, r)
+			return
+		}
 		if p, err := a.accounts.Authenticate(r); err == nil && p != nil {
 			r = r.WithContext(auth.WithPrincipal(r.Context(), p))
 			if p.Session != nil && p.UserID != "" {

@@ -15,7 +15,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hetuflow/hetuflow/internal/lifecycle/lifecycletest"
-	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/server/api"
 	"github.com/hetuflow/hetuflow/internal/server/auth"
 	"github.com/hetuflow/hetuflow/internal/server/tasklog"
@@ -36,7 +35,7 @@ func (tokenAuth) Authenticate(r *http.Request) (*auth.Principal, error) {
 	if h != "Bearer "+token {
 		return nil, auth.ErrUnauthorized
 	}
-	return &auth.Principal{Kind: auth.KindBootstrap, ID: "admin", Name: "admin", Grants: map[string]model.Role{model.AllNamespaces: model.RoleAdmin}}, nil
+	return auth.BootstrapAdmin("admin", "admin"), nil
 }
 
 func (tokenAuth) AllowRequest(*auth.Principal) (bool, time.Duration) { return true, 0 }

@@ -22,7 +22,7 @@ func TestFrontendChecksSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := api.New(api.Deps{Store: teststore.SQLite(t), Logs: logs, Auth: tokenAuth{}, Scheduler: nopScheduler{}, ServerID: "s1", Version: "test", Logger: lifecycletest.WarnLogger(t)})
-	ctx := auth.WithPrincipal(t.Context(), &auth.Principal{Kind: auth.KindBootstrap, ID: "admin", Name: "admin", Grants: map[string]model.Role{model.AllNamespaces: model.RoleAdmin}})
+	ctx := auth.WithPrincipal(t.Context(), auth.BootstrapAdmin("admin", "admin"))
 	// Secrets and enrolment are not configured here: their methods say so.
 	if _, err := a.ListSecrets(ctx, "default"); api.ErrorModel(err) == nil || api.ErrorModel(err).Status != 503 {
 		t.Fatalf("secrets without a key: %v", err)

@@ -38,6 +38,12 @@ type Principal struct {
 	UserID string
 }
 
+// BootstrapAdmin is the principal of the bootstrap admin token: admin on
+// every namespace.
+func BootstrapAdmin(id, name string) *Principal {
+	return &Principal{Kind: KindBootstrap, ID: id, Name: name, Grants: map[string]model.Role{model.AllNamespaces: model.RoleAdmin}}
+}
+
 // Role returns the principal's role in namespace: the higher of its grant
 // there and its grant on every namespace.
 func (p *Principal) Role(namespace string) model.Role {

@@ -404,6 +404,9 @@ func (s *Service) Audit(ctx context.Context, entry *model.AuditEntry) {
 	Record(ctx, s.store, s.log, entry)
 }
 
+// recordTimeout bounds the write of one audit entry.
+const recordTimeout = 2 * time.Second
+
 // Record is Service.Audit for callers with only a store (the CLI, other
 // services such as the agent gateway).
 func Record(ctx context.Context, ex store.Executor, log *slog.Logger, entry *model.AuditEntry) {
@@ -420,7 +423,11 @@ func Record(ctx context.Context, ex store.Executor, log *slog.Logger, entry *mod
 	if entry.RequestID == "" {
 		entry.RequestID = info.RequestID
 	}
-	_, err := ex.AuditInsert(context.WithoutCancel(ctx), &store.AuditInsertParams{
+	// A request that ended still gets its entry, but a database that does
+	// not answer must not hold the caller (an agent's connection, a stop).
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	_, err := ex.AuditInsert(wctx, &store.AuditInsertParams{
 		Actor: entry.Actor, ActorKind: entry.ActorKind, Action: entry.Action, ObjectType: entry.ObjectType, ObjectID: entry.ObjectID,
 		Namespace: entry.Namespace, RemoteAddr: entry.RemoteAddr, RequestID: entry.RequestID, Diff: entry.Diff,
 	})

@@ -233,7 +233,7 @@ func (t *Tokens) lookupPrincipal(ctx context.Context, hash []byte, now time.Time
 	if old.Kind != model.TokenAdmin || (old.ExpiresAt != nil && !now.Before(*old.ExpiresAt)) {
 		return nil, ErrUnauthorized
 	}
-	return &Principal{Kind: KindBootstrap, ID: old.ID, Name: old.Name, Grants: map[string]model.Role{model.AllNamespaces: model.RoleAdmin}}, nil
+	return BootstrapAdmin(old.ID, old.Name), nil
 }
 
 // Forget drops every cached verification, so that a revoke takes effect on

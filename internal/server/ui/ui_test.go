@@ -47,7 +47,7 @@ func (tokens) Authenticate(r *http.Request) (*auth.Principal, error) {
 	case "":
 		return nil, nil
 	case "Bearer " + adminTok:
-		return &auth.Principal{Kind: auth.KindBootstrap, ID: "admin", Name: "admin", Grants: map[string]model.Role{model.AllNamespaces: model.RoleAdmin}}, nil
+		return auth.BootstrapAdmin("admin", "admin"), nil
 	}
 	return nil, auth.ErrUnauthorized
 }
@@ -57,7 +57,7 @@ func (tokens) AllowRequest(*auth.Principal) (bool, time.Duration) { return true,
 // adminCtx is t's context as the admin, for seeding data through the API's
 // operations, which check the caller's permissions.
 func adminCtx(t *testing.T) context.Context {
-	return auth.WithPrincipal(t.Context(), &auth.Principal{Kind: auth.KindBootstrap, ID: "admin", Name: "admin", Grants: map[string]model.Role{model.AllNamespaces: model.RoleAdmin}})
+	return auth.WithPrincipal(t.Context(), auth.BootstrapAdmin("admin", "admin"))
 }
 
 type nopScheduler struct{}
