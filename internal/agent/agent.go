@@ -153,8 +153,8 @@ type Agent struct {
 	runID string // names the agent→server sequence counter; from the outbox at Start
 	// labels are the configured labels and the automatic ones, for hello.
 	labels map[string]string
-	// marks keeps a file per run in flight, for the next start (restart.go).
-	marks runMarks
+	// marks remembers the runs in flight, for the next start (runmarks.go).
+	marks *runMarks
 	// exitReq is closed when a server asks the agent to drain and exit.
 	exitReq  chan struct{}
 	exitOnce sync.Once
@@ -286,7 +286,7 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 		urls:    urls,
 		log:     logger.With("agent_id", cfg.ID),
 		labels:  helloLabels(cfg.Labels, cfg.Version),
-		marks:   runMarks{dir: filepath.Join(cfg.DataDir, "outbox", "running")},
+		marks:   newRunMarks(filepath.Join(cfg.DataDir, "outbox")),
 		exitReq: make(chan struct{}),
 		runID:   uuid.NewString(),
 		out:     newOutbox(outboxMaxMessages, outboxMaxBytes),
@@ -427,6 +427,9 @@ func (a *Agent) Start(ctx context.Context) error {
 		if err := a.out.close(); err != nil {
 			a.log.ErrorContext(ctx, "close outbox", "error", err)
 		}
+		if err := a.marks.close(); err != nil {
+			a.log.ErrorContext(ctx, "close run marks", "error", err)
+		}
 		a.log.DebugContext(ctx, "agent stopped")
 	}()
 	return nil
@@ -436,9 +439,6 @@ func (a *Agent) Start(ctx context.Context) error {
 // reports the runs a previous process lost by dying. It fails when the
 // directory cannot be used, or is in use by another agent process.
 func (a *Agent) openOutbox(ctx context.Context) error {
-	if err := os.MkdirAll(a.marks.dir, 0o700); err != nil {
-		return fmt.Errorf("create outbox dir: %w", err)
-	}
 	load, err := a.out.open(ctx, filepath.Join(a.cfg.DataDir, "outbox"))
 	if err != nil {
 		return fmt.Errorf("open outbox: %w", err)

@@ -146,8 +146,8 @@
 // sequence counter (the highest record, or the last segment's name) and
 // the run id, which hello sends; the server's dedup by (run id, sequence)
 // keeps working and welcome.AgentSeq says where to resend from. A run in
-// flight has a mark, DataDir/outbox/running/<instance id>, from its fire
-// until its result is in the outbox. A mark found at start is a run the
+// flight has a mark in DataDir/outbox/running.marks (runmarks.go), from
+// its fire until its result is in the outbox. A mark found at start is a run the
 // previous process died with: its process cannot be reattached, so the
 // agent reports it Lost, reason agent_restarted, with the start time of
 // its task.running if still in the outbox (the server keeps the one it has

@@ -3,10 +3,6 @@ package agent
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/google/uuid"
@@ -14,56 +10,6 @@ import (
 	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/protocol"
 )
-
-// runMarks keeps one empty file per run, DataDir/outbox/running/<instance
-// id>, from the moment the run fires until its result is in the outbox (or,
-// for a run the server gave away, until it ends). A mark left at start
-// names a run the agent lost by dying: its process was killed with the
-// agent's cgroup, or lives on orphaned, and either way no result will come,
-// so the agent reports it Lost (reason agent_restarted).
-//
-// Marks are not synced: a crash of the agent process keeps them, and after
-// a crash of the machine the server's reconciliation (DESIGN §6) marks
-// the runs the agent no longer reports lost instead.
-type runMarks struct {
-	dir string
-}
-
-// add marks id as running.
-func (m runMarks) add(id uuid.UUID) error {
-	f, err := os.OpenFile(filepath.Join(m.dir, id.String()), os.O_WRONLY|os.O_CREATE, 0o600)
-	if err != nil {
-		return fmt.Errorf("mark run: %w", err)
-	}
-	return f.Close()
-}
-
-// remove forgets id's mark.
-func (m runMarks) remove(id uuid.UUID) error {
-	if err := os.Remove(filepath.Join(m.dir, id.String())); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("unmark run: %w", err)
-	}
-	return nil
-}
-
-// list returns the marked runs; names that are not instance ids are
-// removed.
-func (m runMarks) list() ([]uuid.UUID, error) {
-	entries, err := os.ReadDir(m.dir)
-	if err != nil {
-		return nil, fmt.Errorf("list run marks: %w", err)
-	}
-	ids := make([]uuid.UUID, 0, len(entries))
-	for _, e := range entries {
-		id, err := uuid.Parse(e.Name())
-		if err != nil {
-			_ = os.RemoveAll(filepath.Join(m.dir, e.Name()))
-			continue
-		}
-		ids = append(ids, id)
-	}
-	return ids, nil
-}
 
 // markRun marks a run that is about to start. A mark that cannot be written
 // costs only the agent_restarted report after a crash, so it is logged.

@@ -114,10 +114,7 @@ func TestAgentRestart(t *testing.T) {
 		if err := o.close(); err != nil {
 			t.Fatalf("close outbox: %v", err)
 		}
-		marks := runMarks{dir: filepath.Join(dir, "outbox", "running")}
-		if err := os.MkdirAll(marks.dir, 0o700); err != nil {
-			t.Fatal(err)
-		}
+		marks := newRunMarks(filepath.Join(dir, "outbox"))
 		for _, id := range []uuid.UUID{lost, finished, unstarted} {
 			if err := marks.add(id); err != nil {
 				t.Fatal(err)
@@ -165,7 +162,7 @@ func TestAgentRestart(t *testing.T) {
 	t.Run("RunsAreMarkedWhileInFlight", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
-		marks := runMarks{dir: filepath.Join(b.cfg.DataDir, "outbox", "running")}
+		marks := newRunMarks(filepath.Join(b.cfg.DataDir, "outbox"))
 		d := newInstance(script(`sleep 300`))
 		b.srv.dispatch(d)
 		b.srv.waitRunning(t, d.InstanceID)

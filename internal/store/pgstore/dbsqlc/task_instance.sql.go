@@ -21,7 +21,7 @@ SET status = 7,
     updated_at = clock.ts
 FROM clock
 WHERE ti.id = any($2::uuid[])
-    AND ti.agent_id = $3
+    AND ti.agent_id IS NOT DISTINCT FROM $3::text
     AND ti.status = 5
 `
 
@@ -32,6 +32,12 @@ type TaskInstanceAckManyParams struct {
 	Now            *time.Time
 }
 
+// The agent is compared with IS NOT DISTINCT FROM, which no index serves,
+// so that rows are found by id: given "agent_id =", the planner may pick
+// the live-by-agent index, which holds an entry for every status change
+// since the last vacuum (tens of thousands for a busy agent, all read per
+// statement; see bench/results/2026-11-27-3.md). The same in
+// TaskInstanceStartMany.
 func (q *Queries) TaskInstanceAckMany(ctx context.Context, db DBTX, arg *TaskInstanceAckManyParams) (int64, error) {
 	result, err := db.Exec(ctx, taskInstanceAckMany,
 		arg.LeaseGraceSecs,
@@ -417,7 +423,7 @@ SET status = 10,
     updated_at = coalesce($1::timestamptz, now())
 FROM input
 WHERE ti.id = input.id
-    AND ti.agent_id = input.agent_id
+    AND ti.agent_id IS NOT DISTINCT FROM input.agent_id
     AND ti.status IN (5, 7)
 `
 

@@ -1,4 +1,10 @@
 -- name: TaskInstanceAckMany :execrows
+-- The agent is compared with IS NOT DISTINCT FROM, which no index serves,
+-- so that rows are found by id: given "agent_id =", the planner may pick
+-- the live-by-agent index, which holds an entry for every status change
+-- since the last vacuum (tens of thousands for a busy agent, all read per
+-- statement; see bench/results/2026-11-27-3.md). The same in
+-- TaskInstanceStartMany.
 WITH clock AS (SELECT coalesce(sqlc.narg('now')::timestamptz, now()) AS ts)
 UPDATE sched_task_instance AS ti
 SET status = 7,
@@ -7,7 +13,7 @@ SET status = 7,
     updated_at = clock.ts
 FROM clock
 WHERE ti.id = any(@ids::uuid[])
-    AND ti.agent_id = @agent_id
+    AND ti.agent_id IS NOT DISTINCT FROM @agent_id::text
     AND ti.status = 5;
 
 -- name: TaskInstanceFinishMany :many
@@ -126,5 +132,5 @@ SET status = 10,
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 FROM input
 WHERE ti.id = input.id
-    AND ti.agent_id = input.agent_id
+    AND ti.agent_id IS NOT DISTINCT FROM input.agent_id
     AND ti.status IN (5, 7);
