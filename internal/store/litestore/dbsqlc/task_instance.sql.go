@@ -18,7 +18,7 @@ SET status = 7,
     acked_at = CAST(?1 AS INTEGER),
     lease_expires_at = max(planned_at, CAST(?1 AS INTEGER)) + CAST(?2 AS INTEGER),
     updated_at = ?1
-WHERE agent_id = ?3
+WHERE +agent_id = ?3
     AND status = 5
     AND id IN (/*SLICE:ids*/?)
 `
@@ -30,6 +30,10 @@ type TaskInstanceAckManyParams struct {
 	IDs          []uuid.UUID
 }
 
+// The unary + keeps SQLite from searching by agent_id: with one busy
+// agent, its index holds nearly every instance ever run, and the search
+// read them all per statement (bench/results/2026-11-27-3.md). Rows are
+// found by id.
 func (q *Queries) TaskInstanceAckMany(ctx context.Context, db DBTX, arg *TaskInstanceAckManyParams) (int64, error) {
 	query := TaskInstanceAckMany
 	var queryParams []interface{}

@@ -4,7 +4,11 @@ SET status = 7,
     acked_at = CAST(@now AS INTEGER),
     lease_expires_at = max(planned_at, CAST(@now AS INTEGER)) + CAST(@lease_grace_us AS INTEGER),
     updated_at = @now
-WHERE agent_id = @agent_id
+-- The unary + keeps SQLite from searching by agent_id: with one busy
+-- agent, its index holds nearly every instance ever run, and the search
+-- read them all per statement (bench/results/2026-11-27-3.md). Rows are
+-- found by id.
+WHERE +agent_id = @agent_id
     AND status = 5
     AND id IN (sqlc.slice('ids'));
 
