@@ -78,6 +78,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) 
 	}
 	queries := &queryCounter{observe: cfg.ObserveQuery}
 	pcfg.ConnConfig.Tracer = queries
+	pcfg.AfterConnect = registerUUID
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("create postgres pool: %w", err)
