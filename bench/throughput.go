@@ -256,9 +256,12 @@ func driveRates(ctx context.Context, c *cluster, spec tputSpec, rates []float64,
 		return nil, err
 	}
 	perReq := time.Since(start) / time.Duration(nJobs)
-	// Schedules cost about what jobs did; leave twice that, and a second for
-	// the generator and the dispatcher to hand out the first runs.
-	lead := time.Second + 2*perReq*time.Duration(nScheds)
+	// A schedule costs more than a job: the generator plans each one's
+	// window while the others are being created, and on SQLite that
+	// competes for the one writer. Leave four times what a job took, and a
+	// second for the generator and the dispatcher to hand out the first
+	// runs.
+	lead := time.Second + 4*perReq*time.Duration(nScheds)
 	t := time.Now().Add(lead).Truncate(time.Millisecond)
 	plans := make([]rampPlan, len(rates))
 	var bodies []*scheduleBody

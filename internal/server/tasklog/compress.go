@@ -89,8 +89,13 @@ func (f *files) pack(ctx context.Context, id uuid.UUID) error {
 	return errors.Join(errs...)
 }
 
-// compressStream replaces a finished stream's file by its gzip form. The
-// slow part runs without the lock: a finished stream takes no more writes.
+// compressStream replaces a finished stream's file by its gzip form, or,
+// for a stream under packMinBytes, seals it: gzip saves nothing on a line or
+// two (the file takes a block either way), and each compression costs a
+// deflater's setup, a new file, an fsync, a rename and an unlink, which at a
+// thousand runs a second was a fifth of a SQLite server's CPU
+// (bench/results/2026-11-27-3.md). The slow part runs without the lock: a
+// finished stream takes no more writes.
 func (f *files) compressStream(ctx context.Context, id uuid.UUID, stream model.LogStream) error {
 	p := f.path(id, stream)
 	src, err := os.Open(p)
@@ -101,6 +106,11 @@ func (f *files) compressStream(ctx context.Context, id uuid.UUID, stream model.L
 		return fmt.Errorf("open log: %w", err)
 	}
 	defer src.Close()
+	if st, err := src.Stat(); err != nil {
+		return fmt.Errorf("stat log: %w", err)
+	} else if st.Size() < packMinBytes {
+		return seal(p)
+	}
 	tmp := p + gzExt + tmpExt
 	n, err := writeGz(ctx, tmp, src)
 	if err != nil {
@@ -255,3 +265,23 @@ func tailGz(path string, n int) (offset, size int64, err error) {
 	}
 	return offset, size, nil
 }
+
+// sealedMode marks a finished plain stream (see compressStream): a stream
+// file is created writable by its owner, and a sealed one is not. The mark
+// is in the file's mode because write checks it on the file it opened,
+// with no extra lookup, and it survives a restart as the gzip form does.
+// (The server often runs as root, which may write to it anyway: the mode
+// is a mark, not a lock.)
+const sealedMode = 0o440
+
+// seal marks the finished plain stream at p; a stream deleted meanwhile
+// needs no mark.
+func seal(p string) error {
+	if err := os.Chmod(p, sealedMode); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("seal log: %w", err)
+	}
+	return nil
+}
+
+// sealed reports whether a stream file's mode marks it finished.
+func sealed(mode os.FileMode) bool { return mode.Perm()&0o200 == 0 }

@@ -130,16 +130,20 @@ func (f *files) write(id uuid.UUID, stream model.LogStream, offset int64, data [
 		return 0, fmt.Errorf("open log: %w", err)
 	}
 	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("stat log: %w", err)
+	}
+	if sealed(st.Mode()) {
+		// Finished before a restart, and too small to compress.
+		return f.late(p, offset, data)
+	}
 	if len(data) > 0 {
 		if _, err := fh.WriteAt(data, offset); err != nil {
 			return 0, fmt.Errorf("write log: %w", err)
 		}
 	}
-	st, err := fh.Stat()
-	if err != nil {
-		return 0, fmt.Errorf("stat log: %w", err)
-	}
-	return st.Size(), nil
+	return max(st.Size(), offset+int64(len(data))), nil
 }
 
 // late handles a chunk for a finished log at path p: a duplicate is
@@ -163,7 +167,11 @@ func (f *files) finished(_ context.Context, id uuid.UUID) (bool, error) {
 		return true, nil
 	}
 	for _, stream := range streams {
-		if _, err := os.Stat(f.path(id, stream) + gzExt); err == nil {
+		p := f.path(id, stream)
+		if _, err := os.Stat(p + gzExt); err == nil {
+			return true, nil
+		}
+		if st, err := os.Stat(p); err == nil && sealed(st.Mode()) {
 			return true, nil
 		}
 	}

@@ -20,8 +20,9 @@
 // repeat stored bytes are ignored, chunks with new bytes are refused with
 // [ErrFinished], followers are told (see [Broker] and [Relay]), and a
 // [Compressor] packs the log: files become gzip files of the same name plus
-// ".gz"; rows are merged into segments of up to 1 MiB (see compactStream),
-// which PostgreSQL's TOAST then compresses. Every read works on either form.
+// ".gz" (those under 2 KiB are only sealed, made read-only); rows are
+// merged into segments of up to 1 MiB (see compactStream), which
+// PostgreSQL's TOAST then compresses. Every read works on either form.
 package tasklog
 
 import (

@@ -2,6 +2,7 @@ package tasklog
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -28,11 +29,14 @@ func filePath(s *Store, id uuid.UUID, stream model.LogStream) string {
 func TestFiles(t *testing.T) {
 	t.Parallel()
 
+	// A stream worth compressing: packMinBytes or more.
+	big := strings.Repeat("0123456789abcdef\n", packMinBytes/16)
+
 	t.Run("CompressionReplacesThePlainFile", func(t *testing.T) {
 		t.Parallel()
 		s := setup(t).store
 		id := uuid.New()
-		mustWrite(t, s, id, model.Stdout, 0, "x\n")
+		mustWrite(t, s, id, model.Stdout, 0, big)
 		compress(t, s, id)
 		p := filePath(s, id, model.Stdout)
 		if exists(p) || !exists(p+gzExt) {
@@ -50,7 +54,7 @@ func TestFiles(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		id := uuid.New()
-		mustWrite(t, b.store, id, model.Stdout, 0, "done\n")
+		mustWrite(t, b.store, id, model.Stdout, 0, big)
 		compress(t, b.store, id)
 		again, err := New(b.dir)
 		if err != nil {
@@ -59,14 +63,46 @@ func TestFiles(t *testing.T) {
 		if finished, _ := again.Finished(t.Context(), id); !finished {
 			t.Errorf("Finished = false after a restart, want true from the gzip file")
 		}
-		if n, err := again.Write(t.Context(), id, model.Stdout, 0, []byte("done\n")); err != nil || n != 5 {
-			t.Errorf("duplicate Write after a restart = %d, %v; want 5, nil", n, err)
+		if n, err := again.Write(t.Context(), id, model.Stdout, 0, []byte(big)); err != nil || n != int64(len(big)) {
+			t.Errorf("duplicate Write after a restart = %d, %v; want %d, nil", n, err, len(big))
 		}
 		if exists(filePath(again, id, model.Stdout)) {
 			t.Errorf("duplicate Write after a restart reopened the plain file")
 		}
 		if finished, _ := again.Finished(t.Context(), uuid.New()); finished {
 			t.Errorf("Finished(unknown) = true")
+		}
+	})
+
+	t.Run("SmallLogIsSealedNotCompressedAndStaysFinishedAfterRestart", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		id := uuid.New()
+		mustWrite(t, b.store, id, model.Stdout, 0, "done\n")
+		compress(t, b.store, id)
+		p := filePath(b.store, id, model.Stdout)
+		st, err := os.Stat(p)
+		if err != nil || exists(p+gzExt) || exists(p+gzExt+tmpExt) {
+			t.Fatalf("after packing: plain %v, gzip %v; want only the plain file", err, exists(p+gzExt))
+		}
+		if !sealed(st.Mode()) {
+			t.Errorf("plain file mode %v, want it sealed (%v)", st.Mode(), os.FileMode(sealedMode))
+		}
+		again, err := New(b.dir)
+		if err != nil {
+			t.Fatalf("New: %v", err)
+		}
+		if finished, _ := again.Finished(t.Context(), id); !finished {
+			t.Errorf("Finished = false after a restart, want true from the sealed file")
+		}
+		if n, err := again.Write(t.Context(), id, model.Stdout, 0, []byte("done\n")); err != nil || n != 5 {
+			t.Errorf("duplicate Write after a restart = %d, %v; want 5, nil", n, err)
+		}
+		if _, err := again.Write(t.Context(), id, model.Stdout, 5, []byte("more\n")); !errors.Is(err, ErrFinished) {
+			t.Errorf("Write of new bytes after a restart = %v, want ErrFinished", err)
+		}
+		if got, _ := readAt(t, again, id, model.Stdout, 0); got != "done\n" {
+			t.Errorf("log after a refused write = %q, want %q", got, "done\n")
 		}
 	})
 

@@ -139,7 +139,8 @@ SET status = input.status,
     finished_at = CASE WHEN input.status >= 90 THEN coalesce($1::timestamptz, now()) END
 FROM input
 WHERE t.id = input.id
-    AND t.status = 10
+    -- status + 0: found by id only (see TaskInstanceAckMany).
+    AND t.status + 0 = 10
     AND t.attempt = input.attempt
 `
 
@@ -392,7 +393,8 @@ SET status = 10,
     attempt = attempt + 1,
     updated_at = coalesce($1::timestamptz, now())
 WHERE id = any($2::uuid[])
-    AND status IN (1, 20)
+    -- status + 0: found by id only (see TaskInstanceAckMany).
+    AND status + 0 IN (1, 20)
 `
 
 type TaskStartAttemptManyParams struct {

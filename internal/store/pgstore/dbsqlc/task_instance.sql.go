@@ -22,7 +22,7 @@ SET status = 7,
 FROM clock
 WHERE ti.id = any($2::uuid[])
     AND ti.agent_id IS NOT DISTINCT FROM $3::text
-    AND ti.status = 5
+    AND ti.status + 0 = 5
 `
 
 type TaskInstanceAckManyParams struct {
@@ -32,12 +32,14 @@ type TaskInstanceAckManyParams struct {
 	Now            *time.Time
 }
 
-// The agent is compared with IS NOT DISTINCT FROM, which no index serves,
-// so that rows are found by id: given "agent_id =", the planner may pick
-// the live-by-agent index, which holds an entry for every status change
-// since the last vacuum (tens of thousands for a busy agent, all read per
-// statement; see bench/results/2026-11-27-3.md). The same in
-// TaskInstanceStartMany.
+// Rows are found by id alone. The agent is compared with IS NOT DISTINCT
+// FROM and the status as status + 0, which no index serves: given
+// "agent_id =" or a bare status test, the planner may scan the live-by-agent
+// or the lease index too, and those partial indexes hold an entry for every
+// status change since the last vacuum (tens of thousands under load, all
+// read per statement; bench/results/2026-11-27-3.md). The same in the other
+// statements that apply agents' reports (TaskInstanceStartMany,
+// TaskInstanceFinishMany) and in TaskStartAttemptMany and TaskFinishMany.
 func (q *Queries) TaskInstanceAckMany(ctx context.Context, db DBTX, arg *TaskInstanceAckManyParams) (int64, error) {
 	result, err := db.Exec(ctx, taskInstanceAckMany,
 		arg.LeaseGraceSecs,
@@ -79,7 +81,7 @@ SET status = input.status,
     updated_at = coalesce($1::timestamptz, now())
 FROM input
 WHERE ti.id = input.id
-    AND ti.status IN (5, 7, 10)
+    AND ti.status + 0 IN (5, 7, 10)
     AND (input.agent_id = '' OR ti.agent_id = input.agent_id)
 RETURNING ti.id, ti.task_id, ti.job_id, ti.namespace, ti.attempt, ti.agent_id, ti.server_id, ti.status, ti.planned_at, ti.lease_expires_at, ti.dispatched_at, ti.acked_at, ti.started_at, ti.finished_at, ti.exit_code, ti.error, ti.usage, ti.created_at, ti.updated_at, ti.reason, ti.output_tail, ti.placement, ti.shard_index, ti.shard_total
 `
@@ -424,7 +426,7 @@ SET status = 10,
 FROM input
 WHERE ti.id = input.id
     AND ti.agent_id IS NOT DISTINCT FROM input.agent_id
-    AND ti.status IN (5, 7)
+    AND ti.status + 0 IN (5, 7)
 `
 
 type TaskInstanceStartManyParams struct {

@@ -32,7 +32,8 @@ SET status = input.status,
     finished_at = CASE WHEN input.status >= 90 THEN coalesce(sqlc.narg('now')::timestamptz, now()) END
 FROM input
 WHERE t.id = input.id
-    AND t.status = 10
+    -- status + 0: found by id only (see TaskInstanceAckMany).
+    AND t.status + 0 = 10
     AND t.attempt = input.attempt;
 
 -- name: TaskGetByID :one
@@ -109,7 +110,8 @@ SET status = 10,
     attempt = attempt + 1,
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 WHERE id = any(@ids::uuid[])
-    AND status IN (1, 20);
+    -- status + 0: found by id only (see TaskInstanceAckMany).
+    AND status + 0 IN (1, 20);
 
 -- name: TaskDeletePending :execrows
 DELETE FROM sched_task

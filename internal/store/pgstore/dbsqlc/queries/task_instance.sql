@@ -1,10 +1,12 @@
 -- name: TaskInstanceAckMany :execrows
--- The agent is compared with IS NOT DISTINCT FROM, which no index serves,
--- so that rows are found by id: given "agent_id =", the planner may pick
--- the live-by-agent index, which holds an entry for every status change
--- since the last vacuum (tens of thousands for a busy agent, all read per
--- statement; see bench/results/2026-11-27-3.md). The same in
--- TaskInstanceStartMany.
+-- Rows are found by id alone. The agent is compared with IS NOT DISTINCT
+-- FROM and the status as status + 0, which no index serves: given
+-- "agent_id =" or a bare status test, the planner may scan the live-by-agent
+-- or the lease index too, and those partial indexes hold an entry for every
+-- status change since the last vacuum (tens of thousands under load, all
+-- read per statement; bench/results/2026-11-27-3.md). The same in the other
+-- statements that apply agents' reports (TaskInstanceStartMany,
+-- TaskInstanceFinishMany) and in TaskStartAttemptMany and TaskFinishMany.
 WITH clock AS (SELECT coalesce(sqlc.narg('now')::timestamptz, now()) AS ts)
 UPDATE sched_task_instance AS ti
 SET status = 7,
@@ -14,7 +16,7 @@ SET status = 7,
 FROM clock
 WHERE ti.id = any(@ids::uuid[])
     AND ti.agent_id IS NOT DISTINCT FROM @agent_id::text
-    AND ti.status = 5;
+    AND ti.status + 0 = 5;
 
 -- name: TaskInstanceFinishMany :many
 -- Zero times (0001-01-01) stand for NULL: FinishedAt defaults to now and
@@ -48,7 +50,7 @@ SET status = input.status,
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 FROM input
 WHERE ti.id = input.id
-    AND ti.status IN (5, 7, 10)
+    AND ti.status + 0 IN (5, 7, 10)
     AND (input.agent_id = '' OR ti.agent_id = input.agent_id)
 RETURNING ti.*;
 
@@ -133,4 +135,4 @@ SET status = 10,
 FROM input
 WHERE ti.id = input.id
     AND ti.agent_id IS NOT DISTINCT FROM input.agent_id
-    AND ti.status IN (5, 7);
+    AND ti.status + 0 IN (5, 7);
