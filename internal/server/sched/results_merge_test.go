@@ -1,0 +1,86 @@
+package sched
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hetuflow/hetuflow/internal/lifecycle/lifecycletest"
+	"github.com/hetuflow/hetuflow/internal/model"
+	"github.com/hetuflow/hetuflow/internal/protocol"
+	"github.com/hetuflow/hetuflow/internal/store"
+	"github.com/hetuflow/hetuflow/internal/store/teststore"
+)
+
+func TestWithoutFinished(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	finishedID, otherAgentID, runningID := uuid.New(), uuid.New(), uuid.New()
+	starts := []*store.TaskInstanceStart{
+		{ID: finishedID, AgentID: "a", StartedAt: t0},
+		{ID: otherAgentID, AgentID: "b", StartedAt: t0},
+		{ID: runningID, AgentID: "a", StartedAt: t0},
+	}
+	fin := &store.TaskInstanceFinish{ID: finishedID, AgentID: "a", Status: model.InstanceSucceeded}
+	// A finish from another agent than the start's must not swallow it.
+	stranger := &store.TaskInstanceFinish{ID: otherAgentID, AgentID: "a", Status: model.InstanceSucceeded}
+	kept := withoutFinished(starts, []*store.TaskInstanceFinish{fin, stranger})
+	if len(kept) != 2 || kept[0].ID != otherAgentID || kept[1].ID != runningID {
+		t.Errorf("kept starts %v, want those of %s and %s", kept, otherAgentID, runningID)
+	}
+	if fin.StartedAt == nil || !fin.StartedAt.Equal(t0) {
+		t.Errorf("finish started at %v, want the dropped start's %v", fin.StartedAt, t0)
+	}
+	// A finish that knows its start keeps it.
+	own := t0.Add(time.Second)
+	fin2 := &store.TaskInstanceFinish{ID: finishedID, AgentID: "a", StartedAt: &own}
+	withoutFinished([]*store.TaskInstanceStart{{ID: finishedID, AgentID: "a", StartedAt: t0}}, []*store.TaskInstanceFinish{fin2})
+	if !fin2.StartedAt.Equal(own) {
+		t.Errorf("finish started at %v, want its own %v", fin2.StartedAt, own)
+	}
+}
+
+// TestResultsFoldAShortRun: the ack, start and end of a run in one batch
+// leave the same record as three batches would.
+func TestResultsFoldAShortRun(t *testing.T) {
+	t.Parallel()
+	for _, o := range teststore.Both() {
+		t.Run(o.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			st := o.Open(t)
+			task, in := doingTask(ctx, t, st, model.RetryPolicy{}, "agent-1", model.InstanceDispatched, nil)
+			r := NewResults(ResultsConfig{ServerID: "server-1", AckTimeout: 10 * time.Second}, st, newLogs(t, st), Wakers{}, lifecycletest.WarnLogger(t))
+			r.TestSignals.Init()
+			start := time.Now().Add(-time.Second).UTC().Truncate(time.Millisecond)
+			exit := 0
+			// Queued before the writer starts, so they make one batch. The
+			// done report carries no start time: the running report's is kept.
+			for _, rep := range []*Report{
+				{AgentID: "agent-1", Acked: []uuid.UUID{in.ID}},
+				{AgentID: "agent-1", Running: &protocol.TaskRunning{InstanceID: in.ID, StartedAt: start}},
+				{AgentID: "agent-1", Done: &protocol.TaskDone{InstanceID: in.ID, Status: model.InstanceSucceeded, ExitCode: &exit, FinishedAt: start.Add(time.Millisecond)}},
+			} {
+				if err := r.Submit(ctx, rep); err != nil {
+					t.Fatalf("Submit: %v", err)
+				}
+			}
+			if err := r.Start(ctx); err != nil {
+				t.Fatalf("Start: %v", err)
+			}
+			t.Cleanup(r.Stop)
+			if n := r.TestSignals.Applied.Wait(t); n != 3 {
+				t.Fatalf("first batch applied %d reports, want all 3", n)
+			}
+			got := getInstance(ctx, t, st, in.ID)
+			if got.Status != model.InstanceSucceeded || got.StartedAt == nil || !got.StartedAt.Equal(start) || got.AckedAt == nil || got.FinishedAt == nil {
+				t.Errorf("instance = %s started %v acked %v finished %v; want succeeded, started at %v, acked, finished",
+					got.Status, got.StartedAt, got.AckedAt, got.FinishedAt, start)
+			}
+			if tk := getTask(ctx, t, st, task.ID); tk.Status != model.TaskSucceeded {
+				t.Errorf("task = %s, want succeeded", tk.Status)
+			}
+		})
+	}
+}
