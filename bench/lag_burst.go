@@ -11,10 +11,10 @@ import (
 	"github.com/google/uuid"
 )
 
-// forkCeiling fork/execs /bin/true as fast as it can from parallel
-// goroutines for d and returns the completed execs per second: the
-// machine's raw ceiling for short processes at that parallelism.
-func forkCeiling(ctx context.Context, parallel int, d time.Duration) (float64, error) {
+// forkCeiling runs argv (a short command) as fast as it can from parallel
+// goroutines for d and returns the completed runs per second: the
+// machine's raw ceiling for that command at that parallelism.
+func forkCeiling(ctx context.Context, parallel int, d time.Duration, argv ...string) (float64, error) {
 	start := time.Now()
 	deadline := start.Add(d)
 	var n atomic.Int64
@@ -24,7 +24,7 @@ func forkCeiling(ctx context.Context, parallel int, d time.Duration) (float64, e
 	for range parallel {
 		wg.Go(func() {
 			for time.Now().Before(deadline) && ctx.Err() == nil {
-				if err := exec.Command("/bin/true").Run(); err != nil {
+				if err := exec.Command(argv[0], argv[1:]...).Run(); err != nil {
 					errOnce.Do(func() { firstErr = err })
 					return
 				}
@@ -34,13 +34,20 @@ func forkCeiling(ctx context.Context, parallel int, d time.Duration) (float64, e
 	}
 	wg.Wait()
 	if firstErr != nil {
-		return 0, fmt.Errorf("run /bin/true: %w", firstErr)
+		return 0, fmt.Errorf("run %s: %w", argv[0], firstErr)
 	}
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
 	return float64(n.Load()) / time.Since(start).Seconds(), nil
 }
+
+// burstCommand is what the burst's jobs run, and what its ceiling is
+// measured with: the k-th start must wait for k runs of the same program,
+// which still use the CPU while later ones are forked (/bin/date loads its
+// locale; /bin/true, measured before 2026-11-27-3, costs less and gave a
+// floor below the physical one).
+var burstCommand = []string{"/bin/date", "+%s%N"}
 
 // burstRun is what one run of the burst scenario measured.
 type burstRun struct {
@@ -102,14 +109,14 @@ func burstOnce(ctx context.Context, b *bench, storeKind string, n int) (burstRun
 		return res, err
 	}
 	jobStart := time.Now()
-	jobs, err := createJobs(ctx, c.api, n, "burst", cmdConfig("/bin/date", "+%s%N"))
+	jobs, err := createJobs(ctx, c.api, n, "burst", cmdConfig(burstCommand[0], burstCommand[1:]...))
 	if err != nil {
 		return res, err
 	}
 	lead := 3*time.Since(jobStart)/2 + 2*time.Second
 	// The ceiling with the agent's parallelism: it starts every due
 	// instance at once, each from its own goroutine.
-	if res.ceiling, err = forkCeiling(ctx, n, time.Second); err != nil {
+	if res.ceiling, err = forkCeiling(ctx, n, time.Second, burstCommand...); err != nil {
 		return res, err
 	}
 	fire := time.Now().Add(lead).Truncate(time.Second).Add(time.Second).UTC()

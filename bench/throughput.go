@@ -212,7 +212,7 @@ func tputRamp(ctx context.Context, b *bench, spec tputSpec) (*rampResult, error)
 	if spec.kind == "true" {
 		parallel := spec.agents * spec.capacity
 		for range 3 {
-			c, err := forkCeiling(ctx, parallel, time.Second)
+			c, err := forkCeiling(ctx, parallel, time.Second, "/bin/true")
 			if err != nil {
 				return nil, err
 			}
