@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/hetuflow/hetuflow/internal/store/litestore/dbsqlc"
 )
@@ -18,18 +19,46 @@ import (
 // readQueries are the fixed queries that only read.
 func readQueries() []string {
 	return []string{
+		dbsqlc.AccessTokenGetByHash,
 		dbsqlc.AgentGetByID,
 		dbsqlc.AgentListStale,
 		dbsqlc.APITokenCount,
 		dbsqlc.APITokenGetByHash,
 		dbsqlc.ScheduleListDue,
 		dbsqlc.ServerGetByID,
+		dbsqlc.SessionGet,
 		dbsqlc.TaskClaimDue,
 		dbsqlc.TaskInstanceListLeaseExpired,
 		dbsqlc.TaskInstanceListLiveByAgent,
 		dbsqlc.TaskLogChunkList,
 		dbsqlc.TaskLogGetByInstanceID,
+		dbsqlc.UserGetByID,
+		// Scoped by a namespace list, which sqlc expands per call; the
+		// form every unscoped caller (an admin, the scheduler) sends is
+		// fixed, and the API reads a job for every schedule it creates.
+		unscoped(dbsqlc.JobGetByID),
+		unscoped(dbsqlc.ScheduleGetByID),
+		unscoped(dbsqlc.TaskGetByID),
+		unscoped(dbsqlc.TaskInstanceGetByID),
 	}
+}
+
+// unscoped is query as sqlc sends it when every slice parameter is empty:
+// each placeholder, /*SLICE:name*/?, expands to NULL.
+func unscoped(query string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(query, "/*SLICE:")
+		j := strings.Index(query[max(i, 0):], "*/?")
+		if i < 0 || j < 0 {
+			break
+		}
+		b.WriteString(query[:i])
+		b.WriteString("NULL")
+		query = query[i+j+len("*/?"):]
+	}
+	b.WriteString(query)
+	return b.String()
 }
 
 // writeQueries are the fixed queries that write.
@@ -39,6 +68,7 @@ func writeQueries() []string {
 		dbsqlc.AgentSetStatusIf,
 		dbsqlc.AgentUpsert,
 		dbsqlc.APITokenInsert,
+		dbsqlc.AuditInsert,
 		dbsqlc.JobInsert,
 		dbsqlc.ScheduleAdvanceCursorMany,
 		dbsqlc.ScheduleInsert,
