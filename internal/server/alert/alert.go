@@ -89,7 +89,7 @@ type Service struct {
 
 	cfg     atomic.Pointer[Config]
 	rules   atomic.Pointer[[]*model.AlertRule]
-	events  chan event
+	events  chan *event // pointers: a buffer of 10 000 events would hold 700 KiB from the start
 	dropped atomic.Int64
 	refresh chan struct{}
 	wake    chan struct{}
@@ -108,7 +108,7 @@ func New(cfg Config, st store.Store, metrics Metrics, logger *slog.Logger) *Serv
 		metrics = nopMetrics{}
 	}
 	s := &Service{store: st, log: logger, metrics: metrics, client: &http.Client{},
-		events: make(chan event, queueSize), refresh: make(chan struct{}, 1), wake: make(chan struct{}, 1)}
+		events: make(chan *event, queueSize), refresh: make(chan struct{}, 1), wake: make(chan struct{}, 1)}
 	s.SetConfig(cfg)
 	empty := []*model.AlertRule{}
 	s.rules.Store(&empty)
@@ -202,12 +202,12 @@ func (s *Service) decideLoop(ctx context.Context) {
 				s.log.WarnContext(ctx, "load alert rules", "error", err)
 			}
 		case ev := <-s.events:
-			batch := []event{ev}
+			batch := []event{*ev}
 		more:
 			for len(batch) < 500 {
 				select {
 				case ev := <-s.events:
-					batch = append(batch, ev)
+					batch = append(batch, *ev)
 				default:
 					break more
 				}

@@ -50,7 +50,7 @@ type event struct {
 // enqueue hands ev to the decider, or drops it when the queue is full.
 func (s *Service) enqueue(ev event) {
 	select {
-	case s.events <- ev:
+	case s.events <- &ev:
 	default:
 		s.dropped.Add(1)
 	}

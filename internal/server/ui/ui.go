@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hetuflow/hetuflow/internal/cron"
@@ -47,29 +48,56 @@ type Deps struct {
 type UI struct {
 	deps  Deps
 	mux   *http.ServeMux
-	pages map[string]*template.Template
+	pages map[string]*pageTemplate
 	hist  histCache
 	// started is when the process started, for static files' Last-Modified.
 	started time.Time
 }
 
-// New parses the templates and registers the routes. It panics on a
-// template error, which is a programmer's error caught by every test.
+// pageTemplate is a page's template, parsed when the page is first shown:
+// parsed at start, the twenty-odd pages (each with its own copy of the
+// layout) held 3 MiB that an idle server never uses.
+type pageTemplate struct {
+	file string // templates/<name>.html
+	once sync.Once
+	t    *template.Template
+}
+
+// get returns the parsed template. It panics on a template error, which is
+// a programmer's error caught by TestTemplatesParse.
+func (p *pageTemplate) get() *template.Template {
+	p.once.Do(func() { p.t = template.Must(parsePage(p.file)) })
+	return p.t
+}
+
+// parsePage parses the layout with the page template in file.
+func parsePage(file string) (*template.Template, error) {
+	return template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", file)
+}
+
+// pageFiles lists the page templates: every template but the layout.
+func pageFiles() map[string]string {
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		panic(err) // only a malformed pattern fails
+	}
+	files := map[string]string{}
+	for _, n := range names {
+		if base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html"); base != "layout" {
+			files[base] = n
+		}
+	}
+	return files
+}
+
+// New registers the routes; the templates are parsed at first use.
 func New(deps Deps) *UI {
 	if deps.Store == nil || deps.API == nil || deps.Auth == nil || deps.Logger == nil {
 		panic("ui: New needs a store, the API, an Auth and a logger")
 	}
-	u := &UI{deps: deps, mux: http.NewServeMux(), pages: map[string]*template.Template{}, started: time.Now().UTC().Truncate(time.Second), hist: histCache{m: map[string]histEntry{}}}
-	names, err := fs.Glob(templateFS, "templates/*.html")
-	if err != nil {
-		panic(err)
-	}
-	for _, n := range names {
-		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
-		if base == "layout" {
-			continue
-		}
-		u.pages[base] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n))
+	u := &UI{deps: deps, mux: http.NewServeMux(), pages: map[string]*pageTemplate{}, started: time.Now().UTC().Truncate(time.Second), hist: histCache{m: map[string]histEntry{}}}
+	for base, file := range pageFiles() {
+		u.pages[base] = &pageTemplate{file: file}
 	}
 	u.routes()
 	return u
@@ -199,10 +227,11 @@ func (u *UI) newPage(r *http.Request, title string) *page {
 
 // render writes a page with status.
 func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) {
-	t, ok := u.pages[name]
+	pt, ok := u.pages[name]
 	if !ok {
 		panic("ui: no template " + name)
 	}
+	t := pt.get()
 	if f, kind := takeFlash(w, r); f != "" && p.Flash == "" {
 		p.Flash, p.FlashKind = f, kind
 	}
