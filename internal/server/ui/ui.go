@@ -46,28 +46,16 @@ type Deps struct {
 
 // UI is the web console's handler.
 type UI struct {
-	deps  Deps
-	mux   *http.ServeMux
-	pages map[string]*pageTemplate
+	deps Deps
+	mux  *http.ServeMux
+	// pages parse their templates when first shown: parsed at start, the
+	// twenty-odd pages (each with its own copy of the layout) held 3 MiB
+	// that an idle server never uses. A template error panics, a
+	// programmer's error caught by TestTemplatesParse.
+	pages map[string]func() *template.Template
 	hist  histCache
 	// started is when the process started, for static files' Last-Modified.
 	started time.Time
-}
-
-// pageTemplate is a page's template, parsed when the page is first shown:
-// parsed at start, the twenty-odd pages (each with its own copy of the
-// layout) held 3 MiB that an idle server never uses.
-type pageTemplate struct {
-	file string // templates/<name>.html
-	once sync.Once
-	t    *template.Template
-}
-
-// get returns the parsed template. It panics on a template error, which is
-// a programmer's error caught by TestTemplatesParse.
-func (p *pageTemplate) get() *template.Template {
-	p.once.Do(func() { p.t = template.Must(parsePage(p.file)) })
-	return p.t
 }
 
 // parsePage parses the layout with the page template in file.
@@ -95,9 +83,9 @@ func New(deps Deps) *UI {
 	if deps.Store == nil || deps.API == nil || deps.Auth == nil || deps.Logger == nil {
 		panic("ui: New needs a store, the API, an Auth and a logger")
 	}
-	u := &UI{deps: deps, mux: http.NewServeMux(), pages: map[string]*pageTemplate{}, started: time.Now().UTC().Truncate(time.Second), hist: histCache{m: map[string]histEntry{}}}
+	u := &UI{deps: deps, mux: http.NewServeMux(), pages: map[string]func() *template.Template{}, started: time.Now().UTC().Truncate(time.Second), hist: histCache{m: map[string]histEntry{}}}
 	for base, file := range pageFiles() {
-		u.pages[base] = &pageTemplate{file: file}
+		u.pages[base] = sync.OnceValue(func() *template.Template { return template.Must(parsePage(file)) })
 	}
 	u.routes()
 	return u
@@ -227,11 +215,11 @@ func (u *UI) newPage(r *http.Request, title string) *page {
 
 // render writes a page with status.
 func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) {
-	pt, ok := u.pages[name]
+	tmpl, ok := u.pages[name]
 	if !ok {
 		panic("ui: no template " + name)
 	}
-	t := pt.get()
+	t := tmpl()
 	if f, kind := takeFlash(w, r); f != "" && p.Flash == "" {
 		p.Flash, p.FlashKind = f, kind
 	}
