@@ -134,9 +134,30 @@ func failed(t *model.Task, mv *store.TaskFinish, in *model.TaskInstance, reason 
 		mv.Status = model.TaskFailed
 		mv.Reason = fmt.Sprintf("attempt %d of %d %s; not retried (retry_on excludes %s)", t.Attempt, policy.Attempts(), reason, kind)
 	default:
-		runAt := now.Add(retryPause(policy, t.Attempt))
+		runAt := retryFrom(in, now).Add(retryPause(policy, t.Attempt))
 		mv.Status, mv.RunAt = model.TaskWaitingRetry, &runAt
 		mv.Reason = fmt.Sprintf("attempt %d of %d %s; retry at %s", t.Attempt, policy.Attempts(), reason, runAt.UTC().Format(time.RFC3339Nano))
+	}
+}
+
+// maxEndAhead bounds how far ahead of the server's clock a reported end
+// may move a retry: estimate noise, not a broken agent clock.
+const maxEndAhead = time.Second
+
+// retryFrom is when a failed attempt's pause starts: when the server
+// learned of the end, or the end the agent reported if that is later. The
+// agent reports times in its estimate of the server's clock, which can be a
+// few milliseconds ahead; counting from the report keeps every recorded
+// pause (next start − this end) at least the policy's, as the next start is
+// recorded in the same kind of estimate and never before its planned time.
+func retryFrom(in *model.TaskInstance, now time.Time) time.Time {
+	switch {
+	case in.FinishedAt == nil || !in.FinishedAt.After(now):
+		return now
+	case in.FinishedAt.After(now.Add(maxEndAhead)):
+		return now.Add(maxEndAhead)
+	default:
+		return *in.FinishedAt
 	}
 }
 
