@@ -40,6 +40,7 @@ func (adminAuth) AllowRequest(*auth.Principal) (bool, time.Duration) { return tr
 type nopScheduler struct{}
 
 func (nopScheduler) WakeGenerator()                           {}
+func (nopScheduler) WakeGeneratorFor(*time.Time)              {}
 func (nopScheduler) WakeDispatcher()                          {}
 func (nopScheduler) CancelInstance(string, uuid.UUID, string) {}
 func (nopScheduler) DrainAgent(context.Context, string, string) error {

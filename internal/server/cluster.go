@@ -69,6 +69,18 @@ func (a *App) WakeGenerator() {
 	a.publish(bus.Message{Kind: bus.Plan})
 }
 
+// WakeGeneratorFor is WakeGenerator after a schedule changed whose next
+// fire is next (nil: none). A pass plans only up to the generator's window
+// ahead, so a fire beyond it is planned by a regular pass just as it would
+// be after a wake, and nobody is woken for it: creating schedules in bulk
+// otherwise cost a pass (and, in a cluster, a notification) per schedule.
+func (a *App) WakeGeneratorFor(next *time.Time) {
+	if next == nil || !a.generator.Plans(*next, time.Now()) {
+		return
+	}
+	a.WakeGenerator()
+}
+
 // WakeDispatcher asks every server for a dispatch pass: new work may suit
 // agents connected anywhere.
 func (a *App) WakeDispatcher() {

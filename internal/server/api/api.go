@@ -52,6 +52,9 @@ type Authenticator interface {
 type Scheduler interface {
 	// WakeGenerator asks for a planning pass after schedules changed.
 	WakeGenerator()
+	// WakeGeneratorFor asks for a planning pass after a schedule changed
+	// whose next fire is next (nil: none), when a pass would plan it.
+	WakeGeneratorFor(next *time.Time)
 	// WakeDispatcher asks for a dispatch pass after tasks were added.
 	WakeDispatcher()
 	// CancelInstance tells the agent holding an instance to stop it.

@@ -143,9 +143,29 @@ func toFields(v any) map[string]json.RawMessage {
 		return nil
 	}
 	for k, v := range m {
-		m[k] = redact(v)
+		if mayNameSecret(v) {
+			m[k] = redact(v)
+		}
 	}
 	return m
+}
+
+// mayNameSecret reports whether raw is an object or array whose text
+// contains a secret's name anywhere. Only those are redacted: redact decodes
+// and re-encodes at every depth, which cost most audited requests more than
+// their database write, and encoding/json writes key letters unescaped, so a
+// value that fails this test has no key to redact.
+func mayNameSecret(raw json.RawMessage) bool {
+	if len(raw) == 0 || (raw[0] != '{' && raw[0] != '[') {
+		return false
+	}
+	lower := bytes.ToLower(raw)
+	for _, s := range secretKeys {
+		if bytes.Contains(lower, []byte(s)) {
+			return true
+		}
+	}
+	return false
 }
 
 // redact replaces, at any depth, the values of keys named like secrets.

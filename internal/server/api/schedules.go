@@ -216,7 +216,7 @@ func (a *API) createSchedule(ctx context.Context, in *struct{ Body ScheduleBody 
 		return nil, storeError(err, "schedule")
 	}
 	noteAudit(ctx, s.Namespace, s.ID.String(), nil, s)
-	a.deps.Scheduler.WakeGenerator()
+	a.deps.Scheduler.WakeGeneratorFor(s.NextFireAt)
 	return &ScheduleCreateOutput{Location: Prefix + "/schedules/" + s.ID.String(), Body: withHook(s)}, nil
 }
 
@@ -291,7 +291,7 @@ func (a *API) replaceSchedule(ctx context.Context, in *struct {
 		return nil, storeError(err, "schedule "+in.ID)
 	}
 	noteAudit(ctx, s.Namespace, in.ID, old, s)
-	a.deps.Scheduler.WakeGenerator()
+	a.deps.Scheduler.WakeGeneratorFor(s.NextFireAt)
 	return &ScheduleOutput{Body: s}, nil
 }
 

@@ -103,6 +103,12 @@ func (g *Generator) Wake() {
 	}
 }
 
+// Plans reports whether a pass at now plans a fire at next: whether next
+// is within the window.
+func (g *Generator) Plans(next, now time.Time) bool {
+	return !next.After(now.Add(g.cfg.Window))
+}
+
 // Start runs generator passes until ctx ends or Stop is called.
 func (g *Generator) Start(ctx context.Context) error {
 	ctx, shouldStart, started, stopped := g.StartInit(ctx)

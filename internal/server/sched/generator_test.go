@@ -55,6 +55,30 @@ func TestGenerator(t *testing.T) {
 func testGenerator(t *testing.T, open func(testing.TB) store.Store) {
 	now := time.Now().UTC().Truncate(time.Second)
 
+	// Plans decides whether a changed schedule is worth a wake: it must say
+	// yes exactly when a pass at that moment would plan the next fire.
+	t.Run("PlansMatchesWhatAPassPlans", func(t *testing.T) {
+		t.Parallel()
+		ctx, st := t.Context(), open(t)
+		g := newTestGenerator(t, st)
+		edge := now.Add(time.Minute) // the window's end
+		beyond := intervalSchedule(ctx, t, st, time.Hour, edge.Add(time.Millisecond), edge.Add(time.Millisecond), 0)
+		within := intervalSchedule(ctx, t, st, time.Hour, edge, edge, 0)
+		if g.Plans(*beyond.NextFireAt, now) || !g.Plans(*within.NextFireAt, now) {
+			t.Fatalf("Plans(window end + 1ms) = %v, Plans(window end) = %v; want false, true",
+				g.Plans(*beyond.NextFireAt, now), g.Plans(*within.NextFireAt, now))
+		}
+		if _, err := g.RunOnce(ctx, now); err != nil {
+			t.Fatalf("RunOnce: %v", err)
+		}
+		if n := len(scheduleTasks(ctx, t, st, beyond.ID)); n != 0 {
+			t.Errorf("a pass planned %d tasks of the schedule beyond the window, want 0", n)
+		}
+		if n := len(scheduleTasks(ctx, t, st, within.ID)); n != 1 {
+			t.Errorf("a pass planned %d tasks of the schedule at the window's end, want 1", n)
+		}
+	})
+
 	t.Run("PlansWindowAndAdvancesCursor", func(t *testing.T) {
 		t.Parallel()
 		ctx, st := t.Context(), open(t)

@@ -63,6 +63,7 @@ func adminCtx(t *testing.T) context.Context {
 type nopScheduler struct{}
 
 func (nopScheduler) WakeGenerator()                                   {}
+func (nopScheduler) WakeGeneratorFor(*time.Time)                      {}
 func (nopScheduler) WakeDispatcher()                                  {}
 func (nopScheduler) CancelInstance(string, uuid.UUID, string)         {}
 func (nopScheduler) DrainAgent(context.Context, string, string) error { return nil }
