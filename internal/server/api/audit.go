@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -96,41 +97,60 @@ var secretKeys = []string{"secret", "password", "passwd", "token", "hash", "cred
 // as {"field": {"from": x, "to": y}}; nil when nothing differs. Fields
 // whose name contains secret, password, token or hash are never recorded.
 func Diff(before, after any) json.RawMessage {
-	b, a := toFields(before), toFields(after)
-	out := map[string]map[string]json.RawMessage{}
+	b, a := fieldsOf(before), fieldsOf(after)
+	type change struct {
+		key      string
+		from, to json.RawMessage
+	}
+	var changes []change
 	for k, v := range a {
 		if w, ok := b[k]; !ok || !bytes.Equal(v, w) {
-			out[k] = map[string]json.RawMessage{"to": v}
-			if ok {
-				out[k]["from"] = w
-			}
+			changes = append(changes, change{key: k, from: w, to: v})
 		}
 	}
 	for k, w := range b {
 		if _, ok := a[k]; !ok {
-			out[k] = map[string]json.RawMessage{"from": w}
-		}
-	}
-	for k := range out {
-		if secretKey(k) {
-			out[k] = map[string]json.RawMessage{"redacted": json.RawMessage("true")}
+			changes = append(changes, change{key: k, from: w})
 		}
 	}
 	// Timestamps and revisions change on every write and say nothing.
-	for _, k := range []string{"updated_at", "created_at", "revision"} {
-		delete(out, k)
-	}
-	if len(out) == 0 {
+	changes = slices.DeleteFunc(changes, func(c change) bool {
+		return c.key == "updated_at" || c.key == "created_at" || c.key == "revision"
+	})
+	if len(changes) == 0 {
 		return nil
 	}
-	raw, err := json.Marshal(out)
-	if err != nil {
-		return nil
+	slices.SortFunc(changes, func(x, y change) int { return strings.Compare(x.key, y.key) })
+	// Written by hand, as json.Marshal writes the same maps (keys sorted),
+	// without decoding and re-encoding every value once more.
+	out := []byte{'{'}
+	for i, c := range changes {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		key, err := json.Marshal(c.key)
+		if err != nil {
+			return nil
+		}
+		out = append(append(out, key...), ':', '{')
+		switch {
+		case secretKey(c.key):
+			out = append(out, `"redacted":true`...)
+		case c.from != nil && c.to != nil:
+			out = append(append(append(append(out, `"from":`...), c.from...), `,"to":`...), c.to...)
+		case c.from != nil:
+			out = append(append(out, `"from":`...), c.from...)
+		default:
+			out = append(append(out, `"to":`...), c.to...)
+		}
+		out = append(out, '}')
 	}
-	return raw
+	return append(out, '}')
 }
 
-func toFields(v any) map[string]json.RawMessage {
+// fieldsOf returns the members of v's JSON object, with the values that
+// may hold secrets redacted; nil when v is nil or not an object.
+func fieldsOf(v any) map[string]json.RawMessage {
 	if v == nil {
 		return nil
 	}
@@ -138,9 +158,12 @@ func toFields(v any) map[string]json.RawMessage {
 	if err != nil {
 		return nil
 	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) != nil {
-		return nil
+	m, ok := splitObject(raw)
+	if !ok {
+		// Not an object as json.Marshal writes one; decode it the long way.
+		if json.Unmarshal(raw, &m) != nil {
+			return nil
+		}
 	}
 	for k, v := range m {
 		if mayNameSecret(v) {
@@ -148,6 +171,75 @@ func toFields(v any) map[string]json.RawMessage {
 		}
 	}
 	return m
+}
+
+// splitObject splits a compact JSON object, as json.Marshal writes it, into
+// its members. It reports false for anything else, including whitespace.
+func splitObject(raw []byte) (map[string]json.RawMessage, bool) {
+	if len(raw) < 2 || raw[0] != '{' {
+		return nil, false
+	}
+	m := map[string]json.RawMessage{}
+	i := 1
+	for i < len(raw) && raw[i] != '}' {
+		kEnd := skipValue(raw, i)
+		if raw[i] != '"' || kEnd < 0 || kEnd >= len(raw) || raw[kEnd] != ':' {
+			return nil, false
+		}
+		var key string
+		if q := raw[i:kEnd]; bytes.IndexByte(q, '\\') < 0 {
+			key = string(q[1 : len(q)-1])
+		} else if json.Unmarshal(q, &key) != nil {
+			return nil, false
+		}
+		vEnd := skipValue(raw, kEnd+1)
+		if vEnd < 0 || vEnd >= len(raw) {
+			return nil, false
+		}
+		m[key] = raw[kEnd+1 : vEnd]
+		i = vEnd
+		if raw[i] == ',' {
+			i++
+		} else if raw[i] != '}' {
+			return nil, false
+		}
+	}
+	return m, i == len(raw)-1
+}
+
+// skipValue returns the index just past the compact JSON value starting at
+// raw[i], or -1 if it does not end.
+func skipValue(raw []byte, i int) int {
+	depth, inString := 0, false
+	for j := i; j < len(raw); j++ {
+		c := raw[j]
+		switch {
+		case inString:
+			if c == '\\' {
+				j++
+			} else if c == '"' {
+				inString = false
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			if depth == 0 {
+				return j // the end of a scalar inside the enclosing object
+			}
+			depth--
+			if depth == 0 {
+				return j + 1
+			}
+		case c == ',' && depth == 0:
+			return j
+		}
+	}
+	return -1
 }
 
 // mayNameSecret reports whether raw is an object or array whose text

@@ -90,6 +90,15 @@ func TestDiff(t *testing.T) {
 			"nested":    {"from": map[string]any{"zeta": "z", "alpha": "a", "inner": map[string]any{"private_key": "[redacted]"}}},
 			"api_token": {"redacted": true},
 		}},
+		{"keys and strings that look like JSON's own syntax", nil, map[string]any{
+			`a"b`: "x}", "c": []any{"]", map[string]any{"d": `\",`}}, "e<&>": 1.5, "f": nil, "g": true,
+		}, map[string]map[string]any{
+			`a"b`:  {"to": "x}"},
+			"c":    {"to": []any{"]", map[string]any{"d": `\",`}}},
+			"e<&>": {"to": 1.5},
+			"f":    {"to": nil},
+			"g":    {"to": true},
+		}},
 		{"a nested secret that changed is redacted on both sides", full, func() any {
 			c := *full
 			c.Env = map[string]string{"PATH": "/bin", "DB_PASSWORD": "hunter3"}
@@ -129,6 +138,22 @@ func BenchmarkDiffCreate(b *testing.B) {
 	for b.Loop() {
 		if api.Diff(nil, job) == nil {
 			b.Fatal("no diff")
+		}
+	}
+}
+
+// TestDiffText pins the stored form: keys sorted, "from" before "to", no
+// spaces, as json.Marshal writes the same maps.
+func TestDiffText(t *testing.T) {
+	for _, tc := range []struct {
+		before, after any
+		want          string
+	}{
+		{map[string]any{"b": 1, "a": "x"}, map[string]any{"b": 2, "c": []int{1}}, `{"a":{"from":"x"},"b":{"from":1,"to":2},"c":{"to":[1]}}`},
+		{nil, map[string]any{"token": "t", "z<": "&"}, `{"token":{"redacted":true},"z\u003c":{"to":"\u0026"}}`},
+	} {
+		if got := string(api.Diff(tc.before, tc.after)); got != tc.want {
+			t.Errorf("Diff(%v, %v) = %s, want %s", tc.before, tc.after, got, tc.want)
 		}
 	}
 }
