@@ -179,6 +179,8 @@ type Agent struct {
 	serverSeq atomic.Uint64
 	// hbNow asks the writer for a heartbeat at once; buffered(1).
 	hbNow chan struct{}
+	// starts holds reports back while fired runs are starting.
+	starts *startGate
 	// changed is broadcast when a run ends or the outbox shrinks.
 	changed broadcaster
 	// runs owns the run goroutines.
@@ -292,6 +294,7 @@ func New(cfg Config, logger *slog.Logger) (*Agent, error) {
 		out:     newOutbox(outboxMaxMessages, outboxMaxBytes),
 		clock:   &clock{},
 		hbNow:   make(chan struct{}, 1),
+		starts:  newStartGate(),
 		running: map[uuid.UUID]*run{},
 		http:    newHTTPClients(),
 		euid:    os.Geteuid(),

@@ -84,6 +84,9 @@ func (r *run) executeProcess(ctx context.Context) *protocol.TaskDone {
 		return ended
 	}
 	err = cmd.Start()
+	if r.startOver != nil {
+		r.startOver()
+	}
 	// The child has its copies; ours must go, or the pipes never reach EOF.
 	outW.Close()
 	errW.Close()

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/hetuflow/hetuflow/internal/model"
+	"github.com/hetuflow/hetuflow/internal/protocol"
 )
 
 func TestWorkDir(t *testing.T) {
@@ -236,6 +237,28 @@ func TestStatField(t *testing.T) {
 	for key, want := range map[string]int64{"user_usec": 1000, "system_usec": 500, "usage_usec": 1500, "missing": 0} {
 		if got := statField(b, key); got != want {
 			t.Errorf("statField(%q) = %d, want %d", key, got, want)
+		}
+	}
+}
+
+// Every fired process run is counted off the start gate once its start is
+// over, whatever became of it: a count left behind would hold reports back
+// at the start of every burst.
+func TestStartGateCountsEveryRun(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	secrets := newInstance(model.JobConfig{Command: "true"})
+	secrets.SecretError = "vault sealed"
+	for _, d := range []*protocol.DispatchedInstance{
+		newInstance(model.JobConfig{Command: "true"}),
+		newInstance(model.JobConfig{Command: "hetuflow-no-such-command"}),
+		newInstance(model.JobConfig{Command: "true", WorkDir: filepath.Join(t.TempDir(), "missing")}),
+		newInstance(model.JobConfig{Command: "true", User: "hetuflow-no-such-user"}),
+		secrets,
+	} {
+		b.run(t, d)
+		if n := b.agent.starts.pending.Load(); n != 0 {
+			t.Errorf("after %q (%s): %d starts pending, want 0", d.Config.Command, d.Config.WorkDir+d.Config.User+d.SecretError, n)
 		}
 	}
 }

@@ -57,6 +57,9 @@ type run struct {
 	code      string // the reason code for status, when not reasonFor's
 	hard      bool   // end with SIGKILL at once, not SIGTERM then SIGKILL
 	killTimer *time.Timer
+	// startOver, set for a fired process run, is called once its start is
+	// over, whatever the outcome (startGate).
+	startOver func()
 
 	// tail keeps the end of the output for TaskDone.OutputTail.
 	tail outputTail
@@ -77,6 +80,10 @@ func (a *Agent) fireLocked(ctx context.Context, due []*protocol.DispatchedInstan
 		r := &run{a: a, d: d, offset: offset}
 		a.running[d.InstanceID] = r
 		a.runs.Add(1)
+		if d.Config.Type != model.TaskHTTP {
+			a.starts.firing()
+			r.startOver = sync.OnceFunc(a.starts.started)
+		}
 		go func() {
 			defer a.runs.Done()
 			a.markRun(ctx, d.InstanceID)
@@ -87,6 +94,9 @@ func (a *Agent) fireLocked(ctx context.Context, due []*protocol.DispatchedInstan
 
 // execute runs the instance and returns its result.
 func (r *run) execute(ctx context.Context) *protocol.TaskDone {
+	if r.startOver != nil {
+		defer r.startOver() // a no-op once the process started
+	}
 	if why := r.a.cfg.Guard.check(r.d, r.a.euid); why != nil {
 		return r.refuse(&protocol.TaskDone{InstanceID: r.d.InstanceID}, why)
 	}

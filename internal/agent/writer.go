@@ -23,7 +23,8 @@ const ackDelay = 10 * time.Millisecond
 // sequence order (everything not yet acknowledged, starting over on each
 // connection), heartbeats every interval or when asked, and a bare ack when
 // the server sequence watermark moved and nothing else went out within
-// ackDelay. Every frame carries the watermark in head.ack.
+// ackDelay. Every frame carries the watermark in head.ack. While fired runs
+// are starting it holds everything back for a moment (startGate).
 func (a *Agent) writeLoop(ctx context.Context, conn *websocket.Conn, interval time.Duration, ackWake <-chan struct{}) error {
 	var (
 		sent     uint64 // highest outbox sequence written on this connection
@@ -61,7 +62,11 @@ func (a *Agent) writeLoop(ctx context.Context, conn *websocket.Conn, interval ti
 	if err := heartbeat(); err != nil {
 		return err
 	}
+	var spell time.Time // the end of the current hold (startGate)
 	for {
+		if err := a.starts.hold(ctx, &spell); err != nil {
+			return err
+		}
 		// Log chunks go out only once on disk; one sync covers them all.
 		if err := a.out.sync(); err != nil {
 			a.log.ErrorContext(ctx, "outbox on disk failed", "error", err)
