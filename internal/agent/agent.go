@@ -391,6 +391,15 @@ func (a *Agent) Start(ctx context.Context) error {
 			a.log.WarnContext(ctx, "limited run containment", "warning", w)
 		}
 	}
+	// A full agent's first runs find their work dirs and cgroups made.
+	if err := a.workDirs.warm(a.cfg.Capacity); err != nil {
+		a.log.WarnContext(ctx, "prepare work dirs", "error", err)
+	}
+	if box.cg != nil {
+		if err := box.cg.warm(a.cfg.Capacity); err != nil {
+			a.log.WarnContext(ctx, "prepare run cgroups", "error", err)
+		}
+	}
 	a.mu.Lock()
 	a.svcCtx = ctx
 	a.box = box

@@ -322,30 +322,62 @@ func (c *cgroupRoot) get(lim *model.ResourceLimits) (*runCgroup, error) {
 	if n := len(c.pool); n > 0 && !fresh {
 		rc, c.pool = c.pool[n-1], c.pool[:n-1]
 	}
-	c.seq++
-	seq, stale := c.seq, len(c.stale) > 0
+	stale := len(c.stale) > 0
 	c.mu.Unlock()
 	if stale {
 		c.retryStale()
 	}
 	if rc == nil {
-		name := "r" + strconv.Itoa(seq)
-		rc = &runCgroup{root: c, dir: c.dir + "/" + name, rel: c.rel + "/" + name, fd: -1, fresh: fresh}
-		if err := unix.Mkdir(rc.dir, 0o755); err != nil {
-			return nil, fmt.Errorf("create cgroup %s: %w", rc.dir, err)
+		var err error
+		if rc, err = c.create(fresh); err != nil {
+			return nil, err
 		}
-		fd, err := unix.Open(rc.dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			rc.remove()
-			return nil, fmt.Errorf("open cgroup %s: %w", rc.dir, err)
-		}
-		rc.fd = fd
 	}
 	if err := rc.limit(lim); err != nil {
 		rc.remove()
 		return nil, err
 	}
 	return rc, nil
+}
+
+// create makes a new run cgroup and opens it for CLONE_INTO_CGROUP.
+func (c *cgroupRoot) create(fresh bool) (*runCgroup, error) {
+	c.mu.Lock()
+	c.seq++
+	name := "r" + strconv.Itoa(c.seq)
+	c.mu.Unlock()
+	rc := &runCgroup{root: c, dir: c.dir + "/" + name, rel: c.rel + "/" + name, fd: -1, fresh: fresh}
+	if err := unix.Mkdir(rc.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create cgroup %s: %w", rc.dir, err)
+	}
+	fd, err := unix.Open(rc.dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		rc.remove()
+		return nil, fmt.Errorf("open cgroup %s: %w", rc.dir, err)
+	}
+	rc.fd = fd
+	return rc, nil
+}
+
+// warm fills the pool up to n cgroups (at most maxPooled), so that the
+// first runs, a burst on a fresh agent above all, do not each create one
+// at their start: the kernel serialises cgroup creation with every fork
+// into a cgroup.
+func (c *cgroupRoot) warm(n int) error {
+	n = min(n, maxPooled)
+	for {
+		c.mu.Lock()
+		have := len(c.pool)
+		c.mu.Unlock()
+		if have >= n {
+			return nil
+		}
+		rc, err := c.create(false)
+		if err != nil {
+			return err
+		}
+		rc.put()
+	}
 }
 
 // limit writes the limits whose controllers the runs have. Without swap

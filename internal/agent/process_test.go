@@ -262,3 +262,76 @@ func TestStartGateCountsEveryRun(t *testing.T) {
 		}
 	}
 }
+
+func TestWorkDirsWarm(t *testing.T) {
+	t.Parallel()
+	var w workDirs
+	runs := filepath.Join(t.TempDir(), "runs")
+	if err := os.Mkdir(runs, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.reset(runs); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.warm(3); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.free) != 3 {
+		t.Fatalf("pool holds %d dirs after warm(3), want 3", len(w.free))
+	}
+	for _, dir := range w.free {
+		if !pristine(dir) {
+			t.Errorf("warm dir %s is not as a run's work dir is made", dir)
+		}
+	}
+	if err := w.warm(10 * workDirPoolSize); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.free) != workDirPoolSize {
+		t.Errorf("pool holds %d dirs, want at most %d", len(w.free), workDirPoolSize)
+	}
+	// A run's dir is a warm one moved into place, not a new one.
+	from := w.free[len(w.free)-1]
+	dir := filepath.Join(runs, "run-1")
+	if err := w.get(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(from); !errors.Is(err, os.ErrNotExist) || !pristine(dir) {
+		t.Errorf("get: warm dir %s still there (%v) or %s not made from it", from, err, dir)
+	}
+}
+
+// TestCgroupsWarm is not parallel: the run cgroups' pool is the process's,
+// and the package's parallel tests take from it.
+func TestCgroupsWarm(t *testing.T) {
+	if why := cgroupUnavailable(); why != "" {
+		t.Skip("no cgroup for runs here: " + why)
+	}
+	sb := acquireSandbox(false)
+	defer sb.release()
+	c := sb.cg
+	if err := c.warm(5); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	pooled, seq := len(c.pool), c.seq
+	for _, rc := range c.pool {
+		if rc.fd < 0 || !fileExists(rc.dir+"/cgroup.procs") {
+			t.Errorf("pooled cgroup %s: fd %d, or gone", rc.dir, rc.fd)
+		}
+	}
+	c.mu.Unlock()
+	if pooled < 5 {
+		t.Fatalf("pool holds %d cgroups after warm(5), want at least 5", pooled)
+	}
+	rc, err := c.get(&model.ResourceLimits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.put()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seq != seq || len(c.pool) != pooled-1 {
+		t.Errorf("get made a cgroup (seq %d → %d, pool %d → %d), want a pooled one", seq, c.seq, pooled, len(c.pool))
+	}
+}

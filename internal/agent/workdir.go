@@ -64,6 +64,28 @@ func (w *workDirs) get(dir string) error {
 	return err
 }
 
+// warm fills the pool up to n empty dirs (at most workDirPoolSize), so
+// that the first runs do not each create theirs at their start.
+func (w *workDirs) warm(n int) error {
+	n = min(n, workDirPoolSize)
+	for {
+		w.mu.Lock()
+		if w.pool == "" || len(w.free) >= n {
+			w.mu.Unlock()
+			return nil
+		}
+		w.seq++
+		dir := filepath.Join(w.pool, strconv.Itoa(w.seq))
+		w.mu.Unlock()
+		if err := os.Mkdir(dir, workDirMode); err != nil {
+			return err
+		}
+		w.mu.Lock()
+		w.free = append(w.free, dir)
+		w.mu.Unlock()
+	}
+}
+
 // put removes dir after its run: into the pool if it is empty and as it
 // was made, else for good.
 func (w *workDirs) put(dir string) error {
