@@ -51,7 +51,7 @@ var sets = map[string]*setConfig{
 		BurstN:     []int{20, 100},
 		ManualRuns: 200,
 		TputAgents: []int{1, 2}, TputCapacity: 16, TputFractions: []float64{0.2, 0.3, 0.4, 0.5, 0.7, 0.85, 1.0},
-		TputStep: 6 * time.Second, TputRamps: 1,
+		TputStep: 5 * time.Second, TputRamps: 1,
 		HTTPRates: []float64{500, 1000, 2000, 3000}, HTTPCapacity: 512,
 		OverloadDuration: 4 * time.Second,
 		CreateJobs:       20_000,
