@@ -47,7 +47,7 @@ type setConfig struct {
 // sets are the named sets -set chooses from.
 var sets = map[string]*setConfig{
 	"standard": {
-		SpreadN: []int{20, 200}, SpreadDuration: 30 * time.Second, SpreadWarmup: 2 * time.Second,
+		SpreadN: []int{200}, SpreadDuration: 30 * time.Second, SpreadWarmup: 2 * time.Second,
 		BurstN:     []int{20, 100},
 		ManualRuns: 200,
 		TputAgents: []int{1, 2}, TputCapacity: 16, TputFractions: []float64{0.2, 0.3, 0.4, 0.5, 0.7, 0.85, 1.0},
