@@ -163,6 +163,12 @@ func TestEndToEnd(t *testing.T) {
 				ins := h.instances(map[string]any{"task_id": task.ID.String(), "status": "running"})
 				return len(ins) == 1
 			})
+			// Recorded running means started, not that the shell has yet
+			// written its pid, which the test needs to check the kill.
+			h.waitFor(5*time.Second, "pid written", func() bool {
+				raw, err := os.ReadFile(pidFile)
+				return err == nil && strings.HasSuffix(string(raw), "\n")
+			})
 			var cancelled model.Task
 			h.mustCall(http.MethodPost, "/tasks/"+task.ID.String()+"/cancel", map[string]any{"reason": "test"}, &cancelled, http.StatusOK)
 			if cancelled.Status != model.TaskCancelled {

@@ -281,6 +281,12 @@ func (s *session) reconcile(ctx context.Context, h *protocol.Hello) {
 		if _, ok := held[in.ID]; ok {
 			continue
 		}
+		if _, ok := s.live[in.ID]; ok {
+			// Dispatched on this session after the snapshot, and maybe
+			// started and recorded running before the read above: the
+			// agent has it (seen in CI: a run marked lost at once).
+			continue
+		}
 		if _, ok := s.finished[in.ID]; ok {
 			continue
 		}
