@@ -132,6 +132,14 @@ type TestSignals struct {
 	Refused      testsignal.Signal[string] // refusal code
 }
 
+// TestHooks let tests stop a session at a chosen point. Nil hooks are
+// skipped; set them before the session starts.
+type TestHooks struct {
+	// BeforeReconcileRead runs in reconciliation after the snapshot of
+	// what the agent holds and before the store is read.
+	BeforeReconcileRead func(agentID string)
+}
+
 // Init enables the signals.
 func (s *TestSignals) Init() {
 	s.Connected.Init()
@@ -157,6 +165,8 @@ type Gateway struct {
 	wg       sync.WaitGroup
 
 	TestSignals TestSignals
+	// TestHooks is for tests; see [TestHooks].
+	TestHooks TestHooks
 }
 
 // agentState survives an agent's reconnects to this server process.

@@ -39,12 +39,20 @@ func (tokenAuth) IdentifyAgent(_ context.Context, tok, claimed string) (gateway.
 }
 
 type testBundle struct {
-	store store.Store
-	gw    *gateway.Gateway
-	url   string
+	store   store.Store
+	gw      *gateway.Gateway
+	results *sched.Results
+	url     string
 }
 
 func setup(t *testing.T) *testBundle {
+	t.Helper()
+	return setupWith(t, nil)
+}
+
+// setupWith is setup with before, when not nil, called on the gateway
+// before it starts.
+func setupWith(t *testing.T, before func(*gateway.Gateway)) *testBundle {
 	t.Helper()
 	st := teststore.SQLite(t)
 	logs, err := tasklog.New(t.TempDir())
@@ -54,6 +62,9 @@ func setup(t *testing.T) *testBundle {
 	results := sched.NewResults(sched.ResultsConfig{ServerID: "server-1", AckTimeout: time.Second}, st, logs, sched.Wakers{}, lifecycletest.WarnLogger(t))
 	gw := gateway.New(gateway.Config{ServerID: "server-1", HeartbeatInterval: time.Second, HeartbeatTTL: 5 * time.Second}, st, tokenAuth{}, results, nil, lifecycletest.WarnLogger(t))
 	gw.TestSignals.Init()
+	if before != nil {
+		before(gw)
+	}
 	ctx := context.WithoutCancel(t.Context())
 	if err := results.Start(ctx); err != nil {
 		t.Fatalf("results Start: %v", err)
@@ -67,7 +78,7 @@ func setup(t *testing.T) *testBundle {
 		srv.Close()
 		results.Stop()
 	})
-	return &testBundle{store: st, gw: gw, url: "ws" + strings.TrimPrefix(srv.URL, "http")}
+	return &testBundle{store: st, gw: gw, results: results, url: "ws" + strings.TrimPrefix(srv.URL, "http")}
 }
 
 // peer is a bare protocol client standing in for an agent.
@@ -300,6 +311,39 @@ func TestGateway(t *testing.T) {
 		}
 		p2.send(protocol.KindHeartbeat, &protocol.Heartbeat{}, 0)
 		p2.next(protocol.KindAck)
+	})
+
+	// A run dispatched on the session while reconciliation runs, and
+	// recorded running before it reads the store, is the agent's: not lost.
+	t.Run("RunDispatchedDuringReconcileIsNotLost", func(t *testing.T) {
+		t.Parallel()
+		reached, proceed := make(chan struct{}), make(chan struct{})
+		b := setupWith(t, func(gw *gateway.Gateway) {
+			gw.TestHooks.BeforeReconcileRead = func(string) {
+				close(reached)
+				<-proceed
+			}
+		})
+		p, _, err := b.dial(t, "agent-1", agentToken)
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		p.hello("run-1", 0)
+		<-reached
+		running := model.InstanceRunning
+		in := storetest.TaskInstance(t.Context(), t, b.store, &storetest.TaskInstanceOpts{Status: &running})
+		if err := b.gw.Dispatch(t.Context(), "agent-1", []*protocol.DispatchedInstance{{InstanceID: in.ID, TaskID: in.TaskID, FireAt: time.Now(), Config: model.JobConfig{Command: "true"}}}); err != nil {
+			t.Fatalf("Dispatch: %v", err)
+		}
+		close(proceed)
+		b.gw.TestSignals.Reconciled.Wait(t)
+		if err := b.results.Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		got, err := b.store.TaskInstanceGetByID(t.Context(), &store.TaskInstanceGetByIDParams{ID: in.ID})
+		if err != nil || got.Status != model.InstanceRunning {
+			t.Errorf("instance after reconciliation = %v (%v), want still running", got.Status, err)
+		}
 	})
 
 	t.Run("DispatchCountsSlots", func(t *testing.T) {

@@ -260,6 +260,9 @@ func (s *session) reconcile(ctx context.Context, h *protocol.Hello) {
 		held[id] = struct{}{}
 	}
 	s.mu.Unlock()
+	if hook := s.g.TestHooks.BeforeReconcileRead; hook != nil {
+		hook(s.agentID)
+	}
 	dbLive, err := s.g.store.TaskInstanceListLiveByAgent(ctx, &store.TaskInstanceListLiveByAgentParams{AgentID: s.agentID})
 	if err != nil {
 		log.WarnContext(ctx, "reconcile agent", "error", err)
