@@ -322,6 +322,11 @@ type ScheduleListDueParams struct {
 	Limit   int
 }
 
+// ScheduleListParkedParams are the inputs of Executor.ScheduleListParked.
+type ScheduleListParkedParams struct {
+	IDs []uuid.UUID
+}
+
 // ScheduleSetErrorIfParams are the inputs of Executor.ScheduleSetErrorIf.
 type ScheduleSetErrorIfParams struct {
 	ID             uuid.UUID
@@ -529,6 +534,11 @@ type TaskInsert struct {
 	ScheduledAt time.Time
 	// Status is Pending, or Skipped for a fire recorded but not run.
 	Status model.TaskStatus
+}
+
+// TaskListByIDParams are the inputs of Executor.TaskListByID.
+type TaskListByIDParams struct {
+	IDs []uuid.UUID
 }
 
 // TaskListParams are the inputs of Executor.TaskList.

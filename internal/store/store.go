@@ -187,6 +187,10 @@ type Executor interface {
 	ScheduleInsert(ctx context.Context, params *ScheduleInsertParams) (*model.Schedule, error)
 	// ScheduleList lists schedules matching a filter, one page.
 	ScheduleList(ctx context.Context, params *ScheduleListParams) ([]*model.Schedule, error)
+	// ScheduleListParked lists, among IDs, the Enabled interval and daemon
+	// schedules whose cursor is parked (NextFireAt nil): the one-at-a-time
+	// schedules waiting for their run to end. Unknown ids are skipped.
+	ScheduleListParked(ctx context.Context, params *ScheduleListParkedParams) ([]*model.Schedule, error)
 	// ScheduleListDue lists Enabled schedules of Enabled jobs whose cursor is
 	// at or before Horizon and that have no LastError, earliest first.
 	ScheduleListDue(ctx context.Context, params *ScheduleListDueParams) ([]*model.Schedule, error)
@@ -255,6 +259,10 @@ type Executor interface {
 	TaskInsertMany(ctx context.Context, params *TaskInsertManyParams) ([]*model.Task, error)
 	// TaskList lists tasks matching a filter, one page.
 	TaskList(ctx context.Context, params *TaskListParams) ([]*model.Task, error)
+	// TaskListByID lists the tasks with the given ids, in no particular
+	// order; unknown ids are skipped. Unlike TaskList it has one fixed query
+	// text for any number of ids.
+	TaskListByID(ctx context.Context, params *TaskListByIDParams) ([]*model.Task, error)
 	// TaskSetStateIf moves one task from one of FromStatuses to Status (with
 	// Reason), and returns it, or ErrNotFound when the guard fails. Final
 	// statuses set FinishedAt.

@@ -44,7 +44,7 @@ func AfterFinal(ctx context.Context, ex store.Executor, done []Finished, now tim
 	if len(done) == 0 {
 		return eff, nil
 	}
-	var scheduleIDs []any
+	var scheduleIDs []uuid.UUID
 	seen := map[uuid.UUID]bool{}
 	for _, d := range done {
 		if id := d.Task.ScheduleID; id != nil && !seen[*id] {
@@ -72,15 +72,10 @@ func AfterFinal(ctx context.Context, ex store.Executor, done []Finished, now tim
 }
 
 // rearm gives one-at-a-time schedules whose run ended their next fire.
-func rearm(ctx context.Context, ex store.Executor, ids []any, now time.Time) (int, error) {
-	scheds, err := ex.ScheduleList(ctx, &store.ScheduleListParams{
-		Filter: store.Filter{
-			{Field: "id", Op: store.OpIn, Value: ids},
-			{Field: "kind", Op: store.OpIn, Value: []any{int64(model.ScheduleInterval), int64(model.ScheduleDaemon)}},
-			{Field: "status", Op: store.OpEq, Value: int64(model.ScheduleEnabled)},
-		},
-		Limit: len(ids),
-	})
+// Only parked schedules are read: the others (most, under load) have their
+// next fire already and need nothing.
+func rearm(ctx context.Context, ex store.Executor, ids []uuid.UUID, now time.Time) (int, error) {
+	scheds, err := ex.ScheduleListParked(ctx, &store.ScheduleListParkedParams{IDs: ids})
 	if err != nil {
 		return 0, fmt.Errorf("load schedules to re-arm: %w", err)
 	}

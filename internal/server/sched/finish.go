@@ -37,11 +37,11 @@ func FinishInstances(ctx context.Context, ex store.Executor, items []*store.Task
 	if len(finished) == 0 {
 		return res, nil
 	}
-	ids := make([]any, len(finished))
+	ids := make([]uuid.UUID, len(finished))
 	for i, in := range finished {
 		ids[i] = in.TaskID
 	}
-	tasks, err := ex.TaskList(ctx, &store.TaskListParams{Filter: store.Filter{{Field: "id", Op: store.OpIn, Value: ids}}, Limit: len(ids)})
+	tasks, err := ex.TaskListByID(ctx, &store.TaskListByIDParams{IDs: ids})
 	if err != nil {
 		return res, fmt.Errorf("load tasks: %w", err)
 	}

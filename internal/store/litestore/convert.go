@@ -3,7 +3,10 @@ package litestore
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/store/litestore/dbsqlc"
@@ -210,4 +213,23 @@ func boolInt(b bool) int64 {
 		return 1
 	}
 	return 0
+}
+
+// idsJSON writes ids as a JSON array of their text form, which is how ids
+// are stored, for queries that read a list with json_each: one fixed text
+// for any number of ids, so the statement is prepared once.
+func idsJSON(ids []uuid.UUID) string {
+	var b strings.Builder
+	b.Grow(2 + len(ids)*39)
+	b.WriteByte('[')
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('"')
+		b.WriteString(id.String())
+		b.WriteByte('"')
+	}
+	b.WriteByte(']')
+	return b.String()
 }

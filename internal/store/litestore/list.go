@@ -66,9 +66,11 @@ func listRows[R any](ctx context.Context, db dbsqlc.DBTX, res *store.Resource, p
 	if err != nil {
 		return nil, err
 	}
-	args = append(args, pageLimit(p.limit), max(p.offset, 0))
-	query := fmt.Sprintf("SELECT * FROM %s WHERE %s ORDER BY %s LIMIT %s OFFSET %s",
-		res.Table, where, orderBy, d.Placeholder(len(args)-1), d.Placeholder(len(args)))
+	// The page is written into the text, not bound: SQLite plans with a
+	// bound LIMIT's value, so binding one to a new statement makes its first
+	// step parse it all over again (see limitClause).
+	query := fmt.Sprintf("SELECT * FROM %s WHERE %s ORDER BY %s %s",
+		res.Table, where, orderBy, limitClause(p.limit, p.offset))
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -88,6 +90,15 @@ func listRows[R any](ctx context.Context, db dbsqlc.DBTX, res *store.Resource, p
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// limitClause returns the LIMIT and OFFSET of a page as literals. SQLite
+// (3.50 on) lets a LIMIT's bound value steer the plan and so marks a
+// statement to be prepared again whenever that value changes; a statement
+// prepared for one call, as a built list query is, then parses twice.
+// Integers in the text cost nothing of that and cannot inject anything.
+func limitClause(limit, offset int) string {
+	return fmt.Sprintf("LIMIT %d OFFSET %d", pageLimit(limit), max(offset, 0))
 }
 
 // scanTargets matches the columns of rows to the fields of R by name

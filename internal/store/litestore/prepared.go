@@ -14,7 +14,9 @@ import (
 // the driver parses on every call. So the store prepares its fixed queries
 // once per pool, and the DBTX values below run a prepared statement whenever
 // sqlc asks for one of those queries. Queries built at run time (lists,
-// sqlc.slice expansions) are parsed per call.
+// sqlc.slice expansions) are parsed per call; those the scheduler runs for
+// every batch take their ids as one JSON array instead, so their text is
+// fixed.
 
 // readQueries are the fixed queries that only read.
 func readQueries() []string {
@@ -25,11 +27,14 @@ func readQueries() []string {
 		dbsqlc.APITokenCount,
 		dbsqlc.APITokenGetByHash,
 		dbsqlc.ScheduleListDue,
+		dbsqlc.ScheduleListParked,
 		dbsqlc.ServerGetByID,
 		dbsqlc.SessionGet,
-		dbsqlc.TaskClaimDue,
+		dbsqlc.TaskClaimDueAt,
+		dbsqlc.TaskClaimDuePriority,
 		dbsqlc.TaskInstanceListLeaseExpired,
 		dbsqlc.TaskInstanceListLiveByAgent,
+		dbsqlc.TaskListByID,
 		dbsqlc.TaskLogChunkList,
 		dbsqlc.TaskLogGetByInstanceID,
 		dbsqlc.UserGetByID,
@@ -77,6 +82,7 @@ func writeQueries() []string {
 		dbsqlc.ServerUpsert,
 		dbsqlc.TaskFinishMany,
 		dbsqlc.TaskInsertMany,
+		dbsqlc.TaskInstanceAckMany,
 		dbsqlc.TaskInstanceFinishMany,
 		dbsqlc.TaskInstanceInsertMany,
 		dbsqlc.TaskInstanceStartMany,
@@ -85,6 +91,7 @@ func writeQueries() []string {
 		dbsqlc.TaskLogChunkReplace,
 		dbsqlc.TaskLogChunkReplaceDelete,
 		dbsqlc.TaskLogUpsertMany,
+		dbsqlc.TaskStartAttemptMany,
 	}
 }
 

@@ -130,6 +130,18 @@ func (e *executor) ScheduleListDue(ctx context.Context, params *store.ScheduleLi
 	return fromRows(rows, scheduleFromRow)
 }
 
+// ScheduleListParked implements [store.Executor].
+func (e *executor) ScheduleListParked(ctx context.Context, params *store.ScheduleListParkedParams) ([]*model.Schedule, error) {
+	if len(params.IDs) == 0 {
+		return nil, nil
+	}
+	rows, err := e.q.ScheduleListParked(ctx, e.r, &dbsqlc.ScheduleListParkedParams{IDs: idsJSON(params.IDs)})
+	if err != nil {
+		return nil, fmt.Errorf("list parked schedules: %w", e.interpretError(err))
+	}
+	return fromRows(rows, scheduleFromRow)
+}
+
 // ScheduleSetErrorIf implements [store.Executor].
 func (e *executor) ScheduleSetErrorIf(ctx context.Context, params *store.ScheduleSetErrorIfParams) (int, error) {
 	n, err := e.q.ScheduleSetErrorIf(ctx, e.w, &dbsqlc.ScheduleSetErrorIfParams{

@@ -2,9 +2,13 @@ package litestore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"math"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/store"
@@ -13,16 +17,42 @@ import (
 
 // TaskClaimDue implements [store.Executor]. A zero Limit means 1000.
 func (e *executor) TaskClaimDue(ctx context.Context, params *store.TaskClaimDueParams) ([]*model.Task, error) {
-	// Without a cursor, start above every priority the API allows.
-	p := &dbsqlc.TaskClaimDueParams{Horizon: micros(params.Horizon), Max: batchLimit(params.Limit), AfterPriority: math.MaxInt32}
-	if a := params.After; a != nil {
-		p.AfterPriority, p.AfterRunAt, p.AfterID = int64(a.Priority), micros(a.RunAt), a.ID.String()
-	}
-	rows, err := e.q.TaskClaimDue(ctx, e.r, p)
+	tasks, err := store.ClaimByPriority(ctx, params, int(batchLimit(params.Limit)), store.ClaimStep{
+		Priority: func(ctx context.Context, below int) (int, bool, error) {
+			p, err := e.q.TaskClaimDuePriority(ctx, e.r, &dbsqlc.TaskClaimDuePriorityParams{Below: int64(below)})
+			if errors.Is(err, sql.ErrNoRows) {
+				return 0, false, nil
+			}
+			return int(p), err == nil, err
+		},
+		At: func(ctx context.Context, priority int, runAt time.Time, id uuid.UUID, limit int) ([]*model.Task, error) {
+			rows, err := e.q.TaskClaimDueAt(ctx, e.r, &dbsqlc.TaskClaimDueAtParams{
+				Priority: int64(priority), Horizon: micros(params.Horizon), AfterRunAt: micros(runAt), AfterID: id.String(),
+				Max: int64(claimBucket(limit)),
+			})
+			if err != nil {
+				return nil, err
+			}
+			return fromRows(rows[:min(len(rows), limit)], taskFromRow)
+		},
+	})
 	if err != nil {
 		return nil, fmt.Errorf("claim tasks: %w", e.interpretError(err))
 	}
-	return fromRows(rows, taskFromRow)
+	return tasks, nil
+}
+
+// claimBucket rounds a claim's limit up to a power of two, at least 16, and
+// the caller keeps only what it asked for. SQLite prepares a statement
+// again whenever the value bound to its LIMIT changes (see limitClause), and
+// a dispatcher asks for as many tasks as it has free slots, which change
+// from pass to pass.
+func claimBucket(n int) int {
+	b := 16
+	for b < n {
+		b *= 2
+	}
+	return b
 }
 
 // TaskCount implements [store.Executor].
@@ -143,6 +173,18 @@ func (e *executor) TaskList(ctx context.Context, params *store.TaskListParams) (
 	return fromRows(rows, taskFromRow)
 }
 
+// TaskListByID implements [store.Executor].
+func (e *executor) TaskListByID(ctx context.Context, params *store.TaskListByIDParams) ([]*model.Task, error) {
+	if len(params.IDs) == 0 {
+		return nil, nil
+	}
+	rows, err := e.q.TaskListByID(ctx, e.r, &dbsqlc.TaskListByIDParams{IDs: idsJSON(params.IDs)})
+	if err != nil {
+		return nil, fmt.Errorf("list tasks by id: %w", e.interpretError(err))
+	}
+	return fromRows(rows, taskFromRow)
+}
+
 // TaskSetStateIf implements [store.Executor].
 func (e *executor) TaskSetStateIf(ctx context.Context, params *store.TaskSetStateIfParams) (*model.Task, error) {
 	from := make([]int64, len(params.FromStatuses))
@@ -171,7 +213,7 @@ func (e *executor) TaskStartAttemptMany(ctx context.Context, params *store.TaskS
 	if len(params.IDs) == 0 {
 		return 0, nil
 	}
-	n, err := e.q.TaskStartAttemptMany(ctx, e.w, &dbsqlc.TaskStartAttemptManyParams{Now: nowMicros(params.Now), IDs: params.IDs})
+	n, err := e.q.TaskStartAttemptMany(ctx, e.w, &dbsqlc.TaskStartAttemptManyParams{Now: nowMicros(params.Now), IDs: idsJSON(params.IDs)})
 	if err != nil {
 		return 0, fmt.Errorf("start task attempts: %w", e.interpretError(err))
 	}

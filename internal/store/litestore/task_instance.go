@@ -19,7 +19,7 @@ func (e *executor) TaskInstanceAckMany(ctx context.Context, params *store.TaskIn
 		Now:          nowMicros(params.Now),
 		LeaseGraceUs: params.LeaseGrace.Microseconds(),
 		AgentID:      params.AgentID,
-		IDs:          params.IDs,
+		IDs:          idsJSON(params.IDs),
 	})
 	if err != nil {
 		return 0, fmt.Errorf("ack task instances: %w", e.interpretError(err))

@@ -3,11 +3,12 @@ package pgstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/store"
@@ -16,16 +17,28 @@ import (
 
 // TaskClaimDue implements [store.Executor]. A zero Limit means 1000.
 func (e *executor) TaskClaimDue(ctx context.Context, params *store.TaskClaimDueParams) ([]*model.Task, error) {
-	// Without a cursor, start above every priority the API allows.
-	p := &dbsqlc.TaskClaimDueParams{Horizon: params.Horizon, Max: batchLimit(params.Limit), AfterPriority: math.MaxInt32}
-	if a := params.After; a != nil {
-		p.AfterPriority, p.AfterRunAt, p.AfterID = int32(a.Priority), a.RunAt, a.ID
-	}
-	rows, err := e.q.TaskClaimDue(ctx, e.db, p)
+	tasks, err := store.ClaimByPriority(ctx, params, int(batchLimit(params.Limit)), store.ClaimStep{
+		Priority: func(ctx context.Context, below int) (int, bool, error) {
+			p, err := e.q.TaskClaimDuePriority(ctx, e.db, &dbsqlc.TaskClaimDuePriorityParams{Below: int32(below)})
+			if errors.Is(err, pgx.ErrNoRows) {
+				return 0, false, nil
+			}
+			return int(p), err == nil, err
+		},
+		At: func(ctx context.Context, priority int, runAt time.Time, id uuid.UUID, limit int) ([]*model.Task, error) {
+			rows, err := e.q.TaskClaimDueAt(ctx, e.db, &dbsqlc.TaskClaimDueAtParams{
+				Priority: int32(priority), Horizon: params.Horizon, AfterRunAt: runAt, AfterID: id, Max: int32(limit),
+			})
+			if err != nil {
+				return nil, err
+			}
+			return fromRows(rows, taskFromRow)
+		},
+	})
 	if err != nil {
 		return nil, fmt.Errorf("claim tasks: %w", interpretError(err))
 	}
-	return fromRows(rows, taskFromRow)
+	return tasks, nil
 }
 
 // TaskCount implements [store.Executor].
@@ -140,6 +153,18 @@ func (e *executor) TaskList(ctx context.Context, params *store.TaskListParams) (
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list tasks: %w", err)
+	}
+	return fromRows(rows, taskFromRow)
+}
+
+// TaskListByID implements [store.Executor].
+func (e *executor) TaskListByID(ctx context.Context, params *store.TaskListByIDParams) ([]*model.Task, error) {
+	if len(params.IDs) == 0 {
+		return nil, nil
+	}
+	rows, err := e.q.TaskListByID(ctx, e.db, &dbsqlc.TaskListByIDParams{IDs: params.IDs})
+	if err != nil {
+		return nil, fmt.Errorf("list tasks by id: %w", interpretError(err))
 	}
 	return fromRows(rows, taskFromRow)
 }

@@ -262,6 +262,45 @@ func exerciseSchedule(t *testing.T, open func(t *testing.T) store.Store) {
 		checkIDs(t, "ScheduleListDue(limit 2)", scheduleIDs(got), []uuid.UUID{early.ID, mid.ID})
 	})
 
+	t.Run("ListParkedReturnsEnabledIntervalAndDaemonSchedulesWithoutCursor", func(t *testing.T) {
+		t.Parallel()
+		ctx, bundle := setup(t, open)
+		interval, daemon := ptr(model.ScheduleInterval), ptr(model.ScheduleDaemon)
+		every := ptr(time.Minute)
+		parked := Schedule(ctx, t, bundle.exec, &ScheduleOpts{Kind: interval, Interval: every})
+		parkedDaemon := Schedule(ctx, t, bundle.exec, &ScheduleOpts{Kind: daemon, Interval: every})
+		var others []uuid.UUID
+		for _, o := range []*ScheduleOpts{
+			{Kind: interval, Interval: every, NextFireAt: bundle.at(time.Minute)},  // armed
+			{Kind: daemon, Interval: every, NextFireAt: bundle.at(time.Minute)},    // armed
+			{Kind: interval, Interval: every, Status: ptr(model.ScheduleDisabled)}, // disabled
+			{Kind: interval, Interval: every, Status: ptr(model.ScheduleExpired)},  // expired
+			{},                              // cron
+			{Kind: ptr(model.ScheduleOnce)}, // once
+		} {
+			others = append(others, Schedule(ctx, t, bundle.exec, o).ID)
+		}
+		unlisted := Schedule(ctx, t, bundle.exec, &ScheduleOpts{Kind: interval, Interval: every})
+
+		ids := append([]uuid.UUID{parked.ID, newID(), parkedDaemon.ID}, others...)
+		got, err := bundle.exec.ScheduleListParked(ctx, &store.ScheduleListParkedParams{IDs: ids})
+		if err != nil {
+			t.Fatalf("ScheduleListParked: %v", err)
+		}
+		checkIDSet(t, "ScheduleListParked", scheduleIDs(got), []uuid.UUID{parked.ID, parkedDaemon.ID})
+		for _, s := range got {
+			if s.ID == parked.ID && !reflect.DeepEqual(s, parked) {
+				t.Errorf("ScheduleListParked row = %+v, want %+v", s, parked)
+			}
+		}
+		if got, err := bundle.exec.ScheduleListParked(ctx, &store.ScheduleListParkedParams{IDs: []uuid.UUID{unlisted.ID}}); err != nil || len(got) != 1 {
+			t.Errorf("ScheduleListParked(one id) = %d schedules, %v; want 1", len(got), err)
+		}
+		if got, err := bundle.exec.ScheduleListParked(ctx, &store.ScheduleListParkedParams{}); err != nil || len(got) != 0 {
+			t.Errorf("ScheduleListParked(no ids) = %d schedules, %v; want none", len(got), err)
+		}
+	})
+
 	t.Run("AdvanceCursorMovesCursor", func(t *testing.T) {
 		t.Parallel()
 		ctx, bundle := setup(t, open)

@@ -216,6 +216,31 @@ func exerciseTask(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("ListByIDReturnsTheTasksAsStored", func(t *testing.T) {
+		t.Parallel()
+		ctx, bundle := setup(t, open)
+		a := Task(ctx, t, bundle.exec, &TaskOpts{Namespace: ptr("team-a"), Parameters: map[string]string{"k": "v"}})
+		b := Task(ctx, t, bundle.exec, &TaskOpts{Status: ptr(model.TaskDoing)})
+		Task(ctx, t, bundle.exec, nil) // not asked for
+		got, err := bundle.exec.TaskListByID(ctx, &store.TaskListByIDParams{IDs: []uuid.UUID{b.ID, newID(), a.ID, a.ID}})
+		if err != nil {
+			t.Fatalf("TaskListByID: %v", err)
+		}
+		checkIDSet(t, "TaskListByID", taskIDs(got), []uuid.UUID{a.ID, b.ID})
+		for _, task := range got {
+			want, err := bundle.exec.TaskGetByID(ctx, &store.TaskGetByIDParams{ID: task.ID})
+			if err != nil {
+				t.Fatalf("TaskGetByID: %v", err)
+			}
+			if !reflect.DeepEqual(task, want) {
+				t.Errorf("TaskListByID row = %+v, want %+v", task, want)
+			}
+		}
+		if got, err := bundle.exec.TaskListByID(ctx, &store.TaskListByIDParams{}); err != nil || len(got) != 0 {
+			t.Errorf("TaskListByID(no ids) = %d tasks, %v; want none", len(got), err)
+		}
+	})
+
 	t.Run("ClaimDueOrdersByPriorityThenRunAt", func(t *testing.T) {
 		t.Parallel()
 		ctx, bundle := setup(t, open)
@@ -227,16 +252,31 @@ func exerciseTask(t *testing.T, open func(t *testing.T) store.Store) {
 		lowLate := task(0, -time.Minute, model.TaskPending)
 		highLate := task(5, 0, model.TaskPending)
 		retry := task(5, -time.Second, model.TaskWaitingRetry)
+		negative := task(-3, -time.Hour, model.TaskPending)
 		task(9, time.Microsecond, model.TaskPending) // after the horizon
 		task(9, -time.Hour, model.TaskDoing)
 		task(9, -time.Hour, model.TaskFailed)
 		task(9, -time.Hour, model.TaskSkipped)
+		task(2, time.Hour, model.TaskPending) // a priority with nothing due
+		task(0, time.Hour, model.TaskPending) // after the horizon, between due ones in claim order
 
 		got, err := bundle.exec.TaskClaimDue(ctx, &store.TaskClaimDueParams{Horizon: bundle.now})
 		if err != nil {
 			t.Fatalf("TaskClaimDue: %v", err)
 		}
-		checkIDs(t, "TaskClaimDue", taskIDs(got), []uuid.UUID{retry.ID, highLate.ID, lowEarly.ID, lowLate.ID})
+		checkIDs(t, "TaskClaimDue", taskIDs(got), []uuid.UUID{retry.ID, highLate.ID, lowEarly.ID, lowLate.ID, negative.ID})
+
+		// A page can end inside a priority and go on from there.
+		got, err = bundle.exec.TaskClaimDue(ctx, &store.TaskClaimDueParams{Horizon: bundle.now, Limit: 3})
+		if err != nil {
+			t.Fatalf("TaskClaimDue(limit 3): %v", err)
+		}
+		checkIDs(t, "TaskClaimDue(limit 3)", taskIDs(got), []uuid.UUID{retry.ID, highLate.ID, lowEarly.ID})
+		got, err = bundle.exec.TaskClaimDue(ctx, &store.TaskClaimDueParams{After: store.CursorOf(got[2]), Horizon: bundle.now, Limit: 3})
+		if err != nil {
+			t.Fatalf("TaskClaimDue(limit 3, after): %v", err)
+		}
+		checkIDs(t, "TaskClaimDue(limit 3, after)", taskIDs(got), []uuid.UUID{lowLate.ID, negative.ID})
 
 		got, err = bundle.exec.TaskClaimDue(ctx, &store.TaskClaimDueParams{Horizon: bundle.now, Limit: 2})
 		if err != nil {
@@ -250,7 +290,12 @@ func exerciseTask(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("TaskClaimDue(after): %v", err)
 		}
 		checkIDs(t, "TaskClaimDue(after)", taskIDs(got), []uuid.UUID{lowEarly.ID, lowLate.ID})
-		got, err = bundle.exec.TaskClaimDue(ctx, &store.TaskClaimDueParams{After: store.CursorOf(got[1]), Horizon: bundle.now})
+		got, err = bundle.exec.TaskClaimDue(ctx, &store.TaskClaimDueParams{After: store.CursorOf(got[1]), Horizon: bundle.now, Limit: 2})
+		if err != nil {
+			t.Fatalf("TaskClaimDue(after, 2nd page): %v", err)
+		}
+		checkIDs(t, "TaskClaimDue(after, 2nd page)", taskIDs(got), []uuid.UUID{negative.ID})
+		got, err = bundle.exec.TaskClaimDue(ctx, &store.TaskClaimDueParams{After: store.CursorOf(got[0]), Horizon: bundle.now})
 		if err != nil || len(got) != 0 {
 			t.Errorf("TaskClaimDue(after the last) = %d tasks, %v; want none", len(got), err)
 		}

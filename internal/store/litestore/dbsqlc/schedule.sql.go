@@ -330,6 +330,66 @@ func (q *Queries) ScheduleListDue(ctx context.Context, db DBTX, arg *ScheduleLis
 	return items, nil
 }
 
+const ScheduleListParked = `-- name: ScheduleListParked :many
+SELECT id, job_id, namespace, name, kind, cron, time_zone, interval_ms, start_time, end_time, max_count, status, next_fire_at, fired_count, last_error, revision, created_at, updated_at, options, spec_changed_at
+FROM sched_schedule
+WHERE id IN (SELECT value FROM json_each(CAST(?1 AS TEXT)))
+    AND kind IN (2, 5)
+    AND status = 100
+    AND next_fire_at IS NULL
+`
+
+type ScheduleListParkedParams struct {
+	IDs string
+}
+
+// Enabled (100) interval (2) and daemon (5) schedules among the ids whose
+// cursor is parked: one-at-a-time schedules wait, with no next fire, for
+// their run to end. The ids come as one JSON array (fixed text).
+func (q *Queries) ScheduleListParked(ctx context.Context, db DBTX, arg *ScheduleListParkedParams) ([]*SchedSchedule, error) {
+	rows, err := db.QueryContext(ctx, ScheduleListParked, arg.IDs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*SchedSchedule
+	for rows.Next() {
+		var i SchedSchedule
+		if err := rows.Scan(
+			&i.ID,
+			&i.JobID,
+			&i.Namespace,
+			&i.Name,
+			&i.Kind,
+			&i.Cron,
+			&i.TimeZone,
+			&i.IntervalMS,
+			&i.StartTime,
+			&i.EndTime,
+			&i.MaxCount,
+			&i.Status,
+			&i.NextFireAt,
+			&i.FiredCount,
+			&i.LastError,
+			&i.Revision,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.Options,
+			&i.SpecChangedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const ScheduleSetErrorIf = `-- name: ScheduleSetErrorIf :execrows
 UPDATE sched_schedule
 SET last_error = ?1,

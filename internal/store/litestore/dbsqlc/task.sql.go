@@ -12,30 +12,31 @@ import (
 	"github.com/google/uuid"
 )
 
-const TaskClaimDue = `-- name: TaskClaimDue :many
+const TaskClaimDueAt = `-- name: TaskClaimDueAt :many
 SELECT id, job_id, schedule_id, namespace, scheduled_at, run_at, priority, parameters, config, attempt, status, reason, created_at, updated_at, finished_at, event, flow_run_id, flow_node
 FROM sched_task
 WHERE status IN (1, 20)
-    AND run_at <= ?1
-    AND (priority < CAST(?2 AS INTEGER)
-        OR (priority = CAST(?2 AS INTEGER) AND (run_at, id) > (CAST(?3 AS INTEGER), CAST(?4 AS TEXT))))
-ORDER BY priority DESC, run_at, id
+    AND priority = CAST(?1 AS INTEGER)
+    AND run_at <= ?2
+    AND (run_at, id) > (CAST(?3 AS INTEGER), CAST(?4 AS TEXT))
+ORDER BY run_at, id
 LIMIT ?5
 `
 
-type TaskClaimDueParams struct {
-	Horizon       int64
-	AfterPriority int64
-	AfterRunAt    int64
-	AfterID       string
-	Max           int64
+type TaskClaimDueAtParams struct {
+	Priority   int64
+	Horizon    int64
+	AfterRunAt int64
+	AfterID    string
+	Max        int64
 }
 
-// SQLite has one writer, so a claim inside a transaction needs no row lock.
-func (q *Queries) TaskClaimDue(ctx context.Context, db DBTX, arg *TaskClaimDueParams) ([]*SchedTask, error) {
-	rows, err := db.QueryContext(ctx, TaskClaimDue,
+// Claimable tasks of one priority due by @horizon, after a position. SQLite
+// has one writer, so a claim inside a transaction needs no row lock.
+func (q *Queries) TaskClaimDueAt(ctx context.Context, db DBTX, arg *TaskClaimDueAtParams) ([]*SchedTask, error) {
+	rows, err := db.QueryContext(ctx, TaskClaimDueAt,
+		arg.Priority,
 		arg.Horizon,
-		arg.AfterPriority,
 		arg.AfterRunAt,
 		arg.AfterID,
 		arg.Max,
@@ -78,6 +79,31 @@ func (q *Queries) TaskClaimDue(ctx context.Context, db DBTX, arg *TaskClaimDuePa
 		return nil, err
 	}
 	return items, nil
+}
+
+const TaskClaimDuePriority = `-- name: TaskClaimDuePriority :one
+SELECT priority
+FROM sched_task
+WHERE status IN (1, 20)
+    AND priority < CAST(?1 AS INTEGER)
+ORDER BY priority DESC
+LIMIT 1
+`
+
+type TaskClaimDuePriorityParams struct {
+	Below int64
+}
+
+// The highest priority below @below that has claimable tasks. TaskClaimDue
+// walks the priorities with it and claims each with TaskClaimDueAt: both are
+// seeks in sched_task_claim_idx. One query over every priority could not
+// stop at the horizon (run_at is ordered only within a priority) and read
+// every planned task of the generator's window on each claim.
+func (q *Queries) TaskClaimDuePriority(ctx context.Context, db DBTX, arg *TaskClaimDuePriorityParams) (int64, error) {
+	row := db.QueryRowContext(ctx, TaskClaimDuePriority, arg.Below)
+	var priority int64
+	err := row.Scan(&priority)
+	return priority, err
 }
 
 const TaskDeleteMany = `-- name: TaskDeleteMany :execrows
@@ -320,6 +346,59 @@ func (q *Queries) TaskInsertMany(ctx context.Context, db DBTX, arg *TaskInsertMa
 	return items, nil
 }
 
+const TaskListByID = `-- name: TaskListByID :many
+SELECT id, job_id, schedule_id, namespace, scheduled_at, run_at, priority, parameters, config, attempt, status, reason, created_at, updated_at, finished_at, event, flow_run_id, flow_node
+FROM sched_task
+WHERE id IN (SELECT value FROM json_each(CAST(?1 AS TEXT)))
+`
+
+type TaskListByIDParams struct {
+	IDs string
+}
+
+// The ids come as one JSON array, so the text is fixed and prepared once.
+func (q *Queries) TaskListByID(ctx context.Context, db DBTX, arg *TaskListByIDParams) ([]*SchedTask, error) {
+	rows, err := db.QueryContext(ctx, TaskListByID, arg.IDs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*SchedTask
+	for rows.Next() {
+		var i SchedTask
+		if err := rows.Scan(
+			&i.ID,
+			&i.JobID,
+			&i.ScheduleID,
+			&i.Namespace,
+			&i.ScheduledAt,
+			&i.RunAt,
+			&i.Priority,
+			&i.Parameters,
+			&i.Config,
+			&i.Attempt,
+			&i.Status,
+			&i.Reason,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.FinishedAt,
+			&i.Event,
+			&i.FlowRunID,
+			&i.FlowNode,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const TaskSetStateIf = `-- name: TaskSetStateIf :one
 UPDATE sched_task
 SET status = ?1,
@@ -399,27 +478,19 @@ SET status = 10,
     attempt = attempt + 1,
     updated_at = ?1
 WHERE status IN (1, 20)
-    AND id IN (/*SLICE:ids*/?)
+    -- A JSON array of ids keeps the text fixed, so the statement is
+    -- prepared once; a slice's placeholders would make one text per
+    -- count, each parsed on every call.
+    AND id IN (SELECT value FROM json_each(CAST(?2 AS TEXT)))
 `
 
 type TaskStartAttemptManyParams struct {
 	Now int64
-	IDs []uuid.UUID
+	IDs string
 }
 
 func (q *Queries) TaskStartAttemptMany(ctx context.Context, db DBTX, arg *TaskStartAttemptManyParams) (int64, error) {
-	query := TaskStartAttemptMany
-	var queryParams []interface{}
-	queryParams = append(queryParams, arg.Now)
-	if len(arg.IDs) > 0 {
-		for _, v := range arg.IDs {
-			queryParams = append(queryParams, v)
-		}
-		query = strings.Replace(query, "/*SLICE:ids*/?", strings.Repeat(",?", len(arg.IDs))[1:], 1)
-	} else {
-		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
-	}
-	result, err := db.ExecContext(ctx, query, queryParams...)
+	result, err := db.ExecContext(ctx, TaskStartAttemptMany, arg.Now, arg.IDs)
 	if err != nil {
 		return 0, err
 	}

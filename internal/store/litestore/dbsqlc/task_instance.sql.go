@@ -20,35 +20,28 @@ SET status = 7,
     updated_at = ?1
 WHERE +agent_id = ?3
     AND status = 5
-    AND id IN (/*SLICE:ids*/?)
+    AND id IN (SELECT value FROM json_each(CAST(?4 AS TEXT)))
 `
 
 type TaskInstanceAckManyParams struct {
 	Now          int64
 	LeaseGraceUs int64
 	AgentID      string
-	IDs          []uuid.UUID
+	IDs          string
 }
 
 // The unary + keeps SQLite from searching by agent_id: with one busy
 // agent, its index holds nearly every instance ever run, and the search
 // read them all per statement (bench/results/2026-11-27-3.md). Rows are
-// found by id.
+// found by id, from a JSON array (fixed text, prepared once; see
+// TaskStartAttemptMany).
 func (q *Queries) TaskInstanceAckMany(ctx context.Context, db DBTX, arg *TaskInstanceAckManyParams) (int64, error) {
-	query := TaskInstanceAckMany
-	var queryParams []interface{}
-	queryParams = append(queryParams, arg.Now)
-	queryParams = append(queryParams, arg.LeaseGraceUs)
-	queryParams = append(queryParams, arg.AgentID)
-	if len(arg.IDs) > 0 {
-		for _, v := range arg.IDs {
-			queryParams = append(queryParams, v)
-		}
-		query = strings.Replace(query, "/*SLICE:ids*/?", strings.Repeat(",?", len(arg.IDs))[1:], 1)
-	} else {
-		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
-	}
-	result, err := db.ExecContext(ctx, query, queryParams...)
+	result, err := db.ExecContext(ctx, TaskInstanceAckMany,
+		arg.Now,
+		arg.LeaseGraceUs,
+		arg.AgentID,
+		arg.IDs,
+	)
 	if err != nil {
 		return 0, err
 	}

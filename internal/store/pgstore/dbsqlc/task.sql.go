@@ -12,32 +12,33 @@ import (
 	"github.com/google/uuid"
 )
 
-const taskClaimDue = `-- name: TaskClaimDue :many
+const taskClaimDueAt = `-- name: TaskClaimDueAt :many
 SELECT id, job_id, schedule_id, namespace, scheduled_at, run_at, priority, parameters, config, attempt, status, reason, created_at, updated_at, finished_at, event, flow_run_id, flow_node
 FROM sched_task
 WHERE status IN (1, 20)
-    AND run_at <= $1
-    AND (priority < $2::int
-        OR (priority = $2::int AND (run_at, id) > ($3::timestamptz, $4::uuid)))
-ORDER BY priority DESC, run_at, id
+    AND priority = $1::int
+    AND run_at <= $2
+    AND (run_at, id) > ($3::timestamptz, $4::uuid)
+ORDER BY run_at, id
 LIMIT $5
 FOR UPDATE SKIP LOCKED
 `
 
-type TaskClaimDueParams struct {
-	Horizon       time.Time
-	AfterPriority int32
-	AfterRunAt    time.Time
-	AfterID       uuid.UUID
-	Max           int32
+type TaskClaimDueAtParams struct {
+	Priority   int32
+	Horizon    time.Time
+	AfterRunAt time.Time
+	AfterID    uuid.UUID
+	Max        int32
 }
 
-// FOR UPDATE SKIP LOCKED: concurrent claimers in other transactions never
-// see the same task (DESIGN.md §5).
-func (q *Queries) TaskClaimDue(ctx context.Context, db DBTX, arg *TaskClaimDueParams) ([]*SchedTask, error) {
-	rows, err := db.Query(ctx, taskClaimDue,
+// Claimable tasks of one priority due by @horizon, after a position. FOR
+// UPDATE SKIP LOCKED: concurrent claimers in other transactions never see
+// the same task (DESIGN.md §5).
+func (q *Queries) TaskClaimDueAt(ctx context.Context, db DBTX, arg *TaskClaimDueAtParams) ([]*SchedTask, error) {
+	rows, err := db.Query(ctx, taskClaimDueAt,
+		arg.Priority,
 		arg.Horizon,
-		arg.AfterPriority,
 		arg.AfterRunAt,
 		arg.AfterID,
 		arg.Max,
@@ -77,6 +78,31 @@ func (q *Queries) TaskClaimDue(ctx context.Context, db DBTX, arg *TaskClaimDuePa
 		return nil, err
 	}
 	return items, nil
+}
+
+const taskClaimDuePriority = `-- name: TaskClaimDuePriority :one
+SELECT priority
+FROM sched_task
+WHERE status IN (1, 20)
+    AND priority < $1::int
+ORDER BY priority DESC
+LIMIT 1
+`
+
+type TaskClaimDuePriorityParams struct {
+	Below int32
+}
+
+// The highest priority below @below that has claimable tasks. TaskClaimDue
+// walks the priorities with it and claims each with TaskClaimDueAt: both are
+// index seeks in sched_task_claim_idx. One query over every priority could
+// not stop at the horizon (run_at is ordered only within a priority) and read
+// every planned task of the generator's window on each claim.
+func (q *Queries) TaskClaimDuePriority(ctx context.Context, db DBTX, arg *TaskClaimDuePriorityParams) (int32, error) {
+	row := db.QueryRow(ctx, taskClaimDuePriority, arg.Below)
+	var priority int32
+	err := row.Scan(&priority)
+	return priority, err
 }
 
 const taskDeleteMany = `-- name: TaskDeleteMany :execrows
@@ -295,6 +321,55 @@ func (q *Queries) TaskInsertMany(ctx context.Context, db DBTX, arg *TaskInsertMa
 		arg.FlowRunIds,
 		arg.FlowNodes,
 	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*SchedTask
+	for rows.Next() {
+		var i SchedTask
+		if err := rows.Scan(
+			&i.ID,
+			&i.JobID,
+			&i.ScheduleID,
+			&i.Namespace,
+			&i.ScheduledAt,
+			&i.RunAt,
+			&i.Priority,
+			&i.Parameters,
+			&i.Config,
+			&i.Attempt,
+			&i.Status,
+			&i.Reason,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.FinishedAt,
+			&i.Event,
+			&i.FlowRunID,
+			&i.FlowNode,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const taskListByID = `-- name: TaskListByID :many
+SELECT id, job_id, schedule_id, namespace, scheduled_at, run_at, priority, parameters, config, attempt, status, reason, created_at, updated_at, finished_at, event, flow_run_id, flow_node
+FROM sched_task
+WHERE id = any($1::uuid[])
+`
+
+type TaskListByIDParams struct {
+	IDs []uuid.UUID
+}
+
+func (q *Queries) TaskListByID(ctx context.Context, db DBTX, arg *TaskListByIDParams) ([]*SchedTask, error) {
+	rows, err := db.Query(ctx, taskListByID, arg.IDs)
 	if err != nil {
 		return nil, err
 	}

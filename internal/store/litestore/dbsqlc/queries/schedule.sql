@@ -74,3 +74,14 @@ SET cron = CASE WHEN CAST(@cron_do_update AS BOOLEAN) THEN CAST(@cron AS TEXT) E
 WHERE id = @id
     AND (CAST(@any_namespace AS BOOLEAN) OR namespace IN (sqlc.slice('namespaces')))
 RETURNING *;
+
+-- name: ScheduleListParked :many
+-- Enabled (100) interval (2) and daemon (5) schedules among the ids whose
+-- cursor is parked: one-at-a-time schedules wait, with no next fire, for
+-- their run to end. The ids come as one JSON array (fixed text).
+SELECT *
+FROM sched_schedule
+WHERE id IN (SELECT value FROM json_each(CAST(@ids AS TEXT)))
+    AND kind IN (2, 5)
+    AND status = 100
+    AND next_fire_at IS NULL;

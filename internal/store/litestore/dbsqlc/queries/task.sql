@@ -1,12 +1,26 @@
--- name: TaskClaimDue :many
--- SQLite has one writer, so a claim inside a transaction needs no row lock.
+-- name: TaskClaimDuePriority :one
+-- The highest priority below @below that has claimable tasks. TaskClaimDue
+-- walks the priorities with it and claims each with TaskClaimDueAt: both are
+-- seeks in sched_task_claim_idx. One query over every priority could not
+-- stop at the horizon (run_at is ordered only within a priority) and read
+-- every planned task of the generator's window on each claim.
+SELECT priority
+FROM sched_task
+WHERE status IN (1, 20)
+    AND priority < CAST(@below AS INTEGER)
+ORDER BY priority DESC
+LIMIT 1;
+
+-- name: TaskClaimDueAt :many
+-- Claimable tasks of one priority due by @horizon, after a position. SQLite
+-- has one writer, so a claim inside a transaction needs no row lock.
 SELECT *
 FROM sched_task
 WHERE status IN (1, 20)
+    AND priority = CAST(@priority AS INTEGER)
     AND run_at <= @horizon
-    AND (priority < CAST(@after_priority AS INTEGER)
-        OR (priority = CAST(@after_priority AS INTEGER) AND (run_at, id) > (CAST(@after_run_at AS INTEGER), CAST(@after_id AS TEXT))))
-ORDER BY priority DESC, run_at, id
+    AND (run_at, id) > (CAST(@after_run_at AS INTEGER), CAST(@after_id AS TEXT))
+ORDER BY run_at, id
 LIMIT @max;
 
 -- name: TaskFinishMany :execrows
@@ -64,7 +78,10 @@ SET status = 10,
     attempt = attempt + 1,
     updated_at = @now
 WHERE status IN (1, 20)
-    AND id IN (sqlc.slice('ids'));
+    -- A JSON array of ids keeps the text fixed, so the statement is
+    -- prepared once; a slice's placeholders would make one text per
+    -- count, each parsed on every call.
+    AND id IN (SELECT value FROM json_each(CAST(@ids AS TEXT)));
 
 -- name: TaskDeletePending :execrows
 DELETE FROM sched_task
@@ -78,3 +95,9 @@ WHERE status = 1
 -- name: TaskDeleteMany :execrows
 DELETE FROM sched_task
 WHERE id IN (sqlc.slice('ids'));
+
+-- name: TaskListByID :many
+-- The ids come as one JSON array, so the text is fixed and prepared once.
+SELECT *
+FROM sched_task
+WHERE id IN (SELECT value FROM json_each(CAST(@ids AS TEXT)));

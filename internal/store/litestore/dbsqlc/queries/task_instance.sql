@@ -7,10 +7,11 @@ SET status = 7,
 -- The unary + keeps SQLite from searching by agent_id: with one busy
 -- agent, its index holds nearly every instance ever run, and the search
 -- read them all per statement (bench/results/2026-11-27-3.md). Rows are
--- found by id.
+-- found by id, from a JSON array (fixed text, prepared once; see
+-- TaskStartAttemptMany).
 WHERE +agent_id = @agent_id
     AND status = 5
-    AND id IN (sqlc.slice('ids'));
+    AND id IN (SELECT value FROM json_each(CAST(@ids AS TEXT)));
 
 -- name: TaskInstanceFinishMany :many
 -- Ends one live instance (Dispatched 5, Acked 7, Running 10); the driver

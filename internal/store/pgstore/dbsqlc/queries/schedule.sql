@@ -87,3 +87,14 @@ SET cron = CASE WHEN @cron_do_update::boolean THEN @cron::text ELSE cron END,
 WHERE id = @id
     AND (sqlc.narg('namespaces')::text[] IS NULL OR namespace = any(sqlc.narg('namespaces')::text[]))
 RETURNING *;
+
+-- name: ScheduleListParked :many
+-- Enabled (100) interval (2) and daemon (5) schedules among the ids whose
+-- cursor is parked: one-at-a-time schedules wait, with no next fire, for
+-- their run to end.
+SELECT *
+FROM sched_schedule
+WHERE id = any(@ids::uuid[])
+    AND kind IN (2, 5)
+    AND status = 100
+    AND next_fire_at IS NULL;

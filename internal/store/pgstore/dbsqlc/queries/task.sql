@@ -1,13 +1,27 @@
--- name: TaskClaimDue :many
--- FOR UPDATE SKIP LOCKED: concurrent claimers in other transactions never
--- see the same task (DESIGN.md §5).
+-- name: TaskClaimDuePriority :one
+-- The highest priority below @below that has claimable tasks. TaskClaimDue
+-- walks the priorities with it and claims each with TaskClaimDueAt: both are
+-- index seeks in sched_task_claim_idx. One query over every priority could
+-- not stop at the horizon (run_at is ordered only within a priority) and read
+-- every planned task of the generator's window on each claim.
+SELECT priority
+FROM sched_task
+WHERE status IN (1, 20)
+    AND priority < @below::int
+ORDER BY priority DESC
+LIMIT 1;
+
+-- name: TaskClaimDueAt :many
+-- Claimable tasks of one priority due by @horizon, after a position. FOR
+-- UPDATE SKIP LOCKED: concurrent claimers in other transactions never see
+-- the same task (DESIGN.md §5).
 SELECT *
 FROM sched_task
 WHERE status IN (1, 20)
+    AND priority = @priority::int
     AND run_at <= @horizon
-    AND (priority < @after_priority::int
-        OR (priority = @after_priority::int AND (run_at, id) > (@after_run_at::timestamptz, @after_id::uuid)))
-ORDER BY priority DESC, run_at, id
+    AND (run_at, id) > (@after_run_at::timestamptz, @after_id::uuid)
+ORDER BY run_at, id
 LIMIT @max
 FOR UPDATE SKIP LOCKED;
 
@@ -124,4 +138,9 @@ WHERE status = 1
 
 -- name: TaskDeleteMany :execrows
 DELETE FROM sched_task
+WHERE id = any(@ids::uuid[]);
+
+-- name: TaskListByID :many
+SELECT *
+FROM sched_task
 WHERE id = any(@ids::uuid[]);
