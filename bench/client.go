@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -258,6 +259,29 @@ func queryAll[T any](ctx context.Context, c *client, resource string, f filter, 
 func (c *client) instancesPlanned(ctx context.Context, from, to time.Time) ([]*model.TaskInstance, error) {
 	return queryAll(ctx, c, "task-instances", filter{"planned_at": map[string]any{"$gte": from, "$lt": to}},
 		func(in *model.TaskInstance) uuid.UUID { return in.ID })
+}
+
+// instancesOf returns the task instances of tasks, asking for a few hundred
+// tasks at a time. Judging a throughput step reads them while the next step
+// runs, so it asks for exactly these: a window of planned_at wide enough to
+// catch retries read several times as many instances, and the server's work
+// answering weighed on the step being measured.
+func (c *client) instancesOf(ctx context.Context, tasks []*model.Task) ([]*model.TaskInstance, error) {
+	const perQuery = 500
+	var all []*model.TaskInstance
+	for chunk := range slices.Chunk(tasks, perQuery) {
+		ids := make([]uuid.UUID, len(chunk))
+		for i, t := range chunk {
+			ids[i] = t.ID
+		}
+		insts, err := queryAll(ctx, c, "task-instances", filter{"task_id": map[string]any{"$in": ids}},
+			func(in *model.TaskInstance) uuid.UUID { return in.ID })
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, insts...)
+	}
+	return all, nil
 }
 
 // tasksScheduled returns the tasks scheduled in [from, to).

@@ -381,7 +381,7 @@ func sliceLatencies(ctx context.Context, api *client, from, to, now time.Time) (
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	insts, err := api.instancesPlanned(ctx, from, to.Add(30*time.Second))
+	insts, err := api.instancesOf(ctx, tasks)
 	if err != nil {
 		return nil, nil, 0, err
 	}
