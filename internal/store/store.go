@@ -187,13 +187,13 @@ type Executor interface {
 	ScheduleInsert(ctx context.Context, params *ScheduleInsertParams) (*model.Schedule, error)
 	// ScheduleList lists schedules matching a filter, one page.
 	ScheduleList(ctx context.Context, params *ScheduleListParams) ([]*model.Schedule, error)
+	// ScheduleListDue lists Enabled schedules of Enabled jobs whose cursor is
+	// at or before Horizon and that have no LastError, earliest first.
+	ScheduleListDue(ctx context.Context, params *ScheduleListDueParams) ([]*model.Schedule, error)
 	// ScheduleListParked lists, among IDs, the Enabled interval and daemon
 	// schedules whose cursor is parked (NextFireAt nil): the one-at-a-time
 	// schedules waiting for their run to end. Unknown ids are skipped.
 	ScheduleListParked(ctx context.Context, params *ScheduleListParkedParams) ([]*model.Schedule, error)
-	// ScheduleListDue lists Enabled schedules of Enabled jobs whose cursor is
-	// at or before Horizon and that have no LastError, earliest first.
-	ScheduleListDue(ctx context.Context, params *ScheduleListDueParams) ([]*model.Schedule, error)
 	// ScheduleSetErrorIf records why a schedule could not be planned, if its
 	// revision still equals ExpectRevision. It does not change the revision.
 	ScheduleSetErrorIf(ctx context.Context, params *ScheduleSetErrorIfParams) (int, error)
