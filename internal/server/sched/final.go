@@ -81,7 +81,9 @@ func rearm(ctx context.Context, ex store.Executor, ids []uuid.UUID, now time.Tim
 	}
 	n := 0
 	for _, s := range scheds {
-		if !OneAtATime(s) || s.NextFireAt != nil {
+		// The store returns only parked schedules (no next fire); of
+		// those, only daemon and fixed-delay ones wait for their run.
+		if !OneAtATime(s) {
 			continue
 		}
 		delay := s.Interval.D()
