@@ -48,10 +48,21 @@ func runLogs(t *testing.T, token string, args ...string) *logsRun {
 	return r
 }
 
+// TestBinaryLogsFollow follows and reads logs through `hetuflow logs` with
+// output kept in the database (the default) and in files.
 func TestBinaryLogsFollow(t *testing.T) {
 	t.Parallel()
+	for _, logStore := range []string{"database", "files"} {
+		t.Run(logStore, func(t *testing.T) {
+			t.Parallel()
+			testBinaryLogs(t, logStore)
+		})
+	}
+}
+
+func testBinaryLogs(t *testing.T, logStore string) {
 	dataDir := t.TempDir()
-	dev := start(t, "dev", nil, "dev", "--listen", "127.0.0.1:0", "--data-dir", dataDir)
+	dev := start(t, "dev", []string{"HETUFLOW_SERVER_LOG_STORE=" + logStore}, "dev", "--listen", "127.0.0.1:0", "--data-dir", dataDir)
 	base := dev.waitLine(devAddrRe, 20*time.Second)
 	token := dev.waitLine(devTokenRe, 5*time.Second)
 	c := &client{t: t, base: base, token: token}
@@ -91,22 +102,26 @@ func TestBinaryLogsFollow(t *testing.T) {
 		t.Errorf("logs -f of a failed run: exit %d, lines %q, stderr %q; want exit 6, its line, and exit code 3", r.code, r.lines, r.stderr)
 	}
 
-	// Without -f, by instance id, from the finished log once packed: ten
-	// short lines stay plain and are sealed (made read-only) rather than
-	// gzipped (see tasklog).
+	// Without -f, by instance id, from the finished log; as files, once
+	// packed: ten short lines stay plain and are sealed (made read-only)
+	// rather than gzipped (see tasklog). In the database no file is written.
 	ins := c.instances(map[string]any{"task_id": task.ID.String()})
 	if len(ins) != 1 {
 		t.Fatalf("instances of the first task = %d, want 1", len(ins))
 	}
 	plain := filepath.Join(dataDir, "logs", "*", ins[0].ID.String()+".stdout")
-	c.waitFor(10*time.Second, "the finished log to be sealed", func() bool {
-		m, _ := filepath.Glob(plain)
-		if len(m) != 1 {
-			return false
-		}
-		st, err := os.Stat(m[0])
-		return err == nil && st.Mode().Perm()&0o200 == 0
-	})
+	if logStore == "files" {
+		c.waitFor(10*time.Second, "the finished log to be sealed", func() bool {
+			m, _ := filepath.Glob(plain)
+			if len(m) != 1 {
+				return false
+			}
+			st, err := os.Stat(m[0])
+			return err == nil && st.Mode().Perm()&0o200 == 0
+		})
+	} else if m, _ := filepath.Glob(filepath.Join(dataDir, "logs", "*", "*")); len(m) > 0 {
+		t.Errorf("log files %q with output kept in the database", m)
+	}
 	r = runLogs(t, token, "--tail", "2", ins[0].ID.String(), "--server", base)
 	if r.code != 0 || strings.Join(r.lines, "\n") != "line 9\nline 10" {
 		t.Errorf("logs --tail 2: exit %d, lines %q, stderr %q; want the last two lines", r.code, r.lines, r.stderr)

@@ -43,9 +43,15 @@ type Server struct {
 	// one (host:port). Empty means Listen, with the host name of the machine
 	// when Listen's host is unspecified; never 0.0.0.0.
 	AdvertisedAddress string `toml:"advertised_address" env:"ADVERTISED_ADDRESS"`
-	// DataDir holds the SQLite database, task logs and the server id.
-	// Default "./data".
+	// DataDir holds the SQLite database, task log files (see LogStore) and
+	// the server id. Default "./data".
 	DataDir string `toml:"data_dir" env:"DATA_DIR"`
+	// LogStore is where task output is kept: "database" (the default), in
+	// the store's tables, or "files", one file per run and stream under
+	// DataDir/logs, gzipped when finished. Files keep large outputs out of
+	// a SQLite database; they cost a file creation per run, and servers
+	// sharing PostgreSQL must keep output in the database.
+	LogStore string `toml:"log_store" env:"LOG_STORE"`
 	// BootstrapAdminToken, when set and no admin token exists yet, becomes
 	// the admin API token instead of a generated one. For automation.
 	BootstrapAdminToken string `toml:"bootstrap_admin_token" env:"BOOTSTRAP_ADMIN_TOKEN"`
@@ -89,6 +95,12 @@ type Server struct {
 	AgentJWE ServerAgentJWE `toml:"agent_jwe" envPrefix:"AGENT_JWE_"`
 }
 
+// Where task output is kept; see Server.LogStore.
+const (
+	LogStoreDatabase = "database"
+	LogStoreFiles    = "files"
+)
+
 // LeaderEligible reports whether the server may lead.
 func (s Server) LeaderEligible() bool { return s.AllowLeaderElection == nil || *s.AllowLeaderElection }
 
@@ -101,6 +113,11 @@ type Database struct {
 	MaxConns int `toml:"max_conns" env:"MAX_CONNS"`
 	// Migrate applies pending migrations at start. Default true.
 	Migrate *bool `toml:"migrate" env:"MIGRATE"`
+}
+
+// Postgres reports whether the URL names PostgreSQL.
+func (d Database) Postgres() bool {
+	return strings.HasPrefix(d.URL, "postgres://") || strings.HasPrefix(d.URL, "postgresql://")
 }
 
 // Scheduler tunes the pipeline. The defaults suit most installations.
@@ -199,6 +216,7 @@ func Default() *Config {
 		Server: Server{
 			Listen:              "0.0.0.0:9500",
 			DataDir:             "./data",
+			LogStore:            LogStoreDatabase,
 			ShutdownTimeout:     model.Duration(15 * time.Second),
 			AllowLeaderElection: &lead,
 		},
@@ -363,6 +381,15 @@ func (c *Config) Validate() error {
 	}
 	if u := c.Database.URL; u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") && !strings.HasPrefix(u, "sqlite:") {
 		return model.Errorf("database.url", "must start with postgres://, postgresql:// or sqlite:")
+	}
+	switch c.Server.LogStore {
+	case "", LogStoreDatabase:
+	case LogStoreFiles:
+		if c.Database.Postgres() {
+			return model.Errorf("server.log_store", "must be %q with PostgreSQL: servers share output through the database", LogStoreDatabase)
+		}
+	default:
+		return model.Errorf("server.log_store", "must be %q or %q", LogStoreDatabase, LogStoreFiles)
 	}
 	if err := c.validateAgentSecurity(); err != nil {
 		return err

@@ -158,6 +158,10 @@ func TestValidate(t *testing.T) {
 		{"AutomaticAgentLabel", func(c *Config) { c.Agent.Labels = map[string]string{"zone": "a", "hostname": "web-1"} }, "agent.labels.hostname"},
 		{"AutomaticVersionLabel", func(c *Config) { c.Agent.Labels = map[string]string{"hetuflow_version": "1"} }, "agent.labels.hetuflow_version"},
 		{"BadLogLevel", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
+		{"UnknownLogStore", func(c *Config) { c.Server.LogStore = "s3" }, "server.log_store"},
+		{"LogFilesWithPostgres", func(c *Config) {
+			c.Server.LogStore, c.Database.URL = LogStoreFiles, "postgres://db/hetuflow"
+		}, "server.log_store"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -171,6 +175,11 @@ func TestValidate(t *testing.T) {
 	}
 	if err := Default().Validate(); err != nil {
 		t.Errorf("Default().Validate() = %v", err)
+	}
+	files := Default()
+	files.Server.LogStore = LogStoreFiles
+	if err := files.Validate(); err != nil {
+		t.Errorf("log files with SQLite: Validate() = %v", err)
 	}
 }
 

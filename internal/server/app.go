@@ -119,7 +119,7 @@ func New(opts Options) (*App, error) {
 		}
 		serverID = id
 	}
-	logs, err := newLogs(opts.Store, filepath.Join(cfg.Server.DataDir, "logs"))
+	logs, err := newLogs(opts.Store, cfg.Server.LogStore, filepath.Join(cfg.Server.DataDir, "logs"))
 	if err != nil {
 		return nil, err
 	}

@@ -3,14 +3,14 @@
 // and a chunk that arrives early leaves a hole that the missing one fills:
 // duplicates and reordering after a reconnect cost nothing.
 //
-// Two backends keep the bytes, chosen by the database (see [New] and
+// Two backends keep the bytes, chosen by the configuration (see [New] and
 // [NewDB]); both answer every call the same way:
 //
-//   - Files, one per instance and stream under the server's data directory.
-//     A SQLite server is the only server, so its output stays local.
-//   - Rows of sched_task_log_chunk, when servers share PostgreSQL: an agent
-//     may send a run's output to any server (and switch servers mid-run),
-//     and any server answers for it. Each chunk is a row at its offset; a
+//   - Files, one per instance and stream under the server's data directory,
+//     for a SQLite server asked to keep output out of its database.
+//   - Rows of sched_task_log_chunk, the default, and the only choice when
+//     servers share PostgreSQL: an agent may send a run's output to any
+//     server (and switch servers mid-run), and any server answers for it. Each chunk is a row at its offset; a
 //     resent chunk lands on its own row, and one split differently is read
 //     back correctly because reads assemble by offset and skip overlaps.
 //     The stream sizes and the finish mark live in sched_task_log, so every
