@@ -28,8 +28,9 @@ func TestClaimQueriesSeek(t *testing.T) {
 	}{
 		{"TaskClaimDueAt", dbsqlc.TaskClaimDueAt, []any{0, 100, 0, "", 16},
 			[]string{"SEARCH sched_task USING INDEX sched_task_claim_idx (priority=?", "run_at<?"}},
-		{"TaskClaimDuePriority", dbsqlc.TaskClaimDuePriority, []any{0},
-			[]string{"SEARCH sched_task USING INDEX sched_task_claim_idx (priority<?)"}},
+		{"TaskClaimDuePriorities", dbsqlc.TaskClaimDuePriorities, []any{0},
+			// The first priority, then each next one below it.
+			[]string{"SEARCH sched_task USING INDEX sched_task_claim_idx (priority<?)", "SEARCH t USING INDEX sched_task_claim_idx (priority<?)"}},
 	} {
 		rows, err := s.writer.QueryContext(ctx, "EXPLAIN QUERY PLAN "+c.query, c.args...)
 		if err != nil {

@@ -31,7 +31,7 @@ func readQueries() []string {
 		dbsqlc.ServerGetByID,
 		dbsqlc.SessionGet,
 		dbsqlc.TaskClaimDueAt,
-		dbsqlc.TaskClaimDuePriority,
+		dbsqlc.TaskClaimDuePriorities,
 		dbsqlc.TaskInstanceListLeaseExpired,
 		dbsqlc.TaskInstanceListLiveByAgent,
 		dbsqlc.TaskListByID,

@@ -2,9 +2,7 @@ package litestore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -18,12 +16,13 @@ import (
 // TaskClaimDue implements [store.Executor]. A zero Limit means 1000.
 func (e *executor) TaskClaimDue(ctx context.Context, params *store.TaskClaimDueParams) ([]*model.Task, error) {
 	tasks, err := store.ClaimByPriority(ctx, params, int(batchLimit(params.Limit)), store.ClaimStep{
-		Priority: func(ctx context.Context, below int) (int, bool, error) {
-			p, err := e.q.TaskClaimDuePriority(ctx, e.r, &dbsqlc.TaskClaimDuePriorityParams{Below: int64(below)})
-			if errors.Is(err, sql.ErrNoRows) {
-				return 0, false, nil
+		Priorities: func(ctx context.Context, below int) ([]int, error) {
+			ps, err := e.q.TaskClaimDuePriorities(ctx, e.r, &dbsqlc.TaskClaimDuePrioritiesParams{Below: int64(below)})
+			out := make([]int, len(ps))
+			for i, p := range ps {
+				out[i] = int(p)
 			}
-			return int(p), err == nil, err
+			return out, err
 		},
 		At: func(ctx context.Context, priority int, runAt time.Time, id uuid.UUID, limit int) ([]*model.Task, error) {
 			rows, err := e.q.TaskClaimDueAt(ctx, e.r, &dbsqlc.TaskClaimDueAtParams{

@@ -3,12 +3,10 @@ package pgstore
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/store"
@@ -18,12 +16,13 @@ import (
 // TaskClaimDue implements [store.Executor]. A zero Limit means 1000.
 func (e *executor) TaskClaimDue(ctx context.Context, params *store.TaskClaimDueParams) ([]*model.Task, error) {
 	tasks, err := store.ClaimByPriority(ctx, params, int(batchLimit(params.Limit)), store.ClaimStep{
-		Priority: func(ctx context.Context, below int) (int, bool, error) {
-			p, err := e.q.TaskClaimDuePriority(ctx, e.db, &dbsqlc.TaskClaimDuePriorityParams{Below: int32(below)})
-			if errors.Is(err, pgx.ErrNoRows) {
-				return 0, false, nil
+		Priorities: func(ctx context.Context, below int) ([]int, error) {
+			ps, err := e.q.TaskClaimDuePriorities(ctx, e.db, &dbsqlc.TaskClaimDuePrioritiesParams{Below: int32(below)})
+			out := make([]int, len(ps))
+			for i, p := range ps {
+				out[i] = int(p)
 			}
-			return int(p), err == nil, err
+			return out, err
 		},
 		At: func(ctx context.Context, priority int, runAt time.Time, id uuid.UUID, limit int) ([]*model.Task, error) {
 			rows, err := e.q.TaskClaimDueAt(ctx, e.db, &dbsqlc.TaskClaimDueAtParams{

@@ -81,29 +81,60 @@ func (q *Queries) TaskClaimDueAt(ctx context.Context, db DBTX, arg *TaskClaimDue
 	return items, nil
 }
 
-const TaskClaimDuePriority = `-- name: TaskClaimDuePriority :one
-SELECT priority
-FROM sched_task
-WHERE status IN (1, 20)
-    AND priority < CAST(?1 AS INTEGER)
-ORDER BY priority DESC
-LIMIT 1
+const TaskClaimDuePriorities = `-- name: TaskClaimDuePriorities :many
+WITH RECURSIVE walk(priority) AS (
+    SELECT (SELECT priority
+            FROM sched_task
+            WHERE status IN (1, 20)
+                AND priority < CAST(?1 AS INTEGER)
+            ORDER BY priority DESC
+            LIMIT 1)
+    UNION ALL
+    SELECT (SELECT t.priority
+            FROM sched_task AS t
+            WHERE t.status IN (1, 20)
+                AND t.priority < walk.priority
+            ORDER BY t.priority DESC
+            LIMIT 1)
+    FROM walk
+    WHERE walk.priority IS NOT NULL
+)
+SELECT CAST(priority AS INTEGER) AS priority
+FROM walk
+WHERE priority IS NOT NULL
 `
 
-type TaskClaimDuePriorityParams struct {
+type TaskClaimDuePrioritiesParams struct {
 	Below int64
 }
 
-// The highest priority below @below that has claimable tasks. TaskClaimDue
-// walks the priorities with it and claims each with TaskClaimDueAt: both are
-// seeks in sched_task_claim_idx. One query over every priority could not
-// stop at the horizon (run_at is ordered only within a priority) and read
-// every planned task of the generator's window on each claim.
-func (q *Queries) TaskClaimDuePriority(ctx context.Context, db DBTX, arg *TaskClaimDuePriorityParams) (int64, error) {
-	row := db.QueryRowContext(ctx, TaskClaimDuePriority, arg.Below)
-	var priority int64
-	err := row.Scan(&priority)
-	return priority, err
+// The priorities below @below that have claimable tasks, highest first.
+// TaskClaimDue claims each with TaskClaimDueAt. Every step of the walk is a
+// seek in sched_task_claim_idx (the highest priority below the last), so one
+// statement finds them all, usually one. One query over every priority
+// could not stop at the horizon (run_at is ordered only within a priority)
+// and read every planned task of the generator's window on each claim.
+func (q *Queries) TaskClaimDuePriorities(ctx context.Context, db DBTX, arg *TaskClaimDuePrioritiesParams) ([]int64, error) {
+	rows, err := db.QueryContext(ctx, TaskClaimDuePriorities, arg.Below)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int64
+	for rows.Next() {
+		var priority int64
+		if err := rows.Scan(&priority); err != nil {
+			return nil, err
+		}
+		items = append(items, priority)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const TaskDeleteMany = `-- name: TaskDeleteMany :execrows

@@ -80,29 +80,58 @@ func (q *Queries) TaskClaimDueAt(ctx context.Context, db DBTX, arg *TaskClaimDue
 	return items, nil
 }
 
-const taskClaimDuePriority = `-- name: TaskClaimDuePriority :one
-SELECT priority
-FROM sched_task
-WHERE status IN (1, 20)
-    AND priority < $1::int
-ORDER BY priority DESC
-LIMIT 1
+const taskClaimDuePriorities = `-- name: TaskClaimDuePriorities :many
+WITH RECURSIVE walk(priority) AS (
+    SELECT (SELECT priority
+            FROM sched_task
+            WHERE status IN (1, 20)
+                AND priority < $1::int
+            ORDER BY priority DESC
+            LIMIT 1)
+    UNION ALL
+    SELECT (SELECT t.priority
+            FROM sched_task AS t
+            WHERE t.status IN (1, 20)
+                AND t.priority < walk.priority
+            ORDER BY t.priority DESC
+            LIMIT 1)
+    FROM walk
+    WHERE walk.priority IS NOT NULL
+)
+SELECT priority::int AS priority
+FROM walk
+WHERE priority IS NOT NULL
 `
 
-type TaskClaimDuePriorityParams struct {
+type TaskClaimDuePrioritiesParams struct {
 	Below int32
 }
 
-// The highest priority below @below that has claimable tasks. TaskClaimDue
-// walks the priorities with it and claims each with TaskClaimDueAt: both are
-// index seeks in sched_task_claim_idx. One query over every priority could
-// not stop at the horizon (run_at is ordered only within a priority) and read
-// every planned task of the generator's window on each claim.
-func (q *Queries) TaskClaimDuePriority(ctx context.Context, db DBTX, arg *TaskClaimDuePriorityParams) (int32, error) {
-	row := db.QueryRow(ctx, taskClaimDuePriority, arg.Below)
-	var priority int32
-	err := row.Scan(&priority)
-	return priority, err
+// The priorities below @below that have claimable tasks, highest first.
+// TaskClaimDue claims each with TaskClaimDueAt. Every step of the walk is an
+// index seek in sched_task_claim_idx (the highest priority below the last),
+// so one statement finds them all, usually one. One query over every
+// priority could not stop at the horizon (run_at is ordered only within a
+// priority) and read every planned task of the generator's window on each
+// claim.
+func (q *Queries) TaskClaimDuePriorities(ctx context.Context, db DBTX, arg *TaskClaimDuePrioritiesParams) ([]int32, error) {
+	rows, err := db.Query(ctx, taskClaimDuePriorities, arg.Below)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int32
+	for rows.Next() {
+		var priority int32
+		if err := rows.Scan(&priority); err != nil {
+			return nil, err
+		}
+		items = append(items, priority)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const taskDeleteMany = `-- name: TaskDeleteMany :execrows

@@ -1,15 +1,31 @@
--- name: TaskClaimDuePriority :one
--- The highest priority below @below that has claimable tasks. TaskClaimDue
--- walks the priorities with it and claims each with TaskClaimDueAt: both are
--- index seeks in sched_task_claim_idx. One query over every priority could
--- not stop at the horizon (run_at is ordered only within a priority) and read
--- every planned task of the generator's window on each claim.
-SELECT priority
-FROM sched_task
-WHERE status IN (1, 20)
-    AND priority < @below::int
-ORDER BY priority DESC
-LIMIT 1;
+-- name: TaskClaimDuePriorities :many
+-- The priorities below @below that have claimable tasks, highest first.
+-- TaskClaimDue claims each with TaskClaimDueAt. Every step of the walk is an
+-- index seek in sched_task_claim_idx (the highest priority below the last),
+-- so one statement finds them all, usually one. One query over every
+-- priority could not stop at the horizon (run_at is ordered only within a
+-- priority) and read every planned task of the generator's window on each
+-- claim.
+WITH RECURSIVE walk(priority) AS (
+    SELECT (SELECT priority
+            FROM sched_task
+            WHERE status IN (1, 20)
+                AND priority < @below::int
+            ORDER BY priority DESC
+            LIMIT 1)
+    UNION ALL
+    SELECT (SELECT t.priority
+            FROM sched_task AS t
+            WHERE t.status IN (1, 20)
+                AND t.priority < walk.priority
+            ORDER BY t.priority DESC
+            LIMIT 1)
+    FROM walk
+    WHERE walk.priority IS NOT NULL
+)
+SELECT priority::int AS priority
+FROM walk
+WHERE priority IS NOT NULL;
 
 -- name: TaskClaimDueAt :many
 -- Claimable tasks of one priority due by @horizon, after a position. FOR
