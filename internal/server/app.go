@@ -89,7 +89,7 @@ type App struct {
 	bus           *bus.Bus
 	heartbeat     *serverHeartbeat
 	// peers says whether other servers share the database; until the
-	// first count it is assumed.
+	// first count (when the heartbeat starts) it is assumed.
 	peers atomic.Bool
 	api   *api.API
 	ops   *ops

@@ -36,6 +36,9 @@ func (h *serverHeartbeat) Start(ctx context.Context) error {
 	go func() {
 		started()
 		defer stopped()
+		// Registered before it starts, so a server alone learns so now
+		// rather than publishing for nobody until the first tick.
+		h.countPeers(ctx)
 		t := time.NewTicker(h.interval)
 		defer t.Stop()
 		for {
