@@ -124,7 +124,7 @@ func (e *executor) TaskInsertMany(ctx context.Context, params *store.TaskInsertM
 			if err != nil {
 				return fmt.Errorf("encode parameters: %w", err)
 			}
-			rows, err := e.q.TaskInsertMany(ctx, w, &dbsqlc.TaskInsertManyParams{
+			arg := &dbsqlc.TaskInsertManyParams{
 				ID:          t.ID,
 				JobID:       t.JobID,
 				ScheduleID:  t.ScheduleID,
@@ -141,16 +141,13 @@ func (e *executor) TaskInsertMany(ctx context.Context, params *store.TaskInsertM
 				Event:       t.Event,
 				FlowRunID:   t.FlowRunID,
 				FlowNode:    t.FlowNode,
-			})
+			}
+			n, err := e.q.TaskInsertMany(ctx, w, arg)
 			if err != nil {
 				return err
 			}
-			for _, r := range rows {
-				task, err := taskFromRow(r)
-				if err != nil {
-					return err
-				}
-				out = append(out, task)
+			if n > 0 {
+				out = append(out, insertedTask(t, arg))
 			}
 		}
 		return nil
@@ -159,6 +156,31 @@ func (e *executor) TaskInsertMany(ctx context.Context, params *store.TaskInsertM
 		return nil, fmt.Errorf("insert tasks: %w", e.interpretError(err))
 	}
 	return out, nil
+}
+
+// insertedTask is the task row arg inserted for t, as TaskGetByID would
+// return it: times at the stored precision, the config and parameters the
+// caller gave.
+func insertedTask(t *store.TaskInsert, arg *dbsqlc.TaskInsertManyParams) *model.Task {
+	return &model.Task{
+		ID:          arg.ID,
+		JobID:       arg.JobID,
+		ScheduleID:  arg.ScheduleID,
+		Namespace:   arg.Namespace,
+		ScheduledAt: fromMicros(arg.ScheduledAt),
+		RunAt:       fromMicros(arg.RunAt),
+		Priority:    t.Priority,
+		Parameters:  t.Parameters,
+		Config:      t.Config,
+		Status:      t.Status,
+		Reason:      arg.Reason,
+		Event:       arg.Event,
+		FlowRunID:   arg.FlowRunID,
+		FlowNode:    arg.FlowNode,
+		CreatedAt:   fromMicros(arg.Now),
+		UpdatedAt:   fromMicros(arg.Now),
+		FinishedAt:  fromMicrosPtr(arg.FinishedAt),
+	}
 }
 
 // TaskList implements [store.Executor].
