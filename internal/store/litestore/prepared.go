@@ -84,6 +84,7 @@ func writeQueries() []string {
 		dbsqlc.TaskInsertMany,
 		dbsqlc.TaskInstanceAckMany,
 		dbsqlc.TaskInstanceFinishMany,
+		dbsqlc.TaskInstanceListByID,
 		dbsqlc.TaskInstanceInsertMany,
 		dbsqlc.TaskInstanceStartMany,
 		dbsqlc.TaskLogChunkInsertMany,

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/google/uuid"
+
 	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/store"
 	"github.com/hetuflow/hetuflow/internal/store/litestore/dbsqlc"
@@ -37,7 +39,8 @@ func (e *executor) TaskInstanceCount(ctx context.Context, params *store.TaskInst
 }
 
 // TaskInstanceFinishMany implements [store.Executor], one statement per
-// item in one transaction. The instances come back in input order.
+// item in one transaction, then one that reads the ended instances back.
+// The instances come back in input order.
 func (e *executor) TaskInstanceFinishMany(ctx context.Context, params *store.TaskInstanceFinishManyParams) ([]*model.TaskInstance, error) {
 	out := make([]*model.TaskInstance, 0, len(params.Items))
 	if len(params.Items) == 0 {
@@ -45,6 +48,7 @@ func (e *executor) TaskInstanceFinishMany(ctx context.Context, params *store.Tas
 	}
 	now := nowMicros(params.Now)
 	err := e.inWriteTx(ctx, func(w dbsqlc.DBTX) error {
+		var ended []uuid.UUID
 		for _, it := range params.Items {
 			arg := &dbsqlc.TaskInstanceFinishManyParams{
 				Status:     int64(it.Status),
@@ -72,17 +76,31 @@ func (e *executor) TaskInstanceFinishMany(ctx context.Context, params *store.Tas
 				s := string(usage)
 				arg.Usage = &s
 			}
-			rows, err := e.q.TaskInstanceFinishMany(ctx, w, arg)
+			n, err := e.q.TaskInstanceFinishMany(ctx, w, arg)
 			if err != nil {
 				return err
 			}
-			for _, r := range rows {
-				ti, err := taskInstanceFromRow(r)
-				if err != nil {
-					return err
-				}
-				out = append(out, ti)
+			if n > 0 {
+				ended = append(ended, it.ID)
 			}
+		}
+		if len(ended) == 0 {
+			return nil
+		}
+		rows, err := e.q.TaskInstanceListByID(ctx, w, &dbsqlc.TaskInstanceListByIDParams{IDs: idsJSON(ended)})
+		if err != nil {
+			return err
+		}
+		byID := make(map[uuid.UUID]*dbsqlc.SchedTaskInstance, len(rows))
+		for _, r := range rows {
+			byID[r.ID] = r
+		}
+		for _, id := range ended {
+			ti, err := taskInstanceFromRow(byID[id])
+			if err != nil {
+				return err
+			}
+			out = append(out, ti)
 		}
 		return nil
 	})

@@ -48,7 +48,7 @@ func (q *Queries) TaskInstanceAckMany(ctx context.Context, db DBTX, arg *TaskIns
 	return result.RowsAffected()
 }
 
-const TaskInstanceFinishMany = `-- name: TaskInstanceFinishMany :many
+const TaskInstanceFinishMany = `-- name: TaskInstanceFinishMany :execrows
 UPDATE sched_task_instance
 SET status = ?1,
     exit_code = CAST(?2 AS INTEGER),
@@ -63,7 +63,6 @@ SET status = ?1,
 WHERE id = ?10
     AND status IN (5, 7, 10)
     AND (CAST(?11 AS TEXT) = '' OR agent_id = CAST(?11 AS TEXT))
-RETURNING id, task_id, job_id, namespace, attempt, agent_id, server_id, status, planned_at, lease_expires_at, dispatched_at, acked_at, started_at, finished_at, exit_code, error, usage, created_at, updated_at, reason, output_tail, placement, shard_index, shard_total
 `
 
 type TaskInstanceFinishManyParams struct {
@@ -81,9 +80,11 @@ type TaskInstanceFinishManyParams struct {
 }
 
 // Ends one live instance (Dispatched 5, Acked 7, Running 10); the driver
-// runs it per item in one transaction. An empty agent id matches any agent.
-func (q *Queries) TaskInstanceFinishMany(ctx context.Context, db DBTX, arg *TaskInstanceFinishManyParams) ([]*SchedTaskInstance, error) {
-	rows, err := db.QueryContext(ctx, TaskInstanceFinishMany,
+// runs it per item in one transaction, then reads the ended ones back with
+// TaskInstanceListByID (cheaper than RETURNING per row). An empty agent id
+// matches any agent.
+func (q *Queries) TaskInstanceFinishMany(ctx context.Context, db DBTX, arg *TaskInstanceFinishManyParams) (int64, error) {
+	result, err := db.ExecContext(ctx, TaskInstanceFinishMany,
 		arg.Status,
 		arg.ExitCode,
 		arg.Error,
@@ -97,49 +98,9 @@ func (q *Queries) TaskInstanceFinishMany(ctx context.Context, db DBTX, arg *Task
 		arg.AgentID,
 	)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	defer rows.Close()
-	var items []*SchedTaskInstance
-	for rows.Next() {
-		var i SchedTaskInstance
-		if err := rows.Scan(
-			&i.ID,
-			&i.TaskID,
-			&i.JobID,
-			&i.Namespace,
-			&i.Attempt,
-			&i.AgentID,
-			&i.ServerID,
-			&i.Status,
-			&i.PlannedAt,
-			&i.LeaseExpiresAt,
-			&i.DispatchedAt,
-			&i.AckedAt,
-			&i.StartedAt,
-			&i.FinishedAt,
-			&i.ExitCode,
-			&i.Error,
-			&i.Usage,
-			&i.CreatedAt,
-			&i.UpdatedAt,
-			&i.Reason,
-			&i.OutputTail,
-			&i.Placement,
-			&i.ShardIndex,
-			&i.ShardTotal,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, &i)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
+	return result.RowsAffected()
 }
 
 const TaskInstanceGetByID = `-- name: TaskInstanceGetByID :one
@@ -252,6 +213,65 @@ func (q *Queries) TaskInstanceInsertMany(ctx context.Context, db DBTX, arg *Task
 		return 0, err
 	}
 	return result.RowsAffected()
+}
+
+const TaskInstanceListByID = `-- name: TaskInstanceListByID :many
+SELECT id, task_id, job_id, namespace, attempt, agent_id, server_id, status, planned_at, lease_expires_at, dispatched_at, acked_at, started_at, finished_at, exit_code, error, usage, created_at, updated_at, reason, output_tail, placement, shard_index, shard_total
+FROM sched_task_instance
+WHERE id IN (SELECT value FROM json_each(CAST(?1 AS TEXT)))
+`
+
+type TaskInstanceListByIDParams struct {
+	IDs string
+}
+
+// The ids come as one JSON array, so the text is fixed and prepared once.
+func (q *Queries) TaskInstanceListByID(ctx context.Context, db DBTX, arg *TaskInstanceListByIDParams) ([]*SchedTaskInstance, error) {
+	rows, err := db.QueryContext(ctx, TaskInstanceListByID, arg.IDs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*SchedTaskInstance
+	for rows.Next() {
+		var i SchedTaskInstance
+		if err := rows.Scan(
+			&i.ID,
+			&i.TaskID,
+			&i.JobID,
+			&i.Namespace,
+			&i.Attempt,
+			&i.AgentID,
+			&i.ServerID,
+			&i.Status,
+			&i.PlannedAt,
+			&i.LeaseExpiresAt,
+			&i.DispatchedAt,
+			&i.AckedAt,
+			&i.StartedAt,
+			&i.FinishedAt,
+			&i.ExitCode,
+			&i.Error,
+			&i.Usage,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.Reason,
+			&i.OutputTail,
+			&i.Placement,
+			&i.ShardIndex,
+			&i.ShardTotal,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const TaskInstanceListLeaseExpired = `-- name: TaskInstanceListLeaseExpired :many

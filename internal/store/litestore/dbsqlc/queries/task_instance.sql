@@ -13,9 +13,11 @@ WHERE +agent_id = @agent_id
     AND status = 5
     AND id IN (SELECT value FROM json_each(CAST(@ids AS TEXT)));
 
--- name: TaskInstanceFinishMany :many
+-- name: TaskInstanceFinishMany :execrows
 -- Ends one live instance (Dispatched 5, Acked 7, Running 10); the driver
--- runs it per item in one transaction. An empty agent id matches any agent.
+-- runs it per item in one transaction, then reads the ended ones back with
+-- TaskInstanceListByID (cheaper than RETURNING per row). An empty agent id
+-- matches any agent.
 UPDATE sched_task_instance
 SET status = @status,
     exit_code = CAST(sqlc.narg('exit_code') AS INTEGER),
@@ -29,8 +31,13 @@ SET status = @status,
     updated_at = @now
 WHERE id = @id
     AND status IN (5, 7, 10)
-    AND (CAST(@agent_id AS TEXT) = '' OR agent_id = CAST(@agent_id AS TEXT))
-RETURNING *;
+    AND (CAST(@agent_id AS TEXT) = '' OR agent_id = CAST(@agent_id AS TEXT));
+
+-- name: TaskInstanceListByID :many
+-- The ids come as one JSON array, so the text is fixed and prepared once.
+SELECT *
+FROM sched_task_instance
+WHERE id IN (SELECT value FROM json_each(CAST(@ids AS TEXT)));
 
 -- name: TaskInstanceGetByID :one
 SELECT *
