@@ -76,6 +76,7 @@ func writeQueries() []string {
 		dbsqlc.AuditInsert,
 		dbsqlc.JobInsert,
 		dbsqlc.ScheduleAdvanceCursorMany,
+		dbsqlc.ScheduleListByID,
 		dbsqlc.ScheduleInsert,
 		dbsqlc.ScheduleSetErrorIf,
 		dbsqlc.ServerHeartbeat,

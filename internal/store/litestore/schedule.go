@@ -5,13 +5,16 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/google/uuid"
+
 	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/store"
 	"github.com/hetuflow/hetuflow/internal/store/litestore/dbsqlc"
 )
 
 // ScheduleAdvanceCursorMany implements [store.Executor], one statement per
-// item in one transaction.
+// item in one transaction, then one that reads the moved schedules back.
+// They come back in input order.
 func (e *executor) ScheduleAdvanceCursorMany(ctx context.Context, params *store.ScheduleAdvanceCursorManyParams) ([]*model.Schedule, error) {
 	out := make([]*model.Schedule, 0, len(params.Items))
 	if len(params.Items) == 0 {
@@ -19,8 +22,9 @@ func (e *executor) ScheduleAdvanceCursorMany(ctx context.Context, params *store.
 	}
 	now := nowMicros(params.Now)
 	err := e.inWriteTx(ctx, func(w dbsqlc.DBTX) error {
+		var moved []uuid.UUID
 		for _, it := range params.Items {
-			rows, err := e.q.ScheduleAdvanceCursorMany(ctx, w, &dbsqlc.ScheduleAdvanceCursorManyParams{
+			n, err := e.q.ScheduleAdvanceCursorMany(ctx, w, &dbsqlc.ScheduleAdvanceCursorManyParams{
 				NextFireAt:      microsPtr(it.NextFireAt),
 				FiredCountDelta: it.FiredCountDelta,
 				Status:          int64(it.Status),
@@ -31,13 +35,27 @@ func (e *executor) ScheduleAdvanceCursorMany(ctx context.Context, params *store.
 			if err != nil {
 				return err
 			}
-			for _, r := range rows {
-				s, err := scheduleFromRow(r)
-				if err != nil {
-					return err
-				}
-				out = append(out, s)
+			if n > 0 {
+				moved = append(moved, it.ID)
 			}
+		}
+		if len(moved) == 0 {
+			return nil
+		}
+		rows, err := e.q.ScheduleListByID(ctx, w, &dbsqlc.ScheduleListByIDParams{IDs: idsJSON(moved)})
+		if err != nil {
+			return err
+		}
+		byID := make(map[uuid.UUID]*dbsqlc.SchedSchedule, len(rows))
+		for _, r := range rows {
+			byID[r.ID] = r
+		}
+		for _, id := range moved {
+			s, err := scheduleFromRow(byID[id])
+			if err != nil {
+				return err
+			}
+			out = append(out, s)
 		}
 		return nil
 	})

@@ -12,7 +12,7 @@ import (
 	"github.com/google/uuid"
 )
 
-const ScheduleAdvanceCursorMany = `-- name: ScheduleAdvanceCursorMany :many
+const ScheduleAdvanceCursorMany = `-- name: ScheduleAdvanceCursorMany :execrows
 UPDATE sched_schedule
 SET next_fire_at = CAST(?1 AS INTEGER),
     fired_count = fired_count + CAST(?2 AS INTEGER),
@@ -22,7 +22,6 @@ SET next_fire_at = CAST(?1 AS INTEGER),
     updated_at = ?4
 WHERE id = ?5
     AND revision = ?6
-RETURNING id, job_id, namespace, name, kind, cron, time_zone, interval_ms, start_time, end_time, max_count, status, next_fire_at, fired_count, last_error, revision, created_at, updated_at, options, spec_changed_at
 `
 
 type ScheduleAdvanceCursorManyParams struct {
@@ -35,9 +34,11 @@ type ScheduleAdvanceCursorManyParams struct {
 }
 
 // Moves one schedule's cursor; the driver runs it per item in one
-// transaction. A zero status leaves the status unchanged.
-func (q *Queries) ScheduleAdvanceCursorMany(ctx context.Context, db DBTX, arg *ScheduleAdvanceCursorManyParams) ([]*SchedSchedule, error) {
-	rows, err := db.QueryContext(ctx, ScheduleAdvanceCursorMany,
+// transaction, then reads the moved ones back with ScheduleListByID
+// (cheaper than RETURNING per row). A zero status leaves the status
+// unchanged.
+func (q *Queries) ScheduleAdvanceCursorMany(ctx context.Context, db DBTX, arg *ScheduleAdvanceCursorManyParams) (int64, error) {
+	result, err := db.ExecContext(ctx, ScheduleAdvanceCursorMany,
 		arg.NextFireAt,
 		arg.FiredCountDelta,
 		arg.Status,
@@ -46,45 +47,9 @@ func (q *Queries) ScheduleAdvanceCursorMany(ctx context.Context, db DBTX, arg *S
 		arg.ExpectRevision,
 	)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	defer rows.Close()
-	var items []*SchedSchedule
-	for rows.Next() {
-		var i SchedSchedule
-		if err := rows.Scan(
-			&i.ID,
-			&i.JobID,
-			&i.Namespace,
-			&i.Name,
-			&i.Kind,
-			&i.Cron,
-			&i.TimeZone,
-			&i.IntervalMS,
-			&i.StartTime,
-			&i.EndTime,
-			&i.MaxCount,
-			&i.Status,
-			&i.NextFireAt,
-			&i.FiredCount,
-			&i.LastError,
-			&i.Revision,
-			&i.CreatedAt,
-			&i.UpdatedAt,
-			&i.Options,
-			&i.SpecChangedAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, &i)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
+	return result.RowsAffected()
 }
 
 const ScheduleDelete = `-- name: ScheduleDelete :one
@@ -266,6 +231,61 @@ func (q *Queries) ScheduleInsert(ctx context.Context, db DBTX, arg *ScheduleInse
 		&i.SpecChangedAt,
 	)
 	return &i, err
+}
+
+const ScheduleListByID = `-- name: ScheduleListByID :many
+SELECT id, job_id, namespace, name, kind, cron, time_zone, interval_ms, start_time, end_time, max_count, status, next_fire_at, fired_count, last_error, revision, created_at, updated_at, options, spec_changed_at
+FROM sched_schedule
+WHERE id IN (SELECT value FROM json_each(CAST(?1 AS TEXT)))
+`
+
+type ScheduleListByIDParams struct {
+	IDs string
+}
+
+// The ids come as one JSON array, so the text is fixed and prepared once.
+func (q *Queries) ScheduleListByID(ctx context.Context, db DBTX, arg *ScheduleListByIDParams) ([]*SchedSchedule, error) {
+	rows, err := db.QueryContext(ctx, ScheduleListByID, arg.IDs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*SchedSchedule
+	for rows.Next() {
+		var i SchedSchedule
+		if err := rows.Scan(
+			&i.ID,
+			&i.JobID,
+			&i.Namespace,
+			&i.Name,
+			&i.Kind,
+			&i.Cron,
+			&i.TimeZone,
+			&i.IntervalMS,
+			&i.StartTime,
+			&i.EndTime,
+			&i.MaxCount,
+			&i.Status,
+			&i.NextFireAt,
+			&i.FiredCount,
+			&i.LastError,
+			&i.Revision,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.Options,
+			&i.SpecChangedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const ScheduleListDue = `-- name: ScheduleListDue :many

@@ -1,6 +1,8 @@
--- name: ScheduleAdvanceCursorMany :many
+-- name: ScheduleAdvanceCursorMany :execrows
 -- Moves one schedule's cursor; the driver runs it per item in one
--- transaction. A zero status leaves the status unchanged.
+-- transaction, then reads the moved ones back with ScheduleListByID
+-- (cheaper than RETURNING per row). A zero status leaves the status
+-- unchanged.
 UPDATE sched_schedule
 SET next_fire_at = CAST(sqlc.narg('next_fire_at') AS INTEGER),
     fired_count = fired_count + CAST(@fired_count_delta AS INTEGER),
@@ -9,8 +11,13 @@ SET next_fire_at = CAST(sqlc.narg('next_fire_at') AS INTEGER),
     revision = revision + 1,
     updated_at = @now
 WHERE id = @id
-    AND revision = @expect_revision
-RETURNING *;
+    AND revision = @expect_revision;
+
+-- name: ScheduleListByID :many
+-- The ids come as one JSON array, so the text is fixed and prepared once.
+SELECT *
+FROM sched_schedule
+WHERE id IN (SELECT value FROM json_each(CAST(@ids AS TEXT)));
 
 -- name: ScheduleDelete :one
 DELETE FROM sched_schedule
