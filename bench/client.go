@@ -116,14 +116,16 @@ func (c *client) waitHealthy(ctx context.Context, timeout time.Duration) error {
 
 // jobBody is the body of POST /api/v1/jobs.
 type jobBody struct {
-	Name   string          `json:"name"`
-	Config model.JobConfig `json:"config"`
+	Name      string          `json:"name"`
+	Config    model.JobConfig `json:"config"`
+	Schedules []*scheduleBody `json:"schedules,omitempty"`
 }
 
-// createJob creates a job and returns its id.
-func (c *client) createJob(ctx context.Context, name string, cfg model.JobConfig) (uuid.UUID, error) {
+// createJob creates a job, with schedules created in the same request
+// (their job_id left empty), and returns its id.
+func (c *client) createJob(ctx context.Context, name string, cfg model.JobConfig, schedules ...*scheduleBody) (uuid.UUID, error) {
 	var j model.Job
-	if err := c.do(ctx, http.MethodPost, "/api/v1/jobs", &jobBody{Name: name, Config: cfg}, &j); err != nil {
+	if err := c.do(ctx, http.MethodPost, "/api/v1/jobs", &jobBody{Name: name, Config: cfg, Schedules: schedules}, &j); err != nil {
 		return uuid.Nil, err
 	}
 	return j.ID, nil
@@ -131,7 +133,7 @@ func (c *client) createJob(ctx context.Context, name string, cfg model.JobConfig
 
 // scheduleBody is the body of POST /api/v1/schedules.
 type scheduleBody struct {
-	JobID     uuid.UUID  `json:"job_id"`
+	JobID     uuid.UUID  `json:"job_id,omitzero"`
 	Kind      int        `json:"kind"`
 	Cron      string     `json:"cron,omitempty"`
 	TimeZone  string     `json:"time_zone,omitempty"`

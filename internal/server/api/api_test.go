@@ -158,6 +158,10 @@ func TestBadInputIsRefusedAndWritesNothing(t *testing.T) {
 		{"UnknownRouting", "POST", "/jobs", `{"name":"x","config":{"command":"true","routing":{"strategy":"fastest"}}}`, 422, "body.config.routing.strategy"},
 		{"HashKeyNotAParam", "POST", "/jobs", `{"name":"x","config":{"command":"true","routing":{"strategy":"consistent_hash","hash_key":"tenant"}}}`, 422, "body.config.routing.hash_key"},
 		{"SuccessRuleWithoutBroadcast", "POST", "/jobs", `{"name":"x","config":{"command":"true","routing":{"success":"any"}}}`, 422, "body.config.routing.success"},
+		// A job with a bad schedule is not created either.
+		{"JobWithABadSchedule", "POST", "/jobs", `{"name":"x","config":{"command":"true"},"schedules":[{"kind":2,"interval":"1s"},{"kind":1,"cron":"every day"}]}`, 422, "body.schedules[1].cron"},
+		{"JobWithAScheduleOfAnotherJob", "POST", "/jobs", `{"name":"x","config":{"command":"true"},"schedules":[{"job_id":"` + jobID + `","kind":2,"interval":"1s"}]}`, 422, "body.schedules[0].job_id"},
+		{"ReplaceWithSchedules", "PUT", "/jobs/" + jobID, `{"name":"j","config":{"command":"true"},"schedules":[{"kind":2,"interval":"1s"}]}`, 422, "body.schedules"},
 		{"DuplicateName", "POST", "/jobs", `{"name":"j","config":{"command":"true"}}`, 409, ""},
 		{"NotJSON", "POST", "/jobs", `{"name":`, 400, ""},
 		{"BodyOverOneMiB", "POST", "/jobs", big, 413, ""},

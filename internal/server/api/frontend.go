@@ -52,7 +52,7 @@ func (a *API) CreateJob(ctx context.Context, body JobBody) (*model.Job, error) {
 		if err != nil {
 			return nil, err
 		}
-		return out.Body, nil
+		return out.Body.Job, nil
 	})
 }
 

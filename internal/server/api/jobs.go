@@ -22,6 +22,9 @@ type JobBody struct {
 	Description string          `json:"description,omitempty" maxLength:"4096"`
 	Status      model.JobStatus `json:"status,omitempty" enum:"1,99,100" doc:"1 created, 99 disabled, 100 enabled (default). Only enabled jobs run on their schedules."`
 	Config      model.JobConfig `json:"config" doc:"What to run and how."`
+	// Schedules are created with the job, in its transaction: a job and
+	// the schedules it was created with exist together or not at all.
+	Schedules []ScheduleSpec `json:"schedules,omitempty" maxItems:"100" doc:"Create only: schedules created with the job, in the same transaction (the job exists with all of them or not at all). Change them later through /api/v1/schedules."`
 }
 
 // JobOutput is a job response.
@@ -32,7 +35,14 @@ type JobOutput struct {
 // JobCreateOutput is the response to a created job.
 type JobCreateOutput struct {
 	Location string `header:"Location"`
-	Body     *model.Job
+	Body     *JobWithSchedules
+}
+
+// JobWithSchedules is a created job with the schedules created with it
+// (an event schedule's webhook address and secret are shown this once).
+type JobWithSchedules struct {
+	*model.Job
+	Schedules []*ScheduleWithHook `json:"schedules,omitempty" doc:"The schedules created with the job."`
 }
 
 func (b *JobBody) validate() error {
@@ -64,15 +74,50 @@ func (a *API) createJob(ctx context.Context, in *struct{ Body JobBody }) (*JobCr
 	if err := a.checkTriggers(ctx, uuid.Nil, in.Body.Config.Triggers); err != nil {
 		return nil, err
 	}
-	job, err := a.deps.Store.JobInsert(ctx, &store.JobInsertParams{
-		ID: uuid.Must(uuid.NewV7()), Config: in.Body.Config, CreatedBy: actor(ctx),
-		Description: in.Body.Description, Name: in.Body.Name, Namespace: in.Body.Namespace, Status: in.Body.Status,
-	})
-	if err != nil {
-		return nil, storeError(err, "job "+in.Body.Namespace+"/"+in.Body.Name)
+	var (
+		job    *model.Job
+		scheds []*model.Schedule
+	)
+	insert := func(ex store.Executor) error {
+		var err error
+		job, err = ex.JobInsert(ctx, &store.JobInsertParams{
+			ID: uuid.Must(uuid.NewV7()), Config: in.Body.Config, CreatedBy: actor(ctx),
+			Description: in.Body.Description, Name: in.Body.Name, Namespace: in.Body.Namespace, Status: in.Body.Status,
+		})
+		if err != nil {
+			return storeError(err, "job "+in.Body.Namespace+"/"+in.Body.Name)
+		}
+		now := time.Now()
+		for i := range in.Body.Schedules {
+			s, err := insertSchedule(ctx, ex, job, &in.Body.Schedules[i], now)
+			if err != nil {
+				return storeError(model.Prefix(fmt.Sprintf("schedules[%d]", i), err), "schedule")
+			}
+			scheds = append(scheds, s)
+		}
+		return nil
 	}
-	noteAudit(ctx, job.Namespace, job.ID.String(), nil, job)
-	return &JobCreateOutput{Location: Prefix + "/jobs/" + job.ID.String(), Body: job}, nil
+	var err error
+	if len(in.Body.Schedules) == 0 {
+		// One statement needs no transaction.
+		err = insert(a.deps.Store)
+	} else {
+		err = store.InTx(ctx, a.deps.Store, insert)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := &JobWithSchedules{Job: job}
+	for _, s := range scheds {
+		out.Schedules = append(out.Schedules, withHook(s))
+		a.deps.Scheduler.WakeGeneratorFor(s.NextFireAt)
+	}
+	// The audit entry holds the schedules without their webhook secrets.
+	noteAudit(ctx, job.Namespace, job.ID.String(), nil, struct {
+		*model.Job
+		Schedules []*model.Schedule `json:"schedules,omitempty"`
+	}{job, scheds})
+	return &JobCreateOutput{Location: Prefix + "/jobs/" + job.ID.String(), Body: out}, nil
 }
 
 func (a *API) getJob(ctx context.Context, in *IDInput) (*JobOutput, error) {
@@ -104,6 +149,9 @@ func (a *API) replaceJob(ctx context.Context, in *struct {
 	}
 	if in.Body.Namespace != "" && in.Body.Namespace != old.Namespace {
 		return nil, fieldError("body.namespace", "cannot change; create the job in the other namespace instead")
+	}
+	if len(in.Body.Schedules) > 0 {
+		return nil, fieldError("body.schedules", "only when creating a job; change its schedules through /api/v1/schedules")
 	}
 	in.Body.Namespace = old.Namespace
 	if in.Body.Status == 0 {

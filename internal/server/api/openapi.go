@@ -347,7 +347,9 @@ func bodyExamples() map[string]any {
 	flowRun := &model.FlowRun{ID: runID, FlowID: flowID, Namespace: "default", Status: model.TaskDoing, Spec: spec, Parameters: map[string]string{}, CreatedAt: t0, UpdatedAt: t1}
 	page := PageInfo{Total: 1, HasMore: false}
 	ex := map[string]any{
-		"JobBody":          &JobBody{Name: "nightly-backup", Description: "Back up the app database", Config: cfg},
+		"JobBody": &JobBody{Name: "nightly-backup", Description: "Back up the app database", Config: cfg,
+			Schedules: []ScheduleSpec{{Name: "nightly", Kind: model.ScheduleCron, Cron: "0 0 2 * * *", TimeZone: "Europe/London"}}},
+		"JobWithSchedules": &JobWithSchedules{Job: job, Schedules: []*ScheduleWithHook{{Schedule: sched}}},
 		"ScheduleBody":     map[string]any{"job_id": jobID, "name": "nightly", "kind": 1, "cron": "0 0 2 * * *", "time_zone": "Europe/London"},
 		"FlowBody":         &FlowBody{Name: "etl", Description: "Extract, then load", Spec: spec},
 		"RunBody":          &RunBody{Parameters: map[string]string{"date": "2026-03-01"}, Priority: 10},

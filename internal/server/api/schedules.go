@@ -17,7 +17,13 @@ import (
 
 // ScheduleBody is what a user writes to create or replace a schedule.
 type ScheduleBody struct {
-	JobID     string             `json:"job_id" doc:"The job to run. Cannot change after creation." format:"uuid"`
+	JobID string `json:"job_id" doc:"The job to run. Cannot change after creation." format:"uuid"`
+	ScheduleSpec
+}
+
+// ScheduleSpec is a schedule without its job: the rest of a ScheduleBody,
+// and each schedule created with a job (JobBody.Schedules).
+type ScheduleSpec struct {
 	Name      string             `json:"name,omitempty" doc:"Optional name."`
 	Kind      model.ScheduleKind `json:"kind" enum:"1,2,3,5,6" doc:"1 cron, 2 interval (see interval_mode), 3 event (POST /api/v1/hooks/{id} fires it), 5 daemon (one run kept going, restarted with backoff when it ends), 6 once (at start_time)."`
 	Cron      string             `json:"cron,omitempty" doc:"For kind 1: 5 fields (minute first) or 6 (second first)." example:"*/10 * * * * *"`
@@ -63,7 +69,7 @@ func withHook(s *model.Schedule) *ScheduleWithHook {
 
 // check validates b as a schedule of job created at createdAt and returns
 // its first fire at or after now, or a field error.
-func (b *ScheduleBody) check(job *model.Job, createdAt, now time.Time) (*time.Time, error) {
+func (b *ScheduleSpec) check(job *model.Job, createdAt, now time.Time) (*time.Time, error) {
 	if b.Status == 0 {
 		b.Status = model.ScheduleEnabled
 	}
@@ -93,7 +99,7 @@ func (b *ScheduleBody) check(job *model.Job, createdAt, now time.Time) (*time.Ti
 	return firstFire(b.model(job, createdAt), now)
 }
 
-func (b *ScheduleBody) eventFilterJSON() json.RawMessage {
+func (b *ScheduleSpec) eventFilterJSON() json.RawMessage {
 	if b.EventFilter == nil {
 		return nil
 	}
@@ -102,7 +108,7 @@ func (b *ScheduleBody) eventFilterJSON() json.RawMessage {
 }
 
 // options returns the stored options of b, keeping hookSecret.
-func (b *ScheduleBody) options(hookSecret string) model.ScheduleOptions {
+func (b *ScheduleSpec) options(hookSecret string) model.ScheduleOptions {
 	return model.ScheduleOptions{IntervalMode: b.IntervalMode, Misfire: b.Misfire, EventFilter: b.eventFilterJSON(), HookSecret: hookSecret}
 }
 
@@ -147,7 +153,7 @@ func startOrNow(s *model.Schedule, now time.Time) *time.Time {
 	return &t
 }
 
-func (b *ScheduleBody) model(job *model.Job, createdAt time.Time) *model.Schedule {
+func (b *ScheduleSpec) model(job *model.Job, createdAt time.Time) *model.Schedule {
 	return &model.Schedule{
 		JobID: job.ID, Namespace: job.Namespace, Name: b.Name, Kind: b.Kind, Cron: b.Cron, TimeZone: b.TimeZone,
 		Interval: b.Interval, StartTime: utcPtr(b.StartTime), EndTime: utcPtr(b.EndTime), MaxCount: b.MaxCount,
@@ -188,6 +194,25 @@ func (a *API) gateSchedule(ctx context.Context, id uuid.UUID) (*model.Schedule, 
 	return s, nil
 }
 
+// insertSchedule checks b as a schedule of job and inserts it with ex. An
+// event schedule gets its webhook secret here.
+func insertSchedule(ctx context.Context, ex store.Executor, job *model.Job, b *ScheduleSpec, now time.Time) (*model.Schedule, error) {
+	next, err := b.check(job, now, now)
+	if err != nil {
+		return nil, err
+	}
+	secret := ""
+	if b.Kind == model.ScheduleEvent {
+		secret = auth.Generate()
+	}
+	return ex.ScheduleInsert(ctx, &store.ScheduleInsertParams{
+		ID: uuid.Must(uuid.NewV7()), Cron: b.Cron, EndTime: utcPtr(b.EndTime), Interval: b.Interval.D(), JobID: job.ID,
+		Kind: b.Kind, MaxCount: b.MaxCount, Name: b.Name, Namespace: job.Namespace, NextFireAt: next, Now: &now,
+		Options:   b.options(secret),
+		StartTime: utcPtr(b.StartTime), Status: b.Status, TimeZone: b.TimeZone,
+	})
+}
+
 func (a *API) createSchedule(ctx context.Context, in *struct{ Body ScheduleBody }) (*ScheduleCreateOutput, error) {
 	job, err := a.scheduleJob(ctx, in.Body.JobID)
 	if err != nil {
@@ -196,22 +221,7 @@ func (a *API) createSchedule(ctx context.Context, in *struct{ Body ScheduleBody 
 	if err := allowCreate(ctx, job.Namespace); err != nil {
 		return nil, err
 	}
-	now := time.Now()
-	next, err := in.Body.check(job, now, now)
-	if err != nil {
-		return nil, storeError(err, "schedule")
-	}
-	b := in.Body
-	secret := ""
-	if b.Kind == model.ScheduleEvent {
-		secret = auth.Generate()
-	}
-	s, err := a.deps.Store.ScheduleInsert(ctx, &store.ScheduleInsertParams{
-		ID: uuid.Must(uuid.NewV7()), Cron: b.Cron, EndTime: utcPtr(b.EndTime), Interval: b.Interval.D(), JobID: job.ID,
-		Kind: b.Kind, MaxCount: b.MaxCount, Name: b.Name, Namespace: job.Namespace, NextFireAt: next, Now: &now,
-		Options:   b.options(secret),
-		StartTime: utcPtr(b.StartTime), Status: b.Status, TimeZone: b.TimeZone,
-	})
+	s, err := insertSchedule(ctx, a.deps.Store, job, &in.Body.ScheduleSpec, time.Now())
 	if err != nil {
 		return nil, storeError(err, "schedule")
 	}

@@ -46,9 +46,9 @@ func (f *schedForm) body(loc *time.Location) (api.ScheduleBody, map[string]strin
 	if kind == 0 {
 		kind = int(model.ScheduleCron)
 	}
-	b := api.ScheduleBody{JobID: f.JobID, Name: f.Name, Kind: model.ScheduleKind(kind), Cron: f.Cron, TimeZone: f.TimeZone,
+	b := api.ScheduleBody{JobID: f.JobID, ScheduleSpec: api.ScheduleSpec{Name: f.Name, Kind: model.ScheduleKind(kind), Cron: f.Cron, TimeZone: f.TimeZone,
 		Interval: parseDur(f.Interval, "interval", errs), IntervalMode: model.IntervalMode(f.IntervalMode), MaxCount: parseInt(f.MaxCount, "max_count", errs),
-		Misfire: model.MisfirePolicy{Policy: f.Misfire, Threshold: parseDur(f.Threshold, "misfire.threshold", errs)}, Status: model.ScheduleDisabled}
+		Misfire: model.MisfirePolicy{Policy: f.Misfire, Threshold: parseDur(f.Threshold, "misfire.threshold", errs)}, Status: model.ScheduleDisabled}}
 	if f.Enabled {
 		b.Status = model.ScheduleEnabled
 	}

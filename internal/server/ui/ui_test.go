@@ -329,7 +329,7 @@ func TestPagesRender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.api.CreateSchedule(adminCtx(t), api.ScheduleBody{JobID: j.ID.String(), Kind: model.ScheduleCron, Cron: "*/5 * * * *"}); err != nil {
+	if _, err := b.api.CreateSchedule(adminCtx(t), api.ScheduleBody{JobID: j.ID.String(), ScheduleSpec: api.ScheduleSpec{Kind: model.ScheduleCron, Cron: "*/5 * * * *"}}); err != nil {
 		t.Fatal(err)
 	}
 	task, err := b.api.RunJob(adminCtx(t), j.ID.String(), api.RunBody{})
