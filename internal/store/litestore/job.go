@@ -47,20 +47,26 @@ func (e *executor) JobInsert(ctx context.Context, params *store.JobInsertParams)
 	if err != nil {
 		return nil, fmt.Errorf("insert job: encode config: %w", err)
 	}
-	row, err := e.q.JobInsert(ctx, e.w, &dbsqlc.JobInsertParams{
+	now := nowMicros(params.Now)
+	err = e.q.JobInsert(ctx, e.w, &dbsqlc.JobInsertParams{
 		ID:          params.ID,
 		Namespace:   params.Namespace,
 		Name:        params.Name,
 		Description: params.Description,
 		Status:      int64(params.Status),
 		Config:      string(config),
-		Now:         nowMicros(params.Now),
+		Now:         now,
 		CreatedBy:   params.CreatedBy,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("insert job: %w", e.interpretError(err))
 	}
-	return jobFromRow(row)
+	// The row as inserted, with the config the caller gave.
+	return &model.Job{
+		ID: params.ID, Namespace: params.Namespace, Name: params.Name, Description: params.Description,
+		Status: params.Status, Config: params.Config, CreatedAt: fromMicros(now), CreatedBy: params.CreatedBy,
+		UpdatedAt: fromMicros(now), UpdatedBy: params.CreatedBy,
+	}, nil
 }
 
 // JobList implements [store.Executor].

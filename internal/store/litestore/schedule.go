@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -102,7 +103,7 @@ func (e *executor) ScheduleInsert(ctx context.Context, params *store.ScheduleIns
 	if err != nil {
 		return nil, fmt.Errorf("insert schedule: encode options: %w", err)
 	}
-	row, err := e.q.ScheduleInsert(ctx, e.w, &dbsqlc.ScheduleInsertParams{
+	arg := &dbsqlc.ScheduleInsertParams{
 		ID:         params.ID,
 		JobID:      params.JobID,
 		Namespace:  params.Namespace,
@@ -118,11 +119,20 @@ func (e *executor) ScheduleInsert(ctx context.Context, params *store.ScheduleIns
 		NextFireAt: microsPtr(params.NextFireAt),
 		Now:        nowMicros(params.Now),
 		Options:    string(opts),
-	})
-	if err != nil {
+	}
+	if err := e.q.ScheduleInsert(ctx, e.w, arg); err != nil {
 		return nil, fmt.Errorf("insert schedule: %w", e.interpretError(err))
 	}
-	return scheduleFromRow(row)
+	// The row as inserted, with the options the caller gave.
+	s := &model.Schedule{
+		ID: arg.ID, JobID: arg.JobID, Namespace: arg.Namespace, Name: arg.Name, Kind: params.Kind, Cron: arg.Cron,
+		TimeZone: arg.TimeZone, Interval: model.Duration(time.Duration(arg.IntervalMS) * time.Millisecond),
+		StartTime: fromMicrosPtr(arg.StartTime), EndTime: fromMicrosPtr(arg.EndTime), MaxCount: arg.MaxCount,
+		Status: params.Status, NextFireAt: fromMicrosPtr(arg.NextFireAt), Revision: 1,
+		CreatedAt: fromMicros(arg.Now), UpdatedAt: fromMicros(arg.Now), SpecChangedAt: fromMicros(arg.Now),
+	}
+	s.SetOptions(params.Options)
+	return s, nil
 }
 
 // ScheduleList implements [store.Executor].

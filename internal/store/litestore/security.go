@@ -89,14 +89,19 @@ func (e *executor) AuditDeleteBefore(ctx context.Context, params *store.AuditDel
 
 // AuditInsert implements [store.Executor].
 func (e *executor) AuditInsert(ctx context.Context, params *store.AuditInsertParams) (*model.AuditEntry, error) {
-	row, err := e.q.AuditInsert(ctx, e.w, &dbsqlc.AuditInsertParams{
+	arg := &dbsqlc.AuditInsertParams{
 		At: nowMicros(params.At), Actor: params.Actor, ActorKind: params.ActorKind, Action: params.Action, ObjectType: params.ObjectType,
 		ObjectID: params.ObjectID, Namespace: params.Namespace, RemoteAddr: params.RemoteAddr, RequestID: params.RequestID, Diff: string(params.Diff),
-	})
+	}
+	id, err := e.q.AuditInsert(ctx, e.w, arg)
 	if err != nil {
 		return nil, fmt.Errorf("insert audit entry: %w", e.interpretError(err))
 	}
-	return auditFromRow(row), nil
+	// The row as inserted.
+	return auditFromRow(&dbsqlc.SecAudit{
+		ID: id, At: arg.At, Actor: arg.Actor, ActorKind: arg.ActorKind, Action: arg.Action, ObjectType: arg.ObjectType,
+		ObjectID: arg.ObjectID, Namespace: arg.Namespace, RemoteAddr: arg.RemoteAddr, RequestID: arg.RequestID, Diff: arg.Diff,
+	}), nil
 }
 
 // AuditList implements [store.Executor].

@@ -194,6 +194,11 @@ func exerciseSecurity(t *testing.T, open func(t *testing.T) store.Store) {
 			if i == 0 && (e.ID == 0 || string(e.Diff) != `{"name":"x"}` || e.RequestID != "r1" || !sameTime(e.At, b.now)) {
 				t.Errorf("AuditInsert = %+v", e)
 			}
+			// What the insert returns is the stored entry, its id included.
+			stored, err := ex.AuditList(ctx, &store.AuditListParams{Action: p.Action})
+			if err != nil || len(stored) != 1 || stored[0].ID != e.ID || stored[0].Actor != e.Actor || stored[0].Namespace != e.Namespace {
+				t.Errorf("AuditList(%s) = %+v, %v; want the entry AuditInsert returned, %+v", p.Action, stored, err, e)
+			}
 		}
 		actions := func(p store.AuditListParams) []string {
 			t.Helper()

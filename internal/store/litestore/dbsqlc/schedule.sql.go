@@ -158,7 +158,7 @@ func (q *Queries) ScheduleGetByID(ctx context.Context, db DBTX, arg *ScheduleGet
 	return &i, err
 }
 
-const ScheduleInsert = `-- name: ScheduleInsert :one
+const ScheduleInsert = `-- name: ScheduleInsert :exec
 INSERT INTO sched_schedule (
     id, job_id, namespace, name, kind, cron, time_zone, interval_ms,
     start_time, end_time, max_count, status, next_fire_at,
@@ -168,7 +168,6 @@ INSERT INTO sched_schedule (
     ?9, ?10, ?11, ?12, ?13,
     0, '', 1, ?14, ?14, CAST(?15 AS TEXT), ?14
 )
-RETURNING id, job_id, namespace, name, kind, cron, time_zone, interval_ms, start_time, end_time, max_count, status, next_fire_at, fired_count, last_error, revision, created_at, updated_at, options, spec_changed_at
 `
 
 type ScheduleInsertParams struct {
@@ -189,8 +188,10 @@ type ScheduleInsertParams struct {
 	Options    string
 }
 
-func (q *Queries) ScheduleInsert(ctx context.Context, db DBTX, arg *ScheduleInsertParams) (*SchedSchedule, error) {
-	row := db.QueryRowContext(ctx, ScheduleInsert,
+// The driver builds the inserted schedule from its input (no RETURNING,
+// which costs SQLite more than the insert).
+func (q *Queries) ScheduleInsert(ctx context.Context, db DBTX, arg *ScheduleInsertParams) error {
+	_, err := db.ExecContext(ctx, ScheduleInsert,
 		arg.ID,
 		arg.JobID,
 		arg.Namespace,
@@ -207,30 +208,7 @@ func (q *Queries) ScheduleInsert(ctx context.Context, db DBTX, arg *ScheduleInse
 		arg.Now,
 		arg.Options,
 	)
-	var i SchedSchedule
-	err := row.Scan(
-		&i.ID,
-		&i.JobID,
-		&i.Namespace,
-		&i.Name,
-		&i.Kind,
-		&i.Cron,
-		&i.TimeZone,
-		&i.IntervalMS,
-		&i.StartTime,
-		&i.EndTime,
-		&i.MaxCount,
-		&i.Status,
-		&i.NextFireAt,
-		&i.FiredCount,
-		&i.LastError,
-		&i.Revision,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.Options,
-		&i.SpecChangedAt,
-	)
-	return &i, err
+	return err
 }
 
 const ScheduleListByID = `-- name: ScheduleListByID :many

@@ -10,15 +10,16 @@ FROM sched_job
 WHERE id = @id
     AND (CAST(@any_namespace AS BOOLEAN) OR namespace IN (sqlc.slice('namespaces')));
 
--- name: JobInsert :one
+-- name: JobInsert :exec
+-- The driver builds the inserted job from its input (no RETURNING, which
+-- costs SQLite more than the insert).
 INSERT INTO sched_job (
     id, namespace, name, description, status, config,
     created_at, created_by, updated_at, updated_by
 ) VALUES (
     @id, @namespace, @name, @description, @status, @config,
     @now, @created_by, @now, @created_by
-)
-RETURNING *;
+);
 
 -- name: JobUpdate :one
 UPDATE sched_job

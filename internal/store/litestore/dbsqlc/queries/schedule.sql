@@ -31,7 +31,9 @@ FROM sched_schedule
 WHERE id = @id
     AND (CAST(@any_namespace AS BOOLEAN) OR namespace IN (sqlc.slice('namespaces')));
 
--- name: ScheduleInsert :one
+-- name: ScheduleInsert :exec
+-- The driver builds the inserted schedule from its input (no RETURNING,
+-- which costs SQLite more than the insert).
 INSERT INTO sched_schedule (
     id, job_id, namespace, name, kind, cron, time_zone, interval_ms,
     start_time, end_time, max_count, status, next_fire_at,
@@ -40,8 +42,7 @@ INSERT INTO sched_schedule (
     @id, @job_id, @namespace, @name, @kind, @cron, @time_zone, @interval_ms,
     sqlc.narg('start_time'), sqlc.narg('end_time'), @max_count, @status, sqlc.narg('next_fire_at'),
     0, '', 1, @now, @now, CAST(@options AS TEXT), @now
-)
-RETURNING *;
+);
 
 -- name: ScheduleListDue :many
 SELECT s.*

@@ -45,13 +45,14 @@ WHERE id = @id;
 DELETE FROM sec_audit
 WHERE at < @before;
 
--- name: AuditInsert :one
+-- name: AuditInsert :execlastid
+-- The driver builds the entry from its input and the new row id (no
+-- RETURNING, which costs SQLite more than the insert).
 INSERT INTO sec_audit (at, actor, actor_kind, action, object_type, object_id, namespace, remote_addr, request_id, diff)
 VALUES (
     @at,
     @actor, @actor_kind, @action, @object_type, @object_id, @namespace, @remote_addr, @request_id, @diff
-)
-RETURNING *;
+);
 
 -- name: AuditList :many
 SELECT *
