@@ -31,7 +31,7 @@ func newDevCmd(g *globalFlags) *cobra.Command {
 			}
 			cfg.Server.Listen = "127.0.0.1:9500"
 			f.apply(cfg)
-			if f.database == "" && !strings.HasPrefix(cfg.Database.URL, "postgres") {
+			if f.database == "" && !cfg.Database.Postgres() {
 				cfg.Database.URL = ""
 			}
 			cfg.Agent.DataDir = filepath.Join(cfg.Server.DataDir, "agent")

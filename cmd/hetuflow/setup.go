@@ -49,7 +49,7 @@ func openStore(ctx context.Context, cfg *config.Config, migrate bool, logger *sl
 // statement (for the metrics); nil observes nothing.
 func openStoreObserved(ctx context.Context, cfg *config.Config, migrate bool, logger *slog.Logger, observe func(string, time.Duration)) (store.Store, error) {
 	u := cfg.Database.URL
-	if strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://") {
+	if cfg.Database.Postgres() {
 		st, err := pgstore.Open(ctx, pgstore.Config{URL: u, Migrate: migrate, MaxConns: cfg.Database.MaxConns, ObserveQuery: observe}, logger.With("svc", "pgstore"))
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)

@@ -379,7 +379,7 @@ func (c *Config) Validate() error {
 	if c.Server.ShutdownTimeout <= 0 {
 		return model.Errorf("server.shutdown_timeout", "must be positive")
 	}
-	if u := c.Database.URL; u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") && !strings.HasPrefix(u, "sqlite:") {
+	if u := c.Database.URL; u != "" && !c.Database.Postgres() && !strings.HasPrefix(u, "sqlite:") {
 		return model.Errorf("database.url", "must start with postgres://, postgresql:// or sqlite:")
 	}
 	switch c.Server.LogStore {

@@ -202,6 +202,28 @@ func fromRows[R, M any](rows []*R, fn func(*R) (*M, error)) ([]*M, error) {
 	return out, nil
 }
 
+// inOrder converts the rows of ids, read back after the caller wrote them in
+// its transaction, in the order of ids.
+func inOrder[R, M any](ids []uuid.UUID, rows []*R, idOf func(*R) uuid.UUID, fn func(*R) (*M, error)) ([]*M, error) {
+	byID := make(map[uuid.UUID]*R, len(rows))
+	for _, r := range rows {
+		byID[idOf(r)] = r
+	}
+	out := make([]*M, 0, len(ids))
+	for _, id := range ids {
+		r := byID[id]
+		if r == nil {
+			return nil, fmt.Errorf("row %s not read back", id)
+		}
+		m, err := fn(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
 // infallible adapts a conversion that cannot fail to fromRows.
 func infallible[R, M any](fn func(*R) *M) func(*R) (*M, error) {
 	return func(r *R) (*M, error) { return fn(r), nil }

@@ -47,26 +47,24 @@ func (e *executor) JobInsert(ctx context.Context, params *store.JobInsertParams)
 	if err != nil {
 		return nil, fmt.Errorf("insert job: encode config: %w", err)
 	}
-	now := nowMicros(params.Now)
-	err = e.q.JobInsert(ctx, e.w, &dbsqlc.JobInsertParams{
+	arg := &dbsqlc.JobInsertParams{
 		ID:          params.ID,
 		Namespace:   params.Namespace,
 		Name:        params.Name,
 		Description: params.Description,
 		Status:      int64(params.Status),
 		Config:      string(config),
-		Now:         now,
+		Now:         nowMicros(params.Now),
 		CreatedBy:   params.CreatedBy,
-	})
-	if err != nil {
+	}
+	if err := e.q.JobInsert(ctx, e.w, arg); err != nil {
 		return nil, fmt.Errorf("insert job: %w", e.interpretError(err))
 	}
-	// The row as inserted, with the config the caller gave.
-	return &model.Job{
-		ID: params.ID, Namespace: params.Namespace, Name: params.Name, Description: params.Description,
-		Status: params.Status, Config: params.Config, CreatedAt: fromMicros(now), CreatedBy: params.CreatedBy,
-		UpdatedAt: fromMicros(now), UpdatedBy: params.CreatedBy,
-	}, nil
+	// The row as the statement inserted it.
+	return jobFromRow(&dbsqlc.SchedJob{
+		ID: arg.ID, Namespace: arg.Namespace, Name: arg.Name, Description: arg.Description, Status: arg.Status,
+		Config: arg.Config, CreatedAt: arg.Now, CreatedBy: arg.CreatedBy, UpdatedAt: arg.Now, UpdatedBy: arg.CreatedBy,
+	})
 }
 
 // JobList implements [store.Executor].

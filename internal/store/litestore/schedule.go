@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -47,18 +46,8 @@ func (e *executor) ScheduleAdvanceCursorMany(ctx context.Context, params *store.
 		if err != nil {
 			return err
 		}
-		byID := make(map[uuid.UUID]*dbsqlc.SchedSchedule, len(rows))
-		for _, r := range rows {
-			byID[r.ID] = r
-		}
-		for _, id := range moved {
-			s, err := scheduleFromRow(byID[id])
-			if err != nil {
-				return err
-			}
-			out = append(out, s)
-		}
-		return nil
+		out, err = inOrder(moved, rows, func(r *dbsqlc.SchedSchedule) uuid.UUID { return r.ID }, scheduleFromRow)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("advance schedule cursors: %w", e.interpretError(err))
@@ -123,16 +112,14 @@ func (e *executor) ScheduleInsert(ctx context.Context, params *store.ScheduleIns
 	if err := e.q.ScheduleInsert(ctx, e.w, arg); err != nil {
 		return nil, fmt.Errorf("insert schedule: %w", e.interpretError(err))
 	}
-	// The row as inserted, with the options the caller gave.
-	s := &model.Schedule{
-		ID: arg.ID, JobID: arg.JobID, Namespace: arg.Namespace, Name: arg.Name, Kind: params.Kind, Cron: arg.Cron,
-		TimeZone: arg.TimeZone, Interval: model.Duration(time.Duration(arg.IntervalMS) * time.Millisecond),
-		StartTime: fromMicrosPtr(arg.StartTime), EndTime: fromMicrosPtr(arg.EndTime), MaxCount: arg.MaxCount,
-		Status: params.Status, NextFireAt: fromMicrosPtr(arg.NextFireAt), Revision: 1,
-		CreatedAt: fromMicros(arg.Now), UpdatedAt: fromMicros(arg.Now), SpecChangedAt: fromMicros(arg.Now),
-	}
-	s.SetOptions(params.Options)
-	return s, nil
+	// The row as the statement inserted it (fired_count 0, no error,
+	// revision 1).
+	return scheduleFromRow(&dbsqlc.SchedSchedule{
+		ID: arg.ID, JobID: arg.JobID, Namespace: arg.Namespace, Name: arg.Name, Kind: arg.Kind, Cron: arg.Cron,
+		TimeZone: arg.TimeZone, IntervalMS: arg.IntervalMS, StartTime: arg.StartTime, EndTime: arg.EndTime,
+		MaxCount: arg.MaxCount, Status: arg.Status, NextFireAt: arg.NextFireAt, Revision: 1,
+		CreatedAt: arg.Now, UpdatedAt: arg.Now, Options: arg.Options, SpecChangedAt: arg.Now,
+	})
 }
 
 // ScheduleList implements [store.Executor].

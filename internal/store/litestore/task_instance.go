@@ -91,18 +91,8 @@ func (e *executor) TaskInstanceFinishMany(ctx context.Context, params *store.Tas
 		if err != nil {
 			return err
 		}
-		byID := make(map[uuid.UUID]*dbsqlc.SchedTaskInstance, len(rows))
-		for _, r := range rows {
-			byID[r.ID] = r
-		}
-		for _, id := range ended {
-			ti, err := taskInstanceFromRow(byID[id])
-			if err != nil {
-				return err
-			}
-			out = append(out, ti)
-		}
-		return nil
+		out, err = inOrder(ended, rows, func(r *dbsqlc.SchedTaskInstance) uuid.UUID { return r.ID }, taskInstanceFromRow)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("finish task instances: %w", e.interpretError(err))
