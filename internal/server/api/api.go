@@ -181,7 +181,9 @@ func (a *API) Handler() http.Handler {
 			return
 		}
 		rec := &statusRecorder{ResponseWriter: w}
-		r = r.WithContext(withAuditNote(r.Context()))
+		// The mux sets r's path values as it routes r, so the id is read
+		// when the entry is written.
+		r = r.WithContext(withAuditNote(r.Context(), func() string { return r.PathValue("id") }))
 		a.mux.ServeHTTP(rec, r)
 		a.auditRequest(r, rec.status)
 	})

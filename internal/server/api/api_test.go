@@ -58,7 +58,12 @@ type testBundle struct {
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
-	st := teststore.SQLite(t)
+	return setupStore(t, teststore.SQLite(t))
+}
+
+// setupStore serves the API over st.
+func setupStore(t *testing.T, st store.Store) *testBundle {
+	t.Helper()
 	logs, err := tasklog.New(t.TempDir())
 	if err != nil {
 		t.Fatalf("tasklog.New: %v", err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -16,20 +17,26 @@ import (
 
 // Every successful request to a route that changes something (edit,
 // operate and admin routes other than GETs and queries) is written to the
-// audit log by the Handler; handlers add the namespace, the object and what
-// changed with noteAudit.
+// audit log; handlers add the namespace, the object and what changed with
+// noteAudit. A handler that writes through a.inTx gets the entry in its own
+// transaction; otherwise the Handler writes it after the handler returns.
 
 // auditNote is what a handler adds to its request's audit entry.
 type auditNote struct {
+	pathID              func() string // the route's {id}: the object when the handler names none
 	namespace, objectID string
 	diff                json.RawMessage
-	skip                bool
+	skip                bool // the handler audits the request itself
+	written             bool // the entry went in with the handler's transaction
 }
 
 type auditNoteKey struct{}
 
-func withAuditNote(ctx context.Context) context.Context {
-	return context.WithValue(ctx, auditNoteKey{}, &auditNote{})
+// withAuditNote starts the audit note of a request about the object pathID
+// returns (read when the entry is written, as an HTTP request's path values
+// are set while it is routed).
+func withAuditNote(ctx context.Context, pathID func() string) context.Context {
+	return context.WithValue(ctx, auditNoteKey{}, &auditNote{pathID: pathID})
 }
 
 // noteAudit records, for the request's audit entry, the object's namespace
@@ -66,22 +73,53 @@ func (a *API) auditRequest(r *http.Request, status int) {
 	if status >= 400 {
 		return
 	}
-	a.audit(r.Context(), r.PathValue("id"))
+	a.audit(r.Context())
 }
 
 // audit writes the audit entry of a change that succeeded, for the route
-// and principal in ctx, about pathID unless the handler named the object.
-func (a *API) audit(ctx context.Context, pathID string) {
+// and principal in ctx, unless the handler's transaction already holds it.
+func (a *API) audit(ctx context.Context) {
+	if e := auditEntry(ctx); e != nil {
+		auth.Record(ctx, a.deps.Store, a.deps.Logger, e)
+	}
+}
+
+// auditEntry is the entry the request in ctx is to write, or nil when it
+// writes none or has written it.
+func auditEntry(ctx context.Context) *model.AuditEntry {
 	route := routeFrom(ctx)
 	n, _ := ctx.Value(auditNoteKey{}).(*auditNote)
-	if n == nil || n.skip || !auditable(route) {
-		return
+	if n == nil || n.skip || n.written || !auditable(route) {
+		return nil
 	}
 	e := &model.AuditEntry{Action: route.ID, ObjectType: objectType(route.Path), ObjectID: n.objectID, Namespace: n.namespace, Diff: n.diff}
 	if e.ObjectID == "" {
-		e.ObjectID = pathID
+		e.ObjectID = n.pathID()
 	}
-	auth.Record(ctx, a.deps.Store, a.deps.Logger, e)
+	return e
+}
+
+// inTx runs fn in a transaction that also writes the request's audit entry,
+// as fn noted it, before committing. The change and its entry commit
+// together: one commit per write instead of two, and no change survives a
+// crash without its entry. A failed entry fails the change.
+func (a *API) inTx(ctx context.Context, fn func(ex store.Executor) error) error {
+	return store.InTx(ctx, a.deps.Store, func(ex store.Executor) error {
+		if err := fn(ex); err != nil {
+			return err
+		}
+		e := auditEntry(ctx)
+		if e == nil {
+			return nil
+		}
+		if err := auth.RecordIn(ctx, ex, e); err != nil {
+			return fmt.Errorf("write audit entry: %w", err)
+		}
+		// The Handler writes no second entry; if the commit fails, the
+		// request fails and the Handler writes none either.
+		ctx.Value(auditNoteKey{}).(*auditNote).written = true
+		return nil
+	})
 }
 
 // objectType is the first path segment after the prefix, singular.

@@ -196,14 +196,17 @@ func (a *API) runFlow(ctx context.Context, in *struct {
 		params = in.Body.Parameters
 	}
 	var run *model.FlowRun
-	err = store.InTx(ctx, a.deps.Store, func(ex store.Executor) error {
+	err = a.inTx(ctx, func(ex store.Executor) error {
 		run, err = sched.StartFlowRun(ctx, ex, f, params, "run now", time.Now().UTC())
-		return err
+		if err != nil {
+			return err
+		}
+		noteAudit(ctx, f.Namespace, in.ID, nil, map[string]any{"flow_run_id": run.ID})
+		return nil
 	})
 	if err != nil {
 		return nil, storeError(err, "flow run")
 	}
-	noteAudit(ctx, f.Namespace, in.ID, nil, map[string]any{"flow_run_id": run.ID})
 	a.deps.Scheduler.WakeDispatcher()
 	return a.flowRunView(ctx, run)
 }
@@ -264,7 +267,7 @@ func (a *API) cancelFlowRun(ctx context.Context, in *IDInput) (*FlowRunOutput, e
 		cancels []instanceCancel
 	)
 	now := time.Now()
-	err = store.InTx(ctx, a.deps.Store, func(ex store.Executor) error {
+	err = a.inTx(ctx, func(ex store.Executor) error {
 		run, err = ex.FlowRunLock(ctx, &store.FlowRunLockParams{ID: id})
 		if err != nil {
 			return err

@@ -37,10 +37,10 @@ func asRoute[T any](ctx context.Context, a *API, method, pattern, id string, fn 
 	if !p.Allows(route.Permission) {
 		return zero, huma.Error403Forbidden(fmt.Sprintf("%s needs the %s permission", route.ID, route.Permission))
 	}
-	ctx = withAuditNote(context.WithValue(ctx, routeKey{}, route))
+	ctx = withAuditNote(context.WithValue(ctx, routeKey{}, route), func() string { return id })
 	out, err := fn(ctx)
 	if err == nil {
-		a.audit(ctx, id)
+		a.audit(ctx)
 	}
 	return out, err
 }
@@ -119,7 +119,7 @@ func (a *API) RetryTask(ctx context.Context, t *model.Task) (*model.Task, error)
 		if err := allow(ctx, job.Namespace); err != nil {
 			return nil, err
 		}
-		return a.insertRun(ctx, job, &RunBody{Parameters: t.Parameters, Priority: t.Priority}, "retry of "+t.ID.String())
+		return a.insertRun(ctx, job, job.ID, &RunBody{Parameters: t.Parameters, Priority: t.Priority}, "retry of "+t.ID.String())
 	})
 }
 

@@ -95,16 +95,14 @@ func (a *API) createJob(ctx context.Context, in *struct{ Body JobBody }) (*JobCr
 			}
 			scheds = append(scheds, s)
 		}
+		// The audit entry holds the schedules without their webhook secrets.
+		noteAudit(ctx, job.Namespace, job.ID.String(), nil, struct {
+			*model.Job
+			Schedules []*model.Schedule `json:"schedules,omitempty"`
+		}{job, scheds})
 		return nil
 	}
-	var err error
-	if len(in.Body.Schedules) == 0 {
-		// One statement needs no transaction.
-		err = insert(a.deps.Store)
-	} else {
-		err = store.InTx(ctx, a.deps.Store, insert)
-	}
-	if err != nil {
+	if err := a.inTx(ctx, insert); err != nil {
 		return nil, err
 	}
 	out := &JobWithSchedules{Job: job}
@@ -112,11 +110,6 @@ func (a *API) createJob(ctx context.Context, in *struct{ Body JobBody }) (*JobCr
 		out.Schedules = append(out.Schedules, withHook(s))
 		a.deps.Scheduler.WakeGeneratorFor(s.NextFireAt)
 	}
-	// The audit entry holds the schedules without their webhook secrets.
-	noteAudit(ctx, job.Namespace, job.ID.String(), nil, struct {
-		*model.Job
-		Schedules []*model.Schedule `json:"schedules,omitempty"`
-	}{job, scheds})
 	return &JobCreateOutput{Location: Prefix + "/jobs/" + job.ID.String(), Body: out}, nil
 }
 
@@ -167,7 +160,7 @@ func (a *API) replaceJob(ctx context.Context, in *struct {
 		job     *model.Job
 		cancels []instanceCancel
 	)
-	err = store.InTx(ctx, a.deps.Store, func(ex store.Executor) error {
+	err = a.inTx(ctx, func(ex store.Executor) error {
 		job, err = ex.JobUpdate(ctx, &store.JobUpdateParams{
 			ID: id, Config: in.Body.Config, ConfigDoUpdate: true, Description: in.Body.Description, DescriptionDoUpdate: true,
 			Name: in.Body.Name, NameDoUpdate: true, Status: in.Body.Status, StatusDoUpdate: true, UpdatedBy: actor(ctx),
@@ -178,12 +171,12 @@ func (a *API) replaceJob(ctx context.Context, in *struct {
 		if err := replanConfig(ctx, ex, old, job); err != nil {
 			return err
 		}
+		noteAudit(ctx, job.Namespace, job.ID.String(), old, job)
 		return a.afterJobStatus(ctx, ex, old.Status, job, &cancels)
 	})
 	if err != nil {
 		return nil, storeError(err, "job "+in.Body.Name)
 	}
-	noteAudit(ctx, job.Namespace, job.ID.String(), old, job)
 	a.sendCancels(cancels)
 	a.deps.Scheduler.WakeGenerator()
 	return &JobOutput{Body: job}, nil
@@ -350,7 +343,7 @@ func (a *API) setJobStatus(status model.JobStatus) func(context.Context, *IDInpu
 			job     *model.Job
 			cancels []instanceCancel
 		)
-		err = store.InTx(ctx, a.deps.Store, func(ex store.Executor) error {
+		err = a.inTx(ctx, func(ex store.Executor) error {
 			old, err := ex.JobGetByID(ctx, &store.JobGetByIDParams{ID: id, Namespaces: visible(ctx)})
 			if err != nil {
 				return err
@@ -386,7 +379,6 @@ func (a *API) deleteJob(ctx context.Context, in *IDInput) (*struct{}, error) {
 	if err := allow(ctx, old.Namespace); err != nil {
 		return nil, err
 	}
-	noteAudit(ctx, old.Namespace, old.ID.String(), old, nil)
 	live, err := a.deps.Store.TaskInstanceCount(ctx, &store.TaskInstanceCountParams{Filter: store.Filter{
 		{Field: "job_id", Op: store.OpEq, Value: id},
 		{Field: "status", Op: store.OpIn, Value: []any{int64(model.InstanceDispatched), int64(model.InstanceAcked), int64(model.InstanceRunning)}},
@@ -397,7 +389,14 @@ func (a *API) deleteJob(ctx context.Context, in *IDInput) (*struct{}, error) {
 	if live > 0 {
 		return nil, huma.Error409Conflict(fmt.Sprintf("job has %d runs in progress; cancel them or wait, then delete", live))
 	}
-	if _, err := a.deps.Store.JobDelete(ctx, &store.JobDeleteParams{ID: id, Namespaces: visible(ctx)}); err != nil {
+	err = a.inTx(ctx, func(ex store.Executor) error {
+		if _, err := ex.JobDelete(ctx, &store.JobDeleteParams{ID: id, Namespaces: visible(ctx)}); err != nil {
+			return err
+		}
+		noteAudit(ctx, old.Namespace, old.ID.String(), old, nil)
+		return nil
+	})
+	if err != nil {
 		return nil, storeError(err, "job "+in.ID)
 	}
 	return nil, nil
@@ -442,18 +441,18 @@ func (a *API) runJob(ctx context.Context, in *struct {
 	if body == nil {
 		body = &RunBody{}
 	}
-	t, err := a.insertRun(ctx, job, body, "run now")
+	t, err := a.insertRun(ctx, job, job.ID, body, "run now")
 	if err != nil {
 		return nil, err
 	}
-	noteAudit(ctx, job.Namespace, job.ID.String(), nil, map[string]any{"task_id": t.ID})
 	return &TaskCreateOutput{Location: Prefix + "/tasks/" + t.ID.String(), Body: t}, nil
 }
 
 // insertRun creates a task for a manual run of job with the given
-// parameters over the job's defaults, its config rendered with them, and
+// parameters over the job's defaults, its config rendered with them, notes
+// it in the audit entry about objectID (the job or the schedule run), and
 // wakes the dispatcher.
-func (a *API) insertRun(ctx context.Context, job *model.Job, body *RunBody, reason string) (*model.Task, error) {
+func (a *API) insertRun(ctx context.Context, job *model.Job, objectID uuid.UUID, body *RunBody, reason string) (*model.Task, error) {
 	for k := range body.Parameters {
 		if k == "" || len(k) > 128 {
 			return nil, fieldError("body.parameters", "parameter names must be 1-128 characters")
@@ -468,15 +467,24 @@ func (a *API) insertRun(ctx context.Context, job *model.Job, body *RunBody, reas
 		return nil, storeError(model.Prefix("config", err), "run")
 	}
 	now := time.Now().UTC()
-	tasks, err := a.deps.Store.TaskInsertMany(ctx, &store.TaskInsertManyParams{Tasks: []*store.TaskInsert{{
-		ID: uuid.Must(uuid.NewV7()), Config: cfg, JobID: job.ID, Namespace: job.Namespace, Parameters: params,
-		Priority: body.Priority, Reason: reason, RunAt: now, ScheduledAt: now, Status: model.TaskPending,
-	}}})
+	var t *model.Task
+	err = a.inTx(ctx, func(ex store.Executor) error {
+		tasks, err := ex.TaskInsertMany(ctx, &store.TaskInsertManyParams{Tasks: []*store.TaskInsert{{
+			ID: uuid.Must(uuid.NewV7()), Config: cfg, JobID: job.ID, Namespace: job.Namespace, Parameters: params,
+			Priority: body.Priority, Reason: reason, RunAt: now, ScheduledAt: now, Status: model.TaskPending,
+		}}})
+		if err != nil {
+			return err
+		}
+		t = tasks[0]
+		noteAudit(ctx, job.Namespace, objectID.String(), nil, map[string]any{"task_id": t.ID})
+		return nil
+	})
 	if err != nil {
 		return nil, storeError(err, "task")
 	}
 	a.deps.Scheduler.WakeDispatcher()
-	return tasks[0], nil
+	return t, nil
 }
 
 // checkTriggers refuses triggers naming a job that does not exist, or that

@@ -221,11 +221,18 @@ func (a *API) createSchedule(ctx context.Context, in *struct{ Body ScheduleBody 
 	if err := allowCreate(ctx, job.Namespace); err != nil {
 		return nil, err
 	}
-	s, err := insertSchedule(ctx, a.deps.Store, job, &in.Body.ScheduleSpec, time.Now())
+	var s *model.Schedule
+	err = a.inTx(ctx, func(ex store.Executor) error {
+		s, err = insertSchedule(ctx, ex, job, &in.Body.ScheduleSpec, time.Now())
+		if err != nil {
+			return err
+		}
+		noteAudit(ctx, s.Namespace, s.ID.String(), nil, s)
+		return nil
+	})
 	if err != nil {
 		return nil, storeError(err, "schedule")
 	}
-	noteAudit(ctx, s.Namespace, s.ID.String(), nil, s)
 	a.deps.Scheduler.WakeGeneratorFor(s.NextFireAt)
 	return &ScheduleCreateOutput{Location: Prefix + "/schedules/" + s.ID.String(), Body: withHook(s)}, nil
 }
@@ -277,7 +284,7 @@ func (a *API) replaceSchedule(ctx context.Context, in *struct {
 	}
 	b := in.Body
 	var s *model.Schedule
-	err = store.InTx(ctx, a.deps.Store, func(ex store.Executor) error {
+	err = a.inTx(ctx, func(ex store.Executor) error {
 		if _, err := ex.TaskDeletePending(ctx, &store.TaskDeletePendingParams{ScheduleID: &id, ScheduledAfter: now}); err != nil {
 			return err
 		}
@@ -295,12 +302,15 @@ func (a *API) replaceSchedule(ctx context.Context, in *struct {
 			TimeZone: b.TimeZone, TimeZoneDoUpdate: true, SpecChanged: true,
 			Options: b.options(old.HookSecret), OptionsDoUpdate: true,
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		noteAudit(ctx, s.Namespace, in.ID, old, s)
+		return nil
 	})
 	if err != nil {
 		return nil, storeError(err, "schedule "+in.ID)
 	}
-	noteAudit(ctx, s.Namespace, in.ID, old, s)
 	a.deps.Scheduler.WakeGeneratorFor(s.NextFireAt)
 	return &ScheduleOutput{Body: s}, nil
 }
@@ -321,7 +331,7 @@ func (a *API) setScheduleStatus(status model.ScheduleStatus) func(context.Contex
 			s       *model.Schedule
 			cancels []instanceCancel
 		)
-		err = store.InTx(ctx, a.deps.Store, func(ex store.Executor) error {
+		err = a.inTx(ctx, func(ex store.Executor) error {
 			s, err = ex.ScheduleUpdate(ctx, &store.ScheduleUpdateParams{ID: id, Status: status, StatusDoUpdate: true})
 			if err != nil {
 				return err
@@ -363,7 +373,7 @@ func (a *API) deleteSchedule(ctx context.Context, in *IDInput) (*struct{}, error
 	}
 	noteAudit(ctx, old.Namespace, in.ID, old, nil)
 	var cancels []instanceCancel
-	err = store.InTx(ctx, a.deps.Store, func(ex store.Executor) error {
+	err = a.inTx(ctx, func(ex store.Executor) error {
 		now := time.Now()
 		if _, err := ex.TaskDeletePending(ctx, &store.TaskDeletePendingParams{ScheduleID: &id, ScheduledAfter: now}); err != nil {
 			return err
@@ -406,11 +416,10 @@ func (a *API) runSchedule(ctx context.Context, in *struct {
 	}
 	// A manual run is not one of the schedule's fires, so it does not
 	// carry the schedule's id: the ledger lists fires only.
-	t, err := a.insertRun(ctx, job, body, "run now (schedule "+s.ID.String()+")")
+	t, err := a.insertRun(ctx, job, s.ID, body, "run now (schedule "+s.ID.String()+")")
 	if err != nil {
 		return nil, err
 	}
-	noteAudit(ctx, s.Namespace, s.ID.String(), nil, map[string]any{"task_id": t.ID})
 	return &TaskCreateOutput{Location: Prefix + "/tasks/" + t.ID.String(), Body: t}, nil
 }
 

@@ -61,7 +61,7 @@ func (a *API) cancelTask(ctx context.Context, in *struct {
 		t       *model.Task
 		cancels []instanceCancel
 	)
-	err = store.InTx(ctx, a.deps.Store, func(ex store.Executor) error {
+	err = a.inTx(ctx, func(ex store.Executor) error {
 		t, err = ex.TaskGetByID(ctx, &store.TaskGetByIDParams{ID: id, Namespaces: visible(ctx)})
 		if err != nil {
 			return err

@@ -410,6 +410,18 @@ const recordTimeout = 2 * time.Second
 // Record is Service.Audit for callers with only a store (the CLI, other
 // services such as the agent gateway).
 func Record(ctx context.Context, ex store.Executor, log *slog.Logger, entry *model.AuditEntry) {
+	// A request that ended still gets its entry, but a database that does
+	// not answer must not hold the caller (an agent's connection, a stop).
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if err := RecordIn(wctx, ex, entry); err != nil && log != nil {
+		log.ErrorContext(ctx, "write audit entry", "action", entry.Action, "error", err)
+	}
+}
+
+// RecordIn writes entry with ex, as Record does, and returns the error: for
+// a caller that writes the entry in the transaction of the change it records.
+func RecordIn(ctx context.Context, ex store.Executor, entry *model.AuditEntry) error {
 	if p := PrincipalFrom(ctx); p != nil && entry.Actor == "" {
 		entry.Actor, entry.ActorKind = p.Name, string(p.Kind)
 	}
@@ -423,17 +435,11 @@ func Record(ctx context.Context, ex store.Executor, log *slog.Logger, entry *mod
 	if entry.RequestID == "" {
 		entry.RequestID = info.RequestID
 	}
-	// A request that ended still gets its entry, but a database that does
-	// not answer must not hold the caller (an agent's connection, a stop).
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-	defer cancel()
-	_, err := ex.AuditInsert(wctx, &store.AuditInsertParams{
+	_, err := ex.AuditInsert(ctx, &store.AuditInsertParams{
 		Actor: entry.Actor, ActorKind: entry.ActorKind, Action: entry.Action, ObjectType: entry.ObjectType, ObjectID: entry.ObjectID,
 		Namespace: entry.Namespace, RemoteAddr: entry.RemoteAddr, RequestID: entry.RequestID, Diff: entry.Diff,
 	})
-	if err != nil && log != nil {
-		log.ErrorContext(ctx, "write audit entry", "action", entry.Action, "error", err)
-	}
+	return err
 }
 
 // randomString returns 256 random bits, URL-safe.
