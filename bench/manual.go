@@ -18,9 +18,11 @@ const manualPoll = time.Millisecond
 
 // manualRun is one run of the manual-trigger scenario.
 type manualRun struct {
-	recorded Dist // finished_at − request sent, ms
-	client   Dist // final status seen − request sent, ms
-	failed   int
+	recorded   Dist // finished_at − request sent, ms
+	dispatched Dist // dispatched_at − request sent, ms
+	started    Dist // started_at − dispatched_at, ms
+	client     Dist // final status seen − request sent, ms
+	failed     int
 }
 
 // runManual measures scenario 5: POST /jobs/{id}/run to recorded finish.
@@ -47,6 +49,8 @@ func runManual(ctx context.Context, b *bench) error {
 		}
 		r.fig("recorded p50", "ms", pick(func(m manualRun) float64 { return m.recorded.P50 })).target("<=", 5, false)
 		r.fig("recorded p95", "ms", pick(func(m manualRun) float64 { return m.recorded.P95 }))
+		r.fig("to dispatched p50", "ms", pick(func(m manualRun) float64 { return m.dispatched.P50 }))
+		r.fig("dispatched to started p50", "ms", pick(func(m manualRun) float64 { return m.started.P50 }))
 		r.fig("client p50", "ms", pick(func(m manualRun) float64 { return m.client.P50 }))
 		r.fig("client p95", "ms", pick(func(m manualRun) float64 { return m.client.P95 }))
 		r.fig("failed", "", pick(func(m manualRun) float64 { return float64(m.failed) })).target("<=", 0, true)
@@ -99,13 +103,17 @@ func manualOnce(ctx context.Context, b *bench, storeKind string) (manualRun, err
 	if err != nil {
 		return res, fmt.Errorf("fetch instances: %w", err)
 	}
-	var recorded []float64
+	var recorded, dispatched, started []float64
 	for _, in := range insts {
-		if t0, ok := sent[in.TaskID]; ok && in.FinishedAt != nil {
-			recorded = append(recorded, ms(in.FinishedAt.Sub(t0)))
+		t0, ok := sent[in.TaskID]
+		if !ok || in.FinishedAt == nil || in.DispatchedAt == nil || in.StartedAt == nil {
+			continue
 		}
+		recorded = append(recorded, ms(in.FinishedAt.Sub(t0)))
+		dispatched = append(dispatched, ms(in.DispatchedAt.Sub(t0)))
+		started = append(started, ms(in.StartedAt.Sub(*in.DispatchedAt)))
 	}
-	res.recorded = NewDist(recorded)
+	res.recorded, res.dispatched, res.started = NewDist(recorded), NewDist(dispatched), NewDist(started)
 	res.client = NewDist(clientLat)
 	return res, nil
 }

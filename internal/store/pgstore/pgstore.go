@@ -10,7 +10,6 @@ package pgstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -114,13 +113,16 @@ func (s *Store) checkServer(ctx context.Context) error {
 	return nil
 }
 
-// Begin starts a transaction on a pooled connection.
+// Begin starts a transaction on a pooled connection. Its BEGIN goes out
+// with its first statement (see tx).
 func (s *Store) Begin(ctx context.Context) (store.Tx, error) {
-	t, err := s.pool.Begin(ctx)
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", interpretError(err))
 	}
-	return &tx{executor: executor{db: t, q: s.q}, tx: t}, nil
+	t := &tx{conn: conn}
+	t.executor = executor{db: t, q: s.q}
+	return t, nil
 }
 
 // Close closes every connection of the pool, waiting for those in use (open
@@ -135,28 +137,6 @@ func (s *Store) Dialect() string { return "postgres" }
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.pool.Ping(ctx); err != nil {
 		return fmt.Errorf("ping postgres: %w", interpretError(err))
-	}
-	return nil
-}
-
-// tx is a transaction; its executor runs every query on it.
-type tx struct {
-	executor
-	tx pgx.Tx
-}
-
-// Commit commits the transaction.
-func (t *tx) Commit(ctx context.Context) error {
-	if err := t.tx.Commit(ctx); err != nil {
-		return interpretError(err)
-	}
-	return nil
-}
-
-// Rollback aborts the transaction; after Commit or Rollback it is a no-op.
-func (t *tx) Rollback(ctx context.Context) error {
-	if err := t.tx.Rollback(ctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
-		return interpretError(err)
 	}
 	return nil
 }

@@ -9,8 +9,9 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// queryCounter counts the statements the pool sends, each one round trip
-// to the database (BEGIN and COMMIT included), and times them for observe.
+// queryCounter counts the round trips the pool makes (each statement, BEGIN
+// and COMMIT included, or each batch of statements sent together, as a
+// transaction's BEGIN and first statement are) and times them for observe.
 type queryCounter struct {
 	n       atomic.Uint64
 	observe func(operation string, d time.Duration)
@@ -40,6 +41,41 @@ func (q *queryCounter) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, _ pgx.Tra
 	}
 	if st, ok := ctx.Value(traceKey{}).(traceStart); ok {
 		q.observe(st.op, time.Since(st.at))
+	}
+}
+
+// batchTrace is what TraceBatchStart hands to the calls after it.
+type batchTrace struct {
+	op string // the last statement's that is not BEGIN
+	at time.Time
+}
+
+// TraceBatchStart implements pgx.BatchTracer: a batch is one round trip.
+func (q *queryCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	q.n.Add(1)
+	if q.observe == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, traceKey{}, &batchTrace{at: time.Now()})
+}
+
+// TraceBatchQuery implements pgx.BatchTracer.
+func (q *queryCounter) TraceBatchQuery(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchQueryData) {
+	if b, ok := ctx.Value(traceKey{}).(*batchTrace); ok {
+		if op := operationOf(data.SQL); op != "begin" {
+			b.op = op
+		}
+	}
+}
+
+// TraceBatchEnd implements pgx.BatchTracer: the batch is timed as its
+// statement (a transaction's BEGIN rides along with its first).
+func (q *queryCounter) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchEndData) {
+	if q.observe == nil {
+		return
+	}
+	if b, ok := ctx.Value(traceKey{}).(*batchTrace); ok {
+		q.observe(b.op, time.Since(b.at))
 	}
 }
 

@@ -1,0 +1,186 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// tx is a transaction on one pooled connection. Its executor runs every
+// query through the tx itself (it is the executor's dbsqlc.DBTX), so that
+// BEGIN goes out with the first statement, pipelined in one round trip: a
+// transaction of n statements costs n+1 round trips, not n+2. Round trips
+// are most of a statement's cost on a small machine (each one wakes the
+// database and then this process), and every scheduler pass is a
+// transaction. A transaction that ran no statement sends nothing.
+type tx struct {
+	executor
+	conn   *pgxpool.Conn
+	begun  bool // BEGIN was sent
+	closed bool // committed or rolled back; the connection is released
+}
+
+// Exec runs a statement that returns no rows.
+func (t *tx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if t.begun {
+		return t.conn.Exec(ctx, sql, args...)
+	}
+	br, err := t.begin(ctx, sql, args)
+	if err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	tag, err := br.Exec()
+	return tag, errors.Join(err, closeBatch(br, err))
+}
+
+// Query runs a statement that returns rows.
+func (t *tx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if t.begun {
+		return t.conn.Query(ctx, sql, args...)
+	}
+	br, err := t.begin(ctx, sql, args)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, errors.Join(err, closeBatch(br, err))
+	}
+	return &batchRows{Rows: rows, br: br}, nil
+}
+
+// QueryRow runs a statement that returns at most one row.
+func (t *tx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if t.begun {
+		return t.conn.QueryRow(ctx, sql, args...)
+	}
+	br, err := t.begin(ctx, sql, args)
+	if err != nil {
+		return errRow{err}
+	}
+	return batchRow{row: br.QueryRow(), br: br}
+}
+
+// begin sends BEGIN and the transaction's first statement in one batch and
+// reads BEGIN's result; the caller reads the statement's and closes br.
+func (t *tx) begin(ctx context.Context, sql string, args []any) (pgx.BatchResults, error) {
+	if t.closed {
+		return nil, pgx.ErrTxClosed
+	}
+	// Whatever happens next, the connection may be in a transaction now,
+	// so Rollback must send ROLLBACK.
+	t.begun = true
+	b := &pgx.Batch{}
+	b.Queue("begin")
+	b.Queue(sql, args...)
+	br := t.conn.SendBatch(ctx, b)
+	if _, err := br.Exec(); err != nil {
+		return nil, errors.Join(fmt.Errorf("begin: %w", err), closeBatch(br, err))
+	}
+	return br, nil
+}
+
+// closeBatch closes br, reporting its error unless it repeats cause.
+func closeBatch(br pgx.BatchResults, cause error) error {
+	if err := br.Close(); err != nil && (cause == nil || err.Error() != cause.Error()) {
+		return err
+	}
+	return nil
+}
+
+// Commit commits the transaction and releases its connection.
+func (t *tx) Commit(ctx context.Context) error {
+	if t.closed {
+		return pgx.ErrTxClosed
+	}
+	t.closed = true
+	defer t.conn.Release()
+	if !t.begun {
+		return nil
+	}
+	tag, err := t.conn.Exec(ctx, "commit")
+	if err != nil {
+		return interpretError(err)
+	}
+	if tag.String() == "ROLLBACK" {
+		// A statement had failed, so PostgreSQL rolled back instead.
+		return pgx.ErrTxCommitRollback
+	}
+	return nil
+}
+
+// Rollback aborts the transaction and releases its connection; after
+// Commit or Rollback it is a no-op. A connection whose rollback failed is
+// not reused: pgxpool drops a connection released inside a transaction.
+func (t *tx) Rollback(ctx context.Context) error {
+	if t.closed {
+		return nil
+	}
+	t.closed = true
+	defer t.conn.Release()
+	if !t.begun {
+		return nil
+	}
+	if _, err := t.conn.Exec(ctx, "rollback"); err != nil {
+		return interpretError(err)
+	}
+	return nil
+}
+
+// batchRows are the rows of a transaction's first statement: closing them
+// also reads the end of the batch that carried BEGIN.
+type batchRows struct {
+	pgx.Rows
+	br     pgx.BatchResults
+	err    error
+	closed bool
+}
+
+// Next closes the batch after the last row, as pgx closes rows.
+func (r *batchRows) Next() bool {
+	if r.Rows.Next() {
+		return true
+	}
+	r.Close()
+	return false
+}
+
+func (r *batchRows) Close() {
+	if r.closed {
+		return
+	}
+	r.closed = true
+	r.Rows.Close()
+	r.err = closeBatch(r.br, r.Rows.Err())
+}
+
+func (r *batchRows) Err() error {
+	if err := r.Rows.Err(); err != nil {
+		return err
+	}
+	return r.err
+}
+
+// batchRow is the row of a transaction's first statement: scanning it also
+// reads the end of the batch that carried BEGIN.
+type batchRow struct {
+	row pgx.Row
+	br  pgx.BatchResults
+}
+
+func (r batchRow) Scan(dest ...any) error {
+	err := r.row.Scan(dest...)
+	if cerr := closeBatch(r.br, err); cerr != nil {
+		return errors.Join(err, cerr)
+	}
+	return err
+}
+
+// errRow is a row whose statement failed before it was read.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }

@@ -1,0 +1,164 @@
+package pgstore_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/hetuflow/hetuflow/internal/store"
+	"github.com/hetuflow/hetuflow/internal/store/storetest"
+	"github.com/hetuflow/hetuflow/internal/store/teststore"
+)
+
+type roundTripper interface{ RoundTrips() uint64 }
+
+// TestTransactionBeginsWithItsFirstStatement checks that a transaction's
+// BEGIN travels with its first statement, whichever kind that statement is
+// (rows, one row, no rows), and that such a transaction commits, rolls back
+// and fails as any other.
+func TestTransactionBeginsWithItsFirstStatement(t *testing.T) {
+	t.Parallel()
+	st := teststore.Postgres(t)
+	ctx := t.Context()
+	trips := func() uint64 { return st.(roundTripper).RoundTrips() }
+	begin := func() store.Tx {
+		t.Helper()
+		tx, err := st.Begin(ctx)
+		if err != nil {
+			t.Fatalf("Begin: %v", err)
+		}
+		return tx
+	}
+	jobExists := func(id uuid.UUID) bool {
+		t.Helper()
+		_, err := st.JobGetByID(ctx, &store.JobGetByIDParams{ID: id})
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("JobGetByID: %v", err)
+		}
+		return err == nil
+	}
+
+	t.Run("an empty transaction sends nothing", func(t *testing.T) {
+		before := trips()
+		if err := begin().Commit(ctx); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		if err := begin().Rollback(ctx); err != nil {
+			t.Fatalf("Rollback: %v", err)
+		}
+		if n := trips() - before; n != 0 {
+			t.Errorf("two empty transactions made %d round trips, want 0", n)
+		}
+	})
+
+	t.Run("one row first", func(t *testing.T) {
+		before := trips()
+		tx := begin()
+		job, err := tx.JobInsert(ctx, storetest.JobBuild(nil))
+		if err != nil {
+			t.Fatalf("JobInsert: %v", err)
+		}
+		got, err := tx.JobGetByID(ctx, &store.JobGetByIDParams{ID: job.ID})
+		if err != nil || got.Name != job.Name {
+			t.Fatalf("JobGetByID in the transaction = %+v, %v", got, err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		if n := trips() - before; n != 3 {
+			t.Errorf("two statements and a commit made %d round trips, want 3", n)
+		}
+		if !jobExists(job.ID) {
+			t.Errorf("committed job is not there")
+		}
+	})
+
+	t.Run("no row first", func(t *testing.T) {
+		tx := begin()
+		if _, err := tx.JobGetByID(ctx, &store.JobGetByIDParams{ID: uuid.New()}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("JobGetByID of nothing = %v, want ErrNotFound", err)
+		}
+		job, err := tx.JobInsert(ctx, storetest.JobBuild(nil))
+		if err != nil {
+			t.Fatalf("JobInsert after a miss: %v", err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		if !jobExists(job.ID) {
+			t.Errorf("committed job is not there")
+		}
+	})
+
+	t.Run("rows first", func(t *testing.T) {
+		a := storetest.Job(ctx, t, st, nil)
+		b := storetest.Job(ctx, t, st, nil)
+		before := trips()
+		tx := begin()
+		n, err := tx.JobLockMany(ctx, &store.JobLockManyParams{IDs: []uuid.UUID{a.ID, b.ID, uuid.New()}})
+		if err != nil || n != 2 {
+			t.Fatalf("JobLockMany = %d, %v; want 2", n, err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		if n := trips() - before; n != 2 {
+			t.Errorf("one statement and a commit made %d round trips, want 2", n)
+		}
+	})
+
+	t.Run("no result first", func(t *testing.T) {
+		tx := begin()
+		now := time.Now()
+		if n, err := tx.LeaderRelease(ctx, &store.LeaderReleaseParams{Name: "nobody", Holder: "x", Epoch: 1, Now: &now}); err != nil || n != 0 {
+			t.Fatalf("LeaderRelease = %d, %v; want 0", n, err)
+		}
+		job, err := tx.JobInsert(ctx, storetest.JobBuild(nil))
+		if err != nil {
+			t.Fatalf("JobInsert: %v", err)
+		}
+		if err := tx.Rollback(ctx); err != nil {
+			t.Fatalf("Rollback: %v", err)
+		}
+		if jobExists(job.ID) {
+			t.Errorf("rolled back job is there")
+		}
+	})
+
+	t.Run("a failed first statement fails the transaction", func(t *testing.T) {
+		params := storetest.JobBuild(nil)
+		storetest.Job(ctx, t, st, &storetest.JobOpts{ID: &params.ID})
+		tx := begin()
+		if _, err := tx.JobInsert(ctx, params); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("JobInsert of a taken id = %v, want ErrConflict", err)
+		}
+		if err := tx.Commit(ctx); err == nil {
+			t.Fatalf("Commit after a failed statement succeeded")
+		}
+		// The connection went back to the pool usable, or not at all.
+		for range 10 {
+			if _, err := st.JobCount(ctx, &store.JobCountParams{}); err != nil {
+				t.Fatalf("JobCount after the failed transaction: %v", err)
+			}
+		}
+	})
+
+	t.Run("a rolled back first statement leaves nothing", func(t *testing.T) {
+		tx := begin()
+		job, err := tx.JobInsert(ctx, storetest.JobBuild(nil))
+		if err != nil {
+			t.Fatalf("JobInsert: %v", err)
+		}
+		if err := tx.Rollback(ctx); err != nil {
+			t.Fatalf("Rollback: %v", err)
+		}
+		if err := tx.Rollback(ctx); err != nil {
+			t.Fatalf("second Rollback: %v", err)
+		}
+		if jobExists(job.ID) {
+			t.Errorf("rolled back job is there")
+		}
+	})
+}
