@@ -618,6 +618,10 @@ type TaskInstanceGetByIDParams struct {
 type TaskInstanceInsertManyParams struct {
 	Instances []*TaskInstanceInsert
 	Now       *time.Time
+	// StartAttempts also does TaskStartAttemptMany for the instances'
+	// tasks, in the same statement where the store can: the dispatcher's
+	// write in one round trip.
+	StartAttempts bool
 }
 
 // TaskInstanceInsert is one instance to insert.

@@ -282,7 +282,8 @@ type Executor interface {
 	TaskInstanceFinishMany(ctx context.Context, params *TaskInstanceFinishManyParams) ([]*model.TaskInstance, error)
 	// TaskInstanceGetByID returns an instance or ErrNotFound.
 	TaskInstanceGetByID(ctx context.Context, params *TaskInstanceGetByIDParams) (*model.TaskInstance, error)
-	// TaskInstanceInsertMany inserts instances.
+	// TaskInstanceInsertMany inserts instances and, with StartAttempts,
+	// starts their tasks' attempts as TaskStartAttemptMany does.
 	TaskInstanceInsertMany(ctx context.Context, params *TaskInstanceInsertManyParams) (int, error)
 	// TaskInstanceList lists instances matching a filter, one page.
 	TaskInstanceList(ctx context.Context, params *TaskInstanceListParams) ([]*model.TaskInstance, error)

@@ -287,7 +287,6 @@ type pass struct {
 
 	seen      map[uuid.UUID]bool      // tasks decided in this pass
 	jobs      map[uuid.UUID]*jobState // constrained jobs met in this pass
-	ids       []uuid.UUID             // tasks to move to Doing
 	instances []*store.TaskInstanceInsert
 	byAgent   map[string][]*protocol.DispatchedInstance
 	cancels   []instanceCancel
@@ -436,7 +435,6 @@ func (p *pass) place(t *model.Task) bool {
 			p.instances = append(p.instances, in)
 			p.byAgent[agent.ID] = append(p.byAgent[agent.ID], dispatched(t, in))
 		}
-		p.ids = append(p.ids, t.ID)
 		return true
 	}
 	return false
@@ -461,13 +459,12 @@ func (p *pass) reserve(agents []*balance.Candidate) *balance.Candidate {
 
 // write moves the placed tasks to Doing and inserts their instances.
 func (p *pass) write(ctx context.Context) error {
-	if len(p.ids) == 0 {
+	if len(p.instances) == 0 {
 		return nil
 	}
-	if _, err := p.ex.TaskStartAttemptMany(ctx, &store.TaskStartAttemptManyParams{IDs: p.ids}); err != nil {
-		return fmt.Errorf("start attempts: %w", err)
-	}
-	if _, err := p.ex.TaskInstanceInsertMany(ctx, &store.TaskInstanceInsertManyParams{Instances: p.instances}); err != nil {
+	// One statement on PostgreSQL: the tasks' attempts start with their
+	// instances.
+	if _, err := p.ex.TaskInstanceInsertMany(ctx, &store.TaskInstanceInsertManyParams{Instances: p.instances, StartAttempts: true}); err != nil {
 		return fmt.Errorf("insert instances: %w", err)
 	}
 	return nil

@@ -120,6 +120,15 @@ func (e *executor) TaskInstanceInsertMany(ctx context.Context, params *store.Tas
 	now := nowMicros(params.Now)
 	total := 0
 	err := e.inWriteTx(ctx, func(w dbsqlc.DBTX) error {
+		if params.StartAttempts {
+			ids := make([]uuid.UUID, len(params.Instances))
+			for i, ti := range params.Instances {
+				ids[i] = ti.TaskID
+			}
+			if _, err := e.q.TaskStartAttemptMany(ctx, w, &dbsqlc.TaskStartAttemptManyParams{Now: now, IDs: idsJSON(ids)}); err != nil {
+				return fmt.Errorf("start task attempts: %w", err)
+			}
+		}
 		for _, ti := range params.Instances {
 			n, err := e.q.TaskInstanceInsertMany(ctx, w, &dbsqlc.TaskInstanceInsertManyParams{
 				ID:             ti.ID,

@@ -105,6 +105,7 @@ func (e *executor) TaskInstanceInsertMany(ctx context.Context, params *store.Tas
 	n := len(params.Instances)
 	arg := &dbsqlc.TaskInstanceInsertManyParams{
 		Now:             params.Now,
+		StartAttempts:   params.StartAttempts,
 		IDs:             make([]uuid.UUID, n),
 		AgentIDs:        make([]string, n),
 		Attempts:        make([]int32, n),

@@ -75,6 +75,54 @@ func exerciseTaskInstance(t *testing.T, open func(t *testing.T) store.Store) {
 		})
 	})
 
+	t.Run("InsertManyStartsAttempts", func(t *testing.T) {
+		t.Parallel()
+		ctx, bundle := setup(t, open)
+		pending := Task(ctx, t, bundle.exec, &TaskOpts{Now: &bundle.now})
+		retry := Task(ctx, t, bundle.exec, &TaskOpts{Now: &bundle.now, Status: ptr(model.TaskWaitingRetry)})
+		broadcast := Task(ctx, t, bundle.exec, &TaskOpts{Now: &bundle.now})
+		doing := Task(ctx, t, bundle.exec, &TaskOpts{Now: &bundle.now, Status: ptr(model.TaskDoing)})
+		untouched := Task(ctx, t, bundle.exec, &TaskOpts{Now: &bundle.now})
+		instance := func(task *model.Task) *store.TaskInstanceInsert {
+			return &store.TaskInstanceInsert{ID: newID(), Attempt: 1, JobID: task.JobID, Namespace: task.Namespace,
+				PlannedAt: bundle.now, Status: model.InstanceDispatched, TaskID: task.ID, AgentID: "agent-a"}
+		}
+		later := bundle.at(time.Second)
+		n, err := bundle.exec.TaskInstanceInsertMany(ctx, &store.TaskInstanceInsertManyParams{
+			Instances: []*store.TaskInstanceInsert{instance(pending), instance(retry), instance(broadcast), instance(broadcast), instance(doing)},
+			Now:       later, StartAttempts: true,
+		})
+		if err != nil {
+			t.Fatalf("TaskInstanceInsertMany: %v", err)
+		}
+		checkCount(t, "TaskInstanceInsertMany", n, 5)
+		// Without StartAttempts the task stays as it was.
+		if _, err := bundle.exec.TaskInstanceInsertMany(ctx, &store.TaskInstanceInsertManyParams{
+			Instances: []*store.TaskInstanceInsert{instance(untouched)}, Now: later,
+		}); err != nil {
+			t.Fatalf("TaskInstanceInsertMany without StartAttempts: %v", err)
+		}
+		for _, tt := range []struct {
+			name    string
+			task    *model.Task
+			status  model.TaskStatus
+			attempt int
+			updated time.Time
+		}{
+			{"pending", pending, model.TaskDoing, 1, *later},
+			{"waiting retry", retry, model.TaskDoing, 1, *later},
+			{"two instances", broadcast, model.TaskDoing, 1, *later},
+			{"already doing", doing, model.TaskDoing, doing.Attempt, bundle.now},
+			{"no StartAttempts", untouched, model.TaskPending, 0, bundle.now},
+		} {
+			got := getTask(ctx, t, bundle.exec, tt.task.ID)
+			if got.Status != tt.status || got.Attempt != tt.attempt || !sameTime(got.UpdatedAt, tt.updated) {
+				t.Errorf("%s: Status, Attempt, UpdatedAt = %v, %d, %v, want %v, %d, %v",
+					tt.name, got.Status, got.Attempt, got.UpdatedAt, tt.status, tt.attempt, tt.updated)
+			}
+		}
+	})
+
 	t.Run("InsertManyRequiresTask", func(t *testing.T) {
 		t.Parallel()
 		ctx, bundle := setup(t, open)

@@ -208,22 +208,32 @@ func (q *Queries) TaskInstanceGetByID(ctx context.Context, db DBTX, arg *TaskIns
 }
 
 const taskInstanceInsertMany = `-- name: TaskInstanceInsertMany :execrows
-WITH input AS (
+WITH started AS (
+    UPDATE sched_task
+    SET status = 10,
+        attempt = attempt + 1,
+        updated_at = coalesce($1::timestamptz, now())
+    WHERE $2::bool
+        AND id = any($3::uuid[])
+        -- status + 0: found by id only (see TaskInstanceAckMany).
+        AND status + 0 IN (1, 20)
+),
+input AS (
     SELECT
-        unnest($2::uuid[]) AS id,
-        unnest($3::text[]) AS agent_id,
-        unnest($4::int[]) AS attempt,
-        unnest($5::timestamptz[]) AS dispatched_at,
-        unnest($6::uuid[]) AS job_id,
-        unnest($7::timestamptz[]) AS lease_expires_at,
-        unnest($8::text[]) AS namespace,
-        unnest($9::timestamptz[]) AS planned_at,
-        unnest($10::text[]) AS server_id,
-        unnest($11::int[]) AS status,
-        unnest($12::uuid[]) AS task_id,
-        unnest($13::text[]) AS placement,
-        unnest($14::int[]) AS shard_index,
-        unnest($15::int[]) AS shard_total
+        unnest($4::uuid[]) AS id,
+        unnest($5::text[]) AS agent_id,
+        unnest($6::int[]) AS attempt,
+        unnest($7::timestamptz[]) AS dispatched_at,
+        unnest($8::uuid[]) AS job_id,
+        unnest($9::timestamptz[]) AS lease_expires_at,
+        unnest($10::text[]) AS namespace,
+        unnest($11::timestamptz[]) AS planned_at,
+        unnest($12::text[]) AS server_id,
+        unnest($13::int[]) AS status,
+        unnest($3::uuid[]) AS task_id,
+        unnest($14::text[]) AS placement,
+        unnest($15::int[]) AS shard_index,
+        unnest($16::int[]) AS shard_total
 )
 INSERT INTO sched_task_instance (
     id, task_id, job_id, namespace, attempt, agent_id, server_id, status,
@@ -252,6 +262,8 @@ FROM input
 
 type TaskInstanceInsertManyParams struct {
 	Now             *time.Time
+	StartAttempts   bool
+	TaskIDs         []uuid.UUID
 	IDs             []uuid.UUID
 	AgentIDs        []string
 	Attempts        []int32
@@ -262,16 +274,19 @@ type TaskInstanceInsertManyParams struct {
 	PlannedAts      []time.Time
 	ServerIDs       []string
 	Statuses        []int32
-	TaskIDs         []uuid.UUID
 	Placements      []string
 	ShardIndexes    []int32
 	ShardTotals     []int32
 }
 
-// Zero times (0001-01-01) stand for NULL.
+// Zero times (0001-01-01) stand for NULL. With start_attempts, the
+// instances' tasks move to Doing with their attempt counted, as
+// TaskStartAttemptMany does (a task of several instances once).
 func (q *Queries) TaskInstanceInsertMany(ctx context.Context, db DBTX, arg *TaskInstanceInsertManyParams) (int64, error) {
 	result, err := db.Exec(ctx, taskInstanceInsertMany,
 		arg.Now,
+		arg.StartAttempts,
+		arg.TaskIDs,
 		arg.IDs,
 		arg.AgentIDs,
 		arg.Attempts,
@@ -282,7 +297,6 @@ func (q *Queries) TaskInstanceInsertMany(ctx context.Context, db DBTX, arg *Task
 		arg.PlannedAts,
 		arg.ServerIDs,
 		arg.Statuses,
-		arg.TaskIDs,
 		arg.Placements,
 		arg.ShardIndexes,
 		arg.ShardTotals,

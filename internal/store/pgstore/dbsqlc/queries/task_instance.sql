@@ -61,8 +61,20 @@ WHERE id = @id
     AND (sqlc.narg('namespaces')::text[] IS NULL OR namespace = any(sqlc.narg('namespaces')::text[]));
 
 -- name: TaskInstanceInsertMany :execrows
--- Zero times (0001-01-01) stand for NULL.
-WITH input AS (
+-- Zero times (0001-01-01) stand for NULL. With start_attempts, the
+-- instances' tasks move to Doing with their attempt counted, as
+-- TaskStartAttemptMany does (a task of several instances once).
+WITH started AS (
+    UPDATE sched_task
+    SET status = 10,
+        attempt = attempt + 1,
+        updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
+    WHERE @start_attempts::bool
+        AND id = any(@task_ids::uuid[])
+        -- status + 0: found by id only (see TaskInstanceAckMany).
+        AND status + 0 IN (1, 20)
+),
+input AS (
     SELECT
         unnest(@ids::uuid[]) AS id,
         unnest(@agent_ids::text[]) AS agent_id,
