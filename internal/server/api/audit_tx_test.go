@@ -42,10 +42,21 @@ func (auditDownTx) AuditInsert(context.Context, *store.AuditInsertParams) (*mode
 // TestChangesCommitWithTheirAuditEntry checks that the writes of jobs,
 // schedules and runs are committed with their audit entry or not at all:
 // with the audit log unwritable each is refused and changes nothing, and
-// with it working each writes exactly one entry, about its object.
+// with it working each writes exactly one entry, about its object. On
+// PostgreSQL the working entries go out with the commit (pgstore's tests
+// check that path failing); the wrapper's transaction cannot do that, so
+// the refusals there take the plain insert.
 func TestChangesCommitWithTheirAuditEntry(t *testing.T) {
 	t.Parallel()
-	st := teststore.SQLite(t)
+	for _, o := range teststore.Both() {
+		t.Run(o.Name, func(t *testing.T) {
+			t.Parallel()
+			testChangesCommitWithTheirAuditEntry(t, o.Open(t))
+		})
+	}
+}
+
+func testChangesCommitWithTheirAuditEntry(t *testing.T, st store.Store) {
 	ok := setupStore(t, st)
 	down := setupStore(t, auditDown{st})
 

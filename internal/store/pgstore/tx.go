@@ -8,6 +8,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hetuflow/hetuflow/internal/store"
 )
 
 // tx is a transaction on one pooled connection. Its executor runs every
@@ -19,9 +21,16 @@ import (
 // transaction. A transaction that ran no statement sends nothing.
 type tx struct {
 	executor
-	conn   *pgxpool.Conn
-	begun  bool // BEGIN was sent
-	closed bool // committed or rolled back; the connection is released
+	conn     *pgxpool.Conn
+	begun    bool        // BEGIN was sent
+	closed   bool        // committed or rolled back; the connection is released
+	atCommit []statement // sent with COMMIT (AuditInsertAtCommit)
+}
+
+// statement is a statement's text and arguments, to send later.
+type statement struct {
+	sql  string
+	args []any
 }
 
 // Exec runs a statement that returns no rows.
@@ -92,6 +101,18 @@ func closeBatch(br pgx.BatchResults, cause error) error {
 	return nil
 }
 
+// AuditInsertAtCommit writes an audit entry in the transaction, sent with
+// its COMMIT in one round trip: the API writes a change's entry last, and
+// needs nothing back from it. A failed insert fails the commit; a rollback
+// drops the entry.
+func (t *tx) AuditInsertAtCommit(params *store.AuditInsertParams) {
+	rec := &recorder{}
+	// The generated query runs against rec, which keeps its text and
+	// arguments, so they are exactly AuditInsert's.
+	_, _ = t.q.AuditInsert(context.Background(), rec, auditInsertArgs(params))
+	t.atCommit = append(t.atCommit, rec.stmt)
+}
+
 // Commit commits the transaction and releases its connection.
 func (t *tx) Commit(ctx context.Context) error {
 	if t.closed {
@@ -99,6 +120,9 @@ func (t *tx) Commit(ctx context.Context) error {
 	}
 	t.closed = true
 	defer t.conn.Release()
+	if len(t.atCommit) > 0 {
+		return t.commitBatch(ctx)
+	}
 	if !t.begun {
 		return nil
 	}
@@ -106,8 +130,44 @@ func (t *tx) Commit(ctx context.Context) error {
 	if err != nil {
 		return interpretError(err)
 	}
+	return commitTag(tag)
+}
+
+// commitBatch sends the statements kept for the commit and COMMIT (with
+// BEGIN first if nothing was sent yet) in one batch.
+func (t *tx) commitBatch(ctx context.Context) error {
+	b := &pgx.Batch{}
+	if !t.begun {
+		t.begun = true
+		b.Queue("begin")
+	}
+	for _, st := range t.atCommit {
+		b.Queue(st.sql, st.args...)
+	}
+	b.Queue("commit")
+	br := t.conn.SendBatch(ctx, b)
+	var tag pgconn.CommandTag
+	var err error
+	for range b.Len() {
+		if tag, err = br.Exec(); err != nil {
+			break
+		}
+	}
+	if err = errors.Join(err, closeBatch(br, err)); err != nil {
+		// A failed statement skips the COMMIT after it: end the aborted
+		// transaction so the connection can be reused.
+		if _, rbErr := t.conn.Exec(context.WithoutCancel(ctx), "rollback"); rbErr != nil {
+			err = errors.Join(err, rbErr)
+		}
+		return interpretError(err)
+	}
+	return commitTag(tag)
+}
+
+// commitTag checks COMMIT's answer: ROLLBACK means a statement had failed,
+// so PostgreSQL rolled back instead.
+func commitTag(tag pgconn.CommandTag) error {
 	if tag.String() == "ROLLBACK" {
-		// A statement had failed, so PostgreSQL rolled back instead.
 		return pgx.ErrTxCommitRollback
 	}
 	return nil
@@ -121,6 +181,7 @@ func (t *tx) Rollback(ctx context.Context) error {
 		return nil
 	}
 	t.closed = true
+	t.atCommit = nil
 	defer t.conn.Release()
 	if !t.begun {
 		return nil
@@ -179,6 +240,27 @@ func (r batchRow) Scan(dest ...any) error {
 	}
 	return err
 }
+
+// recorder is a dbsqlc.DBTX that runs nothing: it keeps the one statement
+// a generated query sends through it.
+type recorder struct{ stmt statement }
+
+func (r *recorder) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	r.stmt = statement{sql, args}
+	return pgconn.CommandTag{}, nil
+}
+
+func (r *recorder) Query(_ context.Context, sql string, args ...any) (pgx.Rows, error) {
+	r.stmt = statement{sql, args}
+	return nil, errRecorded
+}
+
+func (r *recorder) QueryRow(_ context.Context, sql string, args ...any) pgx.Row {
+	r.stmt = statement{sql, args}
+	return errRow{errRecorded}
+}
+
+var errRecorded = errors.New("statement recorded, not run")
 
 // errRow is a row whose statement failed before it was read.
 type errRow struct{ err error }

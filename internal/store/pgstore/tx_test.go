@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/store"
 	"github.com/hetuflow/hetuflow/internal/store/storetest"
 	"github.com/hetuflow/hetuflow/internal/store/teststore"
@@ -161,4 +162,81 @@ func TestTransactionBeginsWithItsFirstStatement(t *testing.T) {
 			t.Errorf("rolled back job is there")
 		}
 	})
+
+	t.Run("an audit entry goes out with the commit", func(t *testing.T) {
+		tx := begin()
+		atCommit, ok := tx.(interface {
+			AuditInsertAtCommit(*store.AuditInsertParams)
+		})
+		if !ok {
+			t.Fatalf("the transaction cannot write an audit entry at commit")
+		}
+		before := trips()
+		job, err := tx.JobInsert(ctx, storetest.JobBuild(nil))
+		if err != nil {
+			t.Fatalf("JobInsert: %v", err)
+		}
+		atCommit.AuditInsertAtCommit(&store.AuditInsertParams{Actor: "alice", ActorKind: "user", Action: "create-job", ObjectType: "job", ObjectID: job.ID.String(), Diff: []byte(`{"name":{"to":"x"}}`)})
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		if n := trips() - before; n != 2 {
+			t.Errorf("a write, an audit entry and a commit made %d round trips, want 2", n)
+		}
+		if !jobExists(job.ID) || len(auditEntries(t, st, job.ID.String())) != 1 {
+			t.Errorf("after commit: job there %v, audit entries %d; want the job and one entry", jobExists(job.ID), len(auditEntries(t, st, job.ID.String())))
+		}
+	})
+
+	t.Run("a failed audit entry fails the commit", func(t *testing.T) {
+		tx := begin()
+		job, err := tx.JobInsert(ctx, storetest.JobBuild(nil))
+		if err != nil {
+			t.Fatalf("JobInsert: %v", err)
+		}
+		tx.(interface {
+			AuditInsertAtCommit(*store.AuditInsertParams)
+		}).AuditInsertAtCommit(&store.AuditInsertParams{Action: "create-job\x00", ObjectID: job.ID.String()}) // text cannot hold NUL
+		if err := tx.Commit(ctx); err == nil {
+			t.Fatalf("Commit with an audit entry that cannot be written succeeded")
+		}
+		if jobExists(job.ID) || len(auditEntries(t, st, job.ID.String())) != 0 {
+			t.Errorf("after a failed commit the job or its entry is there")
+		}
+		for range 10 {
+			if _, err := st.JobCount(ctx, &store.JobCountParams{}); err != nil {
+				t.Fatalf("JobCount after the failed commit: %v", err)
+			}
+		}
+	})
+
+	t.Run("a rollback drops the audit entry", func(t *testing.T) {
+		tx := begin()
+		id := uuid.NewString()
+		tx.(interface {
+			AuditInsertAtCommit(*store.AuditInsertParams)
+		}).AuditInsertAtCommit(&store.AuditInsertParams{Action: "create-job", ObjectID: id})
+		if err := tx.Rollback(ctx); err != nil {
+			t.Fatalf("Rollback: %v", err)
+		}
+		if n := len(auditEntries(t, st, id)); n != 0 {
+			t.Errorf("%d audit entries after a rollback, want 0", n)
+		}
+	})
+}
+
+// auditEntries lists the audit entries about object.
+func auditEntries(t *testing.T, st store.Store, object string) []*model.AuditEntry {
+	t.Helper()
+	all, err := st.AuditList(t.Context(), &store.AuditListParams{Limit: store.MaxAuditPage})
+	if err != nil {
+		t.Fatalf("AuditList: %v", err)
+	}
+	var out []*model.AuditEntry
+	for _, e := range all {
+		if e.ObjectID == object {
+			out = append(out, e)
+		}
+	}
+	return out
 }
