@@ -88,6 +88,12 @@ func (a *App) WakeDispatcher() {
 	a.announceWork()
 }
 
+// DispatchNow places new tasks on this server's agents in the caller's
+// transaction (see sched.Dispatcher.DispatchNow).
+func (a *App) DispatchNow(ctx context.Context, ex store.Executor, tasks []*model.Task) (func(bool), int, error) {
+	return a.dispatcher.DispatchNow(ctx, ex, tasks)
+}
+
 // announceWork wakes the other servers' dispatchers.
 func (a *App) announceWork() { a.publish(bus.Message{Kind: bus.Work}) }
 

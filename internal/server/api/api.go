@@ -57,6 +57,12 @@ type Scheduler interface {
 	WakeGeneratorFor(next *time.Time)
 	// WakeDispatcher asks for a dispatch pass after tasks were added.
 	WakeDispatcher()
+	// DispatchNow places tasks just created in ex's transaction on this
+	// server's agents, writing their instances in it; done, called once
+	// the transaction has ended, pushes them (committed) or frees their
+	// slots. Tasks it did not place (placed counts those it did) wait for
+	// a pass.
+	DispatchNow(ctx context.Context, ex store.Executor, tasks []*model.Task) (done func(committed bool), placed int, err error)
 	// CancelInstance tells the agent holding an instance to stop it.
 	CancelInstance(agentID string, id uuid.UUID, reason string)
 	// DrainAgent asks an agent to drain and exit. It returns an error

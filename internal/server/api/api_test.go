@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hetuflow/hetuflow/internal/lifecycle/lifecycletest"
+	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/server/api"
 	"github.com/hetuflow/hetuflow/internal/server/auth"
 	"github.com/hetuflow/hetuflow/internal/server/tasklog"
@@ -43,9 +44,12 @@ func (tokenAuth) AllowRequest(*auth.Principal) (bool, time.Duration) { return tr
 // nopScheduler satisfies api.Scheduler; these tests check the API alone.
 type nopScheduler struct{}
 
-func (nopScheduler) WakeGenerator()                           {}
-func (nopScheduler) WakeGeneratorFor(*time.Time)              {}
-func (nopScheduler) WakeDispatcher()                          {}
+func (nopScheduler) WakeGenerator()              {}
+func (nopScheduler) WakeGeneratorFor(*time.Time) {}
+func (nopScheduler) WakeDispatcher()             {}
+func (nopScheduler) DispatchNow(context.Context, store.Executor, []*model.Task) (func(bool), int, error) {
+	return func(bool) {}, 0, nil
+}
 func (nopScheduler) CancelInstance(string, uuid.UUID, string) {}
 func (nopScheduler) DrainAgent(context.Context, string, string) error {
 	return api.ErrAgentNotConnected

@@ -451,7 +451,8 @@ func (a *API) runJob(ctx context.Context, in *struct {
 // insertRun creates a task for a manual run of job with the given
 // parameters over the job's defaults, its config rendered with them, notes
 // it in the audit entry about objectID (the job or the schedule run), and
-// wakes the dispatcher.
+// dispatches it in the same transaction when an agent here has a free slot
+// (a run now waits for no pass), else wakes the dispatchers.
 func (a *API) insertRun(ctx context.Context, job *model.Job, objectID uuid.UUID, body *RunBody, reason string) (*model.Task, error) {
 	for k := range body.Parameters {
 		if k == "" || len(k) > 128 {
@@ -467,7 +468,11 @@ func (a *API) insertRun(ctx context.Context, job *model.Job, objectID uuid.UUID,
 		return nil, storeError(model.Prefix("config", err), "run")
 	}
 	now := time.Now().UTC()
-	var t *model.Task
+	var (
+		t      *model.Task
+		done   = func(bool) {}
+		placed int
+	)
 	err = a.inTx(ctx, func(ex store.Executor) error {
 		tasks, err := ex.TaskInsertMany(ctx, &store.TaskInsertManyParams{Tasks: []*store.TaskInsert{{
 			ID: uuid.Must(uuid.NewV7()), Config: cfg, JobID: job.ID, Namespace: job.Namespace, Parameters: params,
@@ -478,12 +483,16 @@ func (a *API) insertRun(ctx context.Context, job *model.Job, objectID uuid.UUID,
 		}
 		t = tasks[0]
 		noteAudit(ctx, job.Namespace, objectID.String(), nil, map[string]any{"task_id": t.ID})
-		return nil
+		done, placed, err = a.deps.Scheduler.DispatchNow(ctx, ex, tasks)
+		return err
 	})
+	done(err == nil)
 	if err != nil {
 		return nil, storeError(err, "task")
 	}
-	a.deps.Scheduler.WakeDispatcher()
+	if placed == 0 {
+		a.deps.Scheduler.WakeDispatcher()
+	}
 	return t, nil
 }
 

@@ -82,6 +82,8 @@ type Dispatcher struct {
 	wake  chan struct{}
 	// backlog is set when the last pass left due work behind.
 	backlog atomic.Bool
+	// running is set while the dispatch loop runs.
+	running atomic.Bool
 	// router keeps the routing state (round-robin positions, hash keys)
 	// across passes.
 	router *balance.Router
@@ -153,6 +155,8 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	go func() {
 		started()
 		defer stopped() // deferred first, so it runs last
+		d.running.Store(true)
+		defer d.running.Store(false)
 		t := time.NewTicker(d.cfg.Interval)
 		defer t.Stop()
 		for {
@@ -223,9 +227,7 @@ func (d *Dispatcher) runOnce(ctx context.Context) (dispatchResult, error) {
 		return p.write(ctx)
 	})
 	if err != nil {
-		for agentID, n := range p.reserved {
-			d.pool.Release(agentID, n)
-		}
+		p.release()
 		return dispatchResult{}, err
 	}
 	for _, c := range p.cancels {
@@ -235,20 +237,7 @@ func (d *Dispatcher) runOnce(ctx context.Context) (dispatchResult, error) {
 	if p.final.Rearmed > 0 {
 		d.wakeGenerator()
 	}
-	res := dispatchResult{}
-	for agentID, insts := range p.byAgent {
-		if err := d.pool.Dispatch(ctx, agentID, insts); err != nil {
-			// The instances stay Dispatched: the agent gets them when it
-			// reconnects, or their lease lapses and they go elsewhere.
-			d.log.WarnContext(ctx, "push dispatch", "agent_id", agentID, "num_instances", len(insts), "error", err)
-			continue
-		}
-		res.dispatched += len(insts)
-		lat := time.Since(p.now)
-		for range insts {
-			d.cfg.Metrics.DispatchLatency(lat)
-		}
-	}
+	res := dispatchResult{dispatched: p.push(ctx)}
 	if p.skipped > 0 {
 		d.log.InfoContext(ctx, "runs skipped by overlap policy", "num_tasks", p.skipped)
 	}
@@ -455,6 +444,33 @@ func (p *pass) reserve(agents []*balance.Candidate) *balance.Candidate {
 		p.reserved[a.ID]++
 	}
 	return nil
+}
+
+// release gives back the slots of a pass that was not written.
+func (p *pass) release() {
+	for agentID, n := range p.reserved {
+		p.d.pool.Release(agentID, n)
+	}
+}
+
+// push hands the committed instances to their agents and returns how many
+// went out.
+func (p *pass) push(ctx context.Context) int {
+	n := 0
+	for agentID, insts := range p.byAgent {
+		if err := p.d.pool.Dispatch(ctx, agentID, insts); err != nil {
+			// The instances stay Dispatched: the agent gets them when it
+			// reconnects, or their lease lapses and they go elsewhere.
+			p.d.log.WarnContext(ctx, "push dispatch", "agent_id", agentID, "num_instances", len(insts), "error", err)
+			continue
+		}
+		n += len(insts)
+		lat := time.Since(p.now)
+		for range insts {
+			p.d.cfg.Metrics.DispatchLatency(lat)
+		}
+	}
+	return n
 }
 
 // write moves the placed tasks to Doing and inserts their instances.

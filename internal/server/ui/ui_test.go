@@ -62,9 +62,12 @@ func adminCtx(t *testing.T) context.Context {
 
 type nopScheduler struct{}
 
-func (nopScheduler) WakeGenerator()                                   {}
-func (nopScheduler) WakeGeneratorFor(*time.Time)                      {}
-func (nopScheduler) WakeDispatcher()                                  {}
+func (nopScheduler) WakeGenerator()              {}
+func (nopScheduler) WakeGeneratorFor(*time.Time) {}
+func (nopScheduler) WakeDispatcher()             {}
+func (nopScheduler) DispatchNow(context.Context, store.Executor, []*model.Task) (func(bool), int, error) {
+	return func(bool) {}, 0, nil
+}
 func (nopScheduler) CancelInstance(string, uuid.UUID, string)         {}
 func (nopScheduler) DrainAgent(context.Context, string, string) error { return nil }
 
