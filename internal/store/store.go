@@ -61,6 +61,19 @@ type MigrationStatus struct {
 	Applied bool
 }
 
+// AtCommit returns an executor for writes in ex's transaction whose answer
+// the caller does not need, written last: where the store can (PostgreSQL),
+// they are not sent at once but with the COMMIT, in its round trip, and
+// report zero rows and zero values; a query for rows fails; one that fails
+// fails the commit. Statements sent on ex itself after them run before
+// them. Elsewhere (SQLite, or ex not a transaction) it returns ex.
+func AtCommit(ex Executor) Executor {
+	if tx, ok := ex.(interface{ AtCommit() Executor }); ok {
+		return tx.AtCommit()
+	}
+	return ex
+}
+
 // InTx runs fn in a transaction on s, committing if fn returns nil and rolling
 // back otherwise.
 func InTx(ctx context.Context, s Store, fn func(ex Executor) error) (err error) {

@@ -419,16 +419,10 @@ func Record(ctx context.Context, ex store.Executor, log *slog.Logger, entry *mod
 	}
 }
 
-// auditAtCommit is a transaction that can send an audit entry with its
-// COMMIT, in one round trip (PostgreSQL's); a failed entry fails the commit.
-type auditAtCommit interface {
-	AuditInsertAtCommit(params *store.AuditInsertParams)
-}
-
 // RecordIn writes entry with ex, as Record does, and returns the error: for
 // a caller that writes the entry in the transaction of the change it records,
-// last. Where the transaction can, the entry goes out with its COMMIT, and
-// an entry that cannot be written fails the commit instead.
+// last. Where the transaction can, the entry goes out with its COMMIT
+// (store.AtCommit), and an entry that cannot be written fails the commit.
 func RecordIn(ctx context.Context, ex store.Executor, entry *model.AuditEntry) error {
 	if p := PrincipalFrom(ctx); p != nil && entry.Actor == "" {
 		entry.Actor, entry.ActorKind = p.Name, string(p.Kind)
@@ -447,11 +441,7 @@ func RecordIn(ctx context.Context, ex store.Executor, entry *model.AuditEntry) e
 		Actor: entry.Actor, ActorKind: entry.ActorKind, Action: entry.Action, ObjectType: entry.ObjectType, ObjectID: entry.ObjectID,
 		Namespace: entry.Namespace, RemoteAddr: entry.RemoteAddr, RequestID: entry.RequestID, Diff: entry.Diff,
 	}
-	if tx, ok := ex.(auditAtCommit); ok {
-		tx.AuditInsertAtCommit(params)
-		return nil
-	}
-	_, err := ex.AuditInsert(ctx, params)
+	_, err := store.AtCommit(ex).AuditInsert(ctx, params)
 	return err
 }
 

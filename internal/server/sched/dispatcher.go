@@ -478,9 +478,9 @@ func (p *pass) write(ctx context.Context) error {
 	if len(p.instances) == 0 {
 		return nil
 	}
-	// One statement on PostgreSQL: the tasks' attempts start with their
-	// instances.
-	if _, err := p.ex.TaskInstanceInsertMany(ctx, &store.TaskInstanceInsertManyParams{Instances: p.instances, StartAttempts: true}); err != nil {
+	// One statement, sent with the COMMIT on PostgreSQL: the tasks'
+	// attempts start with their instances, and the pass needs no answer.
+	if _, err := store.AtCommit(p.ex).TaskInstanceInsertMany(ctx, &store.TaskInstanceInsertManyParams{Instances: p.instances, StartAttempts: true}); err != nil {
 		return fmt.Errorf("insert instances: %w", err)
 	}
 	return nil

@@ -88,18 +88,14 @@ func (e *executor) AuditDeleteBefore(ctx context.Context, params *store.AuditDel
 
 // AuditInsert implements [store.Executor].
 func (e *executor) AuditInsert(ctx context.Context, params *store.AuditInsertParams) (*model.AuditEntry, error) {
-	row, err := e.q.AuditInsert(ctx, e.db, auditInsertArgs(params))
+	row, err := e.q.AuditInsert(ctx, e.db, &dbsqlc.AuditInsertParams{
+		At: params.At, Actor: params.Actor, ActorKind: params.ActorKind, Action: params.Action, ObjectType: params.ObjectType,
+		ObjectID: params.ObjectID, Namespace: params.Namespace, RemoteAddr: params.RemoteAddr, RequestID: params.RequestID, Diff: string(params.Diff),
+	})
 	if err != nil {
 		return nil, fmt.Errorf("insert audit entry: %w", interpretError(err))
 	}
 	return auditFromRow(row), nil
-}
-
-func auditInsertArgs(params *store.AuditInsertParams) *dbsqlc.AuditInsertParams {
-	return &dbsqlc.AuditInsertParams{
-		At: params.At, Actor: params.Actor, ActorKind: params.ActorKind, Action: params.Action, ObjectType: params.ObjectType,
-		ObjectID: params.ObjectID, Namespace: params.Namespace, RemoteAddr: params.RemoteAddr, RequestID: params.RequestID, Diff: string(params.Diff),
-	}
 }
 
 // AuditList implements [store.Executor].

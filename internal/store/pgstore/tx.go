@@ -24,7 +24,7 @@ type tx struct {
 	conn     *pgxpool.Conn
 	begun    bool        // BEGIN was sent
 	closed   bool        // committed or rolled back; the connection is released
-	atCommit []statement // sent with COMMIT (AuditInsertAtCommit)
+	atCommit []statement // sent with COMMIT (AtCommit)
 }
 
 // statement is a statement's text and arguments, to send later.
@@ -101,16 +101,13 @@ func closeBatch(br pgx.BatchResults, cause error) error {
 	return nil
 }
 
-// AuditInsertAtCommit writes an audit entry in the transaction, sent with
-// its COMMIT in one round trip: the API writes a change's entry last, and
-// needs nothing back from it. A failed insert fails the commit; a rollback
-// drops the entry.
-func (t *tx) AuditInsertAtCommit(params *store.AuditInsertParams) {
-	rec := &recorder{}
-	// The generated query runs against rec, which keeps its text and
-	// arguments, so they are exactly AuditInsert's.
-	_, _ = t.q.AuditInsert(context.Background(), rec, auditInsertArgs(params))
-	t.atCommit = append(t.atCommit, rec.stmt)
+// AtCommit returns an executor on the transaction whose statements are not
+// sent at once but kept and sent with COMMIT, in its round trip (see
+// store.AtCommit). Its writes report zero rows and zero values; a query
+// for rows fails. A kept statement that fails fails the commit; a rollback
+// drops them.
+func (t *tx) AtCommit() store.Executor {
+	return &executor{db: &atCommitDB{t: t}, q: t.q}
 }
 
 // Commit commits the transaction and releases its connection.
@@ -241,26 +238,33 @@ func (r batchRow) Scan(dest ...any) error {
 	return err
 }
 
-// recorder is a dbsqlc.DBTX that runs nothing: it keeps the one statement
-// a generated query sends through it.
-type recorder struct{ stmt statement }
+// atCommitDB is the dbsqlc.DBTX of AtCommit's executor: it keeps each
+// statement for the transaction's COMMIT instead of running it.
+type atCommitDB struct{ t *tx }
 
-func (r *recorder) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	r.stmt = statement{sql, args}
+func (d *atCommitDB) keep(sql string, args []any) {
+	d.t.atCommit = append(d.t.atCommit, statement{sql, args})
+}
+
+func (d *atCommitDB) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	d.keep(sql, args)
 	return pgconn.CommandTag{}, nil
 }
 
-func (r *recorder) Query(_ context.Context, sql string, args ...any) (pgx.Rows, error) {
-	r.stmt = statement{sql, args}
-	return nil, errRecorded
+func (d *atCommitDB) Query(context.Context, string, ...any) (pgx.Rows, error) {
+	return nil, errors.New("pgstore: a query for rows cannot wait for the commit")
 }
 
-func (r *recorder) QueryRow(_ context.Context, sql string, args ...any) pgx.Row {
-	r.stmt = statement{sql, args}
-	return errRow{errRecorded}
+func (d *atCommitDB) QueryRow(_ context.Context, sql string, args ...any) pgx.Row {
+	d.keep(sql, args)
+	return zeroRow{}
 }
 
-var errRecorded = errors.New("statement recorded, not run")
+// zeroRow is the answer of a statement kept for the commit: it scans
+// nothing, leaving zero values.
+type zeroRow struct{}
+
+func (zeroRow) Scan(...any) error { return nil }
 
 // errRow is a row whose statement failed before it was read.
 type errRow struct{ err error }

@@ -15,11 +15,11 @@ import (
 
 type roundTripper interface{ RoundTrips() uint64 }
 
-// TestTransactionBeginsWithItsFirstStatement checks that a transaction's
-// BEGIN travels with its first statement, whichever kind that statement is
-// (rows, one row, no rows), and that such a transaction commits, rolls back
-// and fails as any other.
-func TestTransactionBeginsWithItsFirstStatement(t *testing.T) {
+// TestTransactionRoundTrips checks that a transaction's BEGIN travels with
+// its first statement, whichever kind that statement is (rows, one row, no
+// rows), and the writes kept for its commit (store.AtCommit) with COMMIT,
+// and that such a transaction commits, rolls back and fails as any other.
+func TestTransactionRoundTrips(t *testing.T) {
 	t.Parallel()
 	st := teststore.Postgres(t)
 	ctx := t.Context()
@@ -163,40 +163,48 @@ func TestTransactionBeginsWithItsFirstStatement(t *testing.T) {
 		}
 	})
 
-	t.Run("an audit entry goes out with the commit", func(t *testing.T) {
+	t.Run("writes kept for the commit go out with it", func(t *testing.T) {
 		tx := begin()
-		atCommit, ok := tx.(interface {
-			AuditInsertAtCommit(*store.AuditInsertParams)
-		})
-		if !ok {
-			t.Fatalf("the transaction cannot write an audit entry at commit")
+		atCommit := store.AtCommit(tx)
+		if atCommit == store.Executor(tx) {
+			t.Fatalf("the transaction cannot keep writes for its commit")
 		}
 		before := trips()
 		job, err := tx.JobInsert(ctx, storetest.JobBuild(nil))
 		if err != nil {
 			t.Fatalf("JobInsert: %v", err)
 		}
-		atCommit.AuditInsertAtCommit(&store.AuditInsertParams{Actor: "alice", ActorKind: "user", Action: "create-job", ObjectType: "job", ObjectID: job.ID.String(), Diff: []byte(`{"name":{"to":"x"}}`)})
+		if _, err := atCommit.AuditInsert(ctx, &store.AuditInsertParams{Actor: "alice", ActorKind: "user", Action: "create-job", ObjectType: "job", ObjectID: job.ID.String(), Diff: []byte(`{"name":{"to":"x"}}`)}); err != nil {
+			t.Fatalf("AuditInsert kept for the commit: %v", err)
+		}
+		n, err := atCommit.LeaderRelease(ctx, &store.LeaderReleaseParams{Name: "nobody", Holder: "x", Epoch: 1})
+		if err != nil || n != 0 {
+			t.Fatalf("LeaderRelease kept for the commit = %d, %v; want 0 (not run yet)", n, err)
+		}
+		if _, err := atCommit.JobLockMany(ctx, &store.JobLockManyParams{IDs: []uuid.UUID{job.ID}}); err == nil {
+			t.Errorf("a query for rows kept for the commit succeeded")
+		}
 		if err := tx.Commit(ctx); err != nil {
 			t.Fatalf("Commit: %v", err)
 		}
 		if n := trips() - before; n != 2 {
-			t.Errorf("a write, an audit entry and a commit made %d round trips, want 2", n)
+			t.Errorf("a write, two writes kept for the commit and the commit made %d round trips, want 2", n)
 		}
 		if !jobExists(job.ID) || len(auditEntries(t, st, job.ID.String())) != 1 {
 			t.Errorf("after commit: job there %v, audit entries %d; want the job and one entry", jobExists(job.ID), len(auditEntries(t, st, job.ID.String())))
 		}
 	})
 
-	t.Run("a failed audit entry fails the commit", func(t *testing.T) {
+	t.Run("a failed write kept for the commit fails it", func(t *testing.T) {
 		tx := begin()
 		job, err := tx.JobInsert(ctx, storetest.JobBuild(nil))
 		if err != nil {
 			t.Fatalf("JobInsert: %v", err)
 		}
-		tx.(interface {
-			AuditInsertAtCommit(*store.AuditInsertParams)
-		}).AuditInsertAtCommit(&store.AuditInsertParams{Action: "create-job\x00", ObjectID: job.ID.String()}) // text cannot hold NUL
+		// Text cannot hold NUL: the insert fails at the commit.
+		if _, err := store.AtCommit(tx).AuditInsert(ctx, &store.AuditInsertParams{Action: "create-job\x00", ObjectID: job.ID.String()}); err != nil {
+			t.Fatalf("AuditInsert kept for the commit: %v", err)
+		}
 		if err := tx.Commit(ctx); err == nil {
 			t.Fatalf("Commit with an audit entry that cannot be written succeeded")
 		}
@@ -210,12 +218,12 @@ func TestTransactionBeginsWithItsFirstStatement(t *testing.T) {
 		}
 	})
 
-	t.Run("a rollback drops the audit entry", func(t *testing.T) {
+	t.Run("a rollback drops the writes kept for the commit", func(t *testing.T) {
 		tx := begin()
 		id := uuid.NewString()
-		tx.(interface {
-			AuditInsertAtCommit(*store.AuditInsertParams)
-		}).AuditInsertAtCommit(&store.AuditInsertParams{Action: "create-job", ObjectID: id})
+		if _, err := store.AtCommit(tx).AuditInsert(ctx, &store.AuditInsertParams{Action: "create-job", ObjectID: id}); err != nil {
+			t.Fatalf("AuditInsert kept for the commit: %v", err)
+		}
 		if err := tx.Rollback(ctx); err != nil {
 			t.Fatalf("Rollback: %v", err)
 		}
