@@ -16,6 +16,7 @@ import (
 	"github.com/hetuflow/hetuflow/internal/server/api"
 	"github.com/hetuflow/hetuflow/internal/server/auth"
 	"github.com/hetuflow/hetuflow/internal/server/tasklog"
+	"github.com/hetuflow/hetuflow/internal/store"
 	"github.com/hetuflow/hetuflow/internal/store/teststore"
 )
 
@@ -39,9 +40,12 @@ func (adminAuth) AllowRequest(*auth.Principal) (bool, time.Duration) { return tr
 
 type nopScheduler struct{}
 
-func (nopScheduler) WakeGenerator()                           {}
-func (nopScheduler) WakeGeneratorFor(*time.Time)              {}
-func (nopScheduler) WakeDispatcher()                          {}
+func (nopScheduler) WakeGenerator()              {}
+func (nopScheduler) WakeGeneratorFor(*time.Time) {}
+func (nopScheduler) WakeDispatcher()             {}
+func (nopScheduler) DispatchNow(context.Context, store.Executor, []*model.Task) (func(bool), int, error) {
+	return func(bool) {}, 0, nil
+}
 func (nopScheduler) CancelInstance(string, uuid.UUID, string) {}
 func (nopScheduler) DrainAgent(context.Context, string, string) error {
 	return api.ErrAgentNotConnected
