@@ -66,7 +66,8 @@ type MigrationStatus struct {
 // they are not sent at once but with the COMMIT, in its round trip, and
 // report zero rows and zero values; a query for rows fails; one that fails
 // fails the commit. Statements sent on ex itself after them run before
-// them. Elsewhere (SQLite, or ex not a transaction) it returns ex.
+// them, so reads there do not see them on PostgreSQL (and do on SQLite).
+// Elsewhere (SQLite, or ex not a transaction) it returns ex.
 func AtCommit(ex Executor) Executor {
 	if tx, ok := ex.(interface{ AtCommit() Executor }); ok {
 		return tx.AtCommit()

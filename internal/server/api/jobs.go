@@ -469,10 +469,13 @@ func (a *API) insertRun(ctx context.Context, job *model.Job, objectID uuid.UUID,
 	}
 	now := time.Now().UTC()
 	var (
-		t      *model.Task
-		done   = func(bool) {}
-		placed int
+		t         *model.Task
+		done      = func(bool) {}
+		placed    int
+		committed bool
 	)
+	// Deferred, so the slots of a placement go back whatever happens.
+	defer func() { done(committed) }()
 	err = a.inTx(ctx, func(ex store.Executor) error {
 		tasks, err := ex.TaskInsertMany(ctx, &store.TaskInsertManyParams{Tasks: []*store.TaskInsert{{
 			ID: uuid.Must(uuid.NewV7()), Config: cfg, JobID: job.ID, Namespace: job.Namespace, Parameters: params,
@@ -486,12 +489,15 @@ func (a *API) insertRun(ctx context.Context, job *model.Job, objectID uuid.UUID,
 		done, placed, err = a.deps.Scheduler.DispatchNow(ctx, ex, tasks)
 		return err
 	})
-	done(err == nil)
 	if err != nil {
 		return nil, storeError(err, "task")
 	}
+	committed = true
 	if placed == 0 {
 		a.deps.Scheduler.WakeDispatcher()
+	} else {
+		// As committed: dispatched, its first attempt started.
+		t.Status, t.Attempt = model.TaskDoing, t.Attempt+1
 	}
 	return t, nil
 }

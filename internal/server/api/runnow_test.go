@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -57,35 +58,66 @@ func (s *dispatchingScheduler) WakeDispatcher() {
 }
 
 // TestRunNowDispatchesInItsTransaction checks that a run now hands its task
-// to DispatchNow inside the transaction that creates it, tells it the
-// outcome, and wakes the dispatchers only for a task it did not place.
+// to DispatchNow inside the transaction that creates it, tells it whether
+// that committed, answers with the task as committed, and wakes the
+// dispatchers only for a task it did not place.
 func TestRunNowDispatchesInItsTransaction(t *testing.T) {
 	t.Parallel()
-	for _, place := range []bool{true, false} {
-		st := teststore.SQLite(t)
-		logs, err := tasklog.New(t.TempDir())
-		if err != nil {
-			t.Fatalf("tasklog.New: %v", err)
-		}
-		sched := &dispatchingScheduler{place: place}
-		a := api.New(api.Deps{Store: st, Logs: logs, Auth: tokenAuth{}, Scheduler: sched, ServerID: "s1", Version: "test", Logger: lifecycletest.WarnLogger(t)})
-		srv := httptest.NewServer(a.Handler())
-		t.Cleanup(srv.Close)
-		b := &testBundle{store: st, srv: srv}
-		jobID := b.createJob(t)
-		status, raw := b.do(t, http.MethodPost, "/jobs/"+jobID+"/run", token, strings.NewReader(`{}`))
-		if status != http.StatusCreated {
-			t.Fatalf("run = %d %s", status, raw)
-		}
-		taskID := decodeID(t, raw)
-		sched.mu.Lock()
-		asked, committed, wakes := sched.asked, sched.committed, sched.wakes
-		sched.mu.Unlock()
-		if len(asked) != 1 || asked[0].String() != taskID || len(committed) != 1 || !committed[0] {
-			t.Errorf("placing %v: DispatchNow asked for %v, told committed %v; want the run's task, committed once", place, asked, committed)
-		}
-		if want := map[bool]int{true: 0, false: 1}[place]; wakes != want {
-			t.Errorf("placing %v: %d dispatcher wakes, want %d", place, wakes, want)
-		}
+	cases := []struct {
+		name      string
+		place     bool
+		auditDown bool // the transaction fails at its audit entry
+	}{
+		{"Placed", true, false},
+		{"NotPlaced", false, false},
+		{"RolledBack", true, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			var st store.Store = teststore.SQLite(t)
+			logs, err := tasklog.New(t.TempDir())
+			if err != nil {
+				t.Fatalf("tasklog.New: %v", err)
+			}
+			b := &testBundle{store: st}
+			sched := &dispatchingScheduler{place: c.place}
+			serve := func(st store.Store) {
+				a := api.New(api.Deps{Store: st, Logs: logs, Auth: tokenAuth{}, Scheduler: sched, ServerID: "s1", Version: "test", Logger: lifecycletest.WarnLogger(t)})
+				b.srv = httptest.NewServer(a.Handler())
+				t.Cleanup(b.srv.Close)
+			}
+			serve(st)
+			jobID := b.createJob(t)
+			if c.auditDown {
+				serve(auditDown{st})
+			}
+			status, raw := b.do(t, http.MethodPost, "/jobs/"+jobID+"/run", token, strings.NewReader(`{}`))
+			sched.mu.Lock()
+			asked, committed, wakes := sched.asked, sched.committed, sched.wakes
+			sched.mu.Unlock()
+			if len(asked) != 1 || len(committed) != 1 || committed[0] == c.auditDown {
+				t.Fatalf("DispatchNow asked for %v, told committed %v; want one task, committed %v", asked, committed, !c.auditDown)
+			}
+			if c.auditDown {
+				if status != http.StatusInternalServerError {
+					t.Errorf("run with the audit log down = %d %s, want 500", status, raw)
+				}
+				return
+			}
+			if status != http.StatusCreated {
+				t.Fatalf("run = %d %s", status, raw)
+			}
+			var task model.Task
+			if err := json.Unmarshal(raw, &task); err != nil || task.ID != asked[0] {
+				t.Fatalf("run answered %s (%v), want the task handed over", raw, err)
+			}
+			if want := map[bool]model.TaskStatus{true: model.TaskDoing, false: model.TaskPending}[c.place]; task.Status != want {
+				t.Errorf("run answered status %s, want %s", task.Status, want)
+			}
+			if want := map[bool]int{true: 0, false: 1}[c.place]; wakes != want {
+				t.Errorf("%d dispatcher wakes, want %d", wakes, want)
+			}
+		})
 	}
 }

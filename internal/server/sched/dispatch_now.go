@@ -21,10 +21,13 @@ import (
 // pushes the instances to their agents; otherwise it gives their slots
 // back. placed counts the tasks it placed; the caller wakes the dispatchers
 // for the others, which stay Pending for a pass. It leaves to a pass every
-// task when due work already waits for a slot (a run now must not overtake
-// it), or when the dispatcher is not running; and any task not due yet, not
-// Pending, or of a job with an overlap policy or a concurrency cap (a pass
-// knows that job's runs).
+// task when the last pass left due work waiting for a slot (so a run now
+// does not overtake a backlog; work that fell due since that pass is not
+// looked for), or when the dispatcher is not running; and any task not due
+// yet, not Pending, or of a job with an overlap policy or a concurrency cap
+// (a pass knows that job's runs). On PostgreSQL the instances are written
+// with the commit (store.AtCommit), so later reads in the transaction do not
+// see them.
 func (d *Dispatcher) DispatchNow(ctx context.Context, ex store.Executor, tasks []*model.Task) (done func(committed bool), placed int, err error) {
 	done = func(bool) {}
 	if !d.running.Load() || d.backlog.Load() {
@@ -61,8 +64,11 @@ func (d *Dispatcher) DispatchNow(ctx context.Context, ex store.Executor, tasks [
 			p.release()
 			return
 		}
-		// The request may end now; its runs are committed and go out.
-		if n := p.push(context.WithoutCancel(ctx)); n > 0 {
+		// The request may end now; its runs are committed and go out,
+		// within the bound of a pass.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), passTimeout)
+		defer cancel()
+		if n := p.push(pctx); n > 0 {
 			d.TestSignals.Dispatched.Signal(n)
 		}
 	}, placed, nil

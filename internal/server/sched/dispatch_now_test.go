@@ -3,8 +3,11 @@ package sched
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/server/balance"
@@ -71,7 +74,7 @@ func testDispatchNow(t *testing.T, open func(testing.TB) store.Store) {
 		}
 	}
 
-	t.Run("places a new task in the caller's transaction", func(t *testing.T) {
+	t.Run("PlacesInTheCallersTransaction", func(t *testing.T) {
 		t.Parallel()
 		ctx, st, pool, d, job := setup(t, model.JobConfig{Command: "true"})
 		task, placed, err := runNow(ctx, t, st, d, job, time.Now(), false)
@@ -93,7 +96,7 @@ func testDispatchNow(t *testing.T, open func(testing.TB) store.Store) {
 		}
 	})
 
-	t.Run("a rollback sends nothing and frees the slot", func(t *testing.T) {
+	t.Run("RollbackSendsNothingAndFreesTheSlot", func(t *testing.T) {
 		t.Parallel()
 		ctx, st, pool, d, job := setup(t, model.JobConfig{Command: "true"})
 		if _, placed, err := runNow(ctx, t, st, d, job, time.Now(), true); err != nil || placed != 1 {
@@ -114,7 +117,7 @@ func testDispatchNow(t *testing.T, open func(testing.TB) store.Store) {
 		}
 	})
 
-	t.Run("leaves to a pass what a pass must decide", func(t *testing.T) {
+	t.Run("LeavesToAPassWhatAPassDecides", func(t *testing.T) {
 		t.Parallel()
 		cases := []struct {
 			name   string
@@ -122,12 +125,12 @@ func testDispatchNow(t *testing.T, open func(testing.TB) store.Store) {
 			runAt  time.Duration // from now
 			prep   func(d *Dispatcher, pool *recordingPool)
 		}{
-			{"due work waits for a slot", model.JobConfig{Command: "true"}, 0, func(d *Dispatcher, _ *recordingPool) { d.backlog.Store(true) }},
-			{"the dispatcher is not running", model.JobConfig{Command: "true"}, 0, func(d *Dispatcher, _ *recordingPool) { d.running.Store(false) }},
-			{"no free slot", model.JobConfig{Command: "true"}, 0, func(_ *Dispatcher, pool *recordingPool) { pool.cands["a"].Free = 0 }},
-			{"not due yet", model.JobConfig{Command: "true"}, time.Minute, nil},
-			{"an overlap policy", model.JobConfig{Command: "true", Overlap: model.OverlapPolicy{Policy: model.OverlapForbid}}, 0, nil},
-			{"a concurrency cap", model.JobConfig{Command: "true", MaxConcurrency: 1}, 0, nil},
+			{"BacklogWaiting", model.JobConfig{Command: "true"}, 0, func(d *Dispatcher, _ *recordingPool) { d.backlog.Store(true) }},
+			{"DispatcherNotRunning", model.JobConfig{Command: "true"}, 0, func(d *Dispatcher, _ *recordingPool) { d.running.Store(false) }},
+			{"NoFreeSlot", model.JobConfig{Command: "true"}, 0, func(_ *Dispatcher, pool *recordingPool) { pool.cands["a"].Free = 0 }},
+			{"NotDueYet", model.JobConfig{Command: "true"}, time.Minute, nil},
+			{"OverlapPolicy", model.JobConfig{Command: "true", Overlap: model.OverlapPolicy{Policy: model.OverlapForbid}}, 0, nil},
+			{"ConcurrencyCap", model.JobConfig{Command: "true", MaxConcurrency: 1}, 0, nil},
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
@@ -145,6 +148,64 @@ func testDispatchNow(t *testing.T, open func(testing.TB) store.Store) {
 				}
 				taskIs(t, st, task, model.TaskPending, 0)
 			})
+		}
+	})
+	t.Run("RacesWithPassesWithoutDoubleDispatch", func(t *testing.T) {
+		t.Parallel()
+		ctx, st, pool, d, job := setup(t, model.JobConfig{Command: "true"})
+		pool.cands["a"].Free = 40
+		// Tasks a pass will claim, while run nows place theirs.
+		for range 20 {
+			storetest.Task(ctx, t, st, &storetest.TaskOpts{JobID: &job.ID, Config: &job.Config})
+		}
+		const runNows = 30
+		var wg sync.WaitGroup
+		errs := make(chan error, runNows+1)
+		wg.Go(func() {
+			for range 10 {
+				if _, err := d.runOnce(ctx); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+		for range runNows {
+			wg.Go(func() {
+				if _, _, err := runNow(ctx, t, st, d, job, time.Now(), false); err != nil {
+					errs <- err
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("dispatching: %v", err)
+		}
+		pool.mu.Lock()
+		overbooked := pool.overbooked
+		perTask := map[uuid.UUID]int{}
+		sent := 0
+		for _, insts := range pool.sent {
+			for _, in := range insts {
+				perTask[in.TaskID]++
+				sent++
+			}
+		}
+		pool.mu.Unlock()
+		if overbooked != 0 {
+			t.Errorf("%d dispatches overbooked the agent", overbooked)
+		}
+		for id, n := range perTask {
+			if n != 1 {
+				t.Errorf("task %s dispatched %d times", id, n)
+			}
+		}
+		if sent > 40 {
+			t.Errorf("%d instances sent to an agent with 40 slots", sent)
+		}
+		n, err := st.TaskInstanceCount(ctx, &store.TaskInstanceCountParams{})
+		if err != nil || n != sent {
+			t.Errorf("%d instances stored, %v; want the %d sent", n, err, sent)
 		}
 	})
 }

@@ -66,7 +66,7 @@ type DispatcherConfig struct {
 
 // DispatcherTestSignals lets tests wait for passes.
 type DispatcherTestSignals struct {
-	Dispatched testsignal.Signal[int] // instances dispatched in a pass that dispatched some
+	Dispatched testsignal.Signal[int] // instances pushed by a pass or a run now that pushed some
 }
 
 // Init enables the signals.
@@ -199,7 +199,7 @@ func (d *Dispatcher) runOnce(ctx context.Context) (dispatchResult, error) {
 	if free == 0 {
 		return dispatchResult{}, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, passTimeout)
 	defer cancel()
 	d.startedMu.Lock()
 	startedAt := d.startedAt
@@ -250,6 +250,9 @@ func (d *Dispatcher) runOnce(ctx context.Context) (dispatchResult, error) {
 	res.full = res.dispatched >= d.cfg.Batch || p.final.Triggered > 0
 	return res, nil
 }
+
+// passTimeout bounds a dispatch pass, and the push of a run now.
+const passTimeout = 30 * time.Second
 
 // starveAfter is how long past its start a task waits before it is served
 // ahead of higher priorities.

@@ -35,6 +35,9 @@ type statement struct {
 
 // Exec runs a statement that returns no rows.
 func (t *tx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if t.closed {
+		return pgconn.CommandTag{}, pgx.ErrTxClosed
+	}
 	if t.begun {
 		return t.conn.Exec(ctx, sql, args...)
 	}
@@ -48,6 +51,9 @@ func (t *tx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandT
 
 // Query runs a statement that returns rows.
 func (t *tx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if t.closed {
+		return nil, pgx.ErrTxClosed
+	}
 	if t.begun {
 		return t.conn.Query(ctx, sql, args...)
 	}
@@ -64,6 +70,9 @@ func (t *tx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, erro
 
 // QueryRow runs a statement that returns at most one row.
 func (t *tx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if t.closed {
+		return errRow{pgx.ErrTxClosed}
+	}
 	if t.begun {
 		return t.conn.QueryRow(ctx, sql, args...)
 	}
@@ -77,9 +86,6 @@ func (t *tx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 // begin sends BEGIN and the transaction's first statement in one batch and
 // reads BEGIN's result; the caller reads the statement's and closes br.
 func (t *tx) begin(ctx context.Context, sql string, args []any) (pgx.BatchResults, error) {
-	if t.closed {
-		return nil, pgx.ErrTxClosed
-	}
 	// Whatever happens next, the connection may be in a transaction now,
 	// so Rollback must send ROLLBACK.
 	t.begun = true
@@ -93,9 +99,10 @@ func (t *tx) begin(ctx context.Context, sql string, args []any) (pgx.BatchResult
 	return br, nil
 }
 
-// closeBatch closes br, reporting its error unless it repeats cause.
+// closeBatch closes br, reporting its error unless it is cause again (pgx
+// reports a failed statement's error once more when the batch closes).
 func closeBatch(br pgx.BatchResults, cause error) error {
-	if err := br.Close(); err != nil && (cause == nil || err.Error() != cause.Error()) {
+	if err := br.Close(); err != nil && !errors.Is(err, cause) {
 		return err
 	}
 	return nil
@@ -104,8 +111,8 @@ func closeBatch(br pgx.BatchResults, cause error) error {
 // AtCommit returns an executor on the transaction whose statements are not
 // sent at once but kept and sent with COMMIT, in its round trip (see
 // store.AtCommit). Its writes report zero rows and zero values; a query
-// for rows fails. A kept statement that fails fails the commit; a rollback
-// drops them.
+// for rows fails. Reads in the transaction do not see what it keeps. A kept
+// statement that fails fails the commit; a rollback drops them.
 func (t *tx) AtCommit() store.Executor {
 	return &executor{db: &atCommitDB{t: t}, q: t.q}
 }
@@ -145,8 +152,12 @@ func (t *tx) commitBatch(ctx context.Context) error {
 	br := t.conn.SendBatch(ctx, b)
 	var tag pgconn.CommandTag
 	var err error
-	for range b.Len() {
+	first := b.Len() - len(t.atCommit) - 1 // the kept statements' place in b
+	for i := range b.Len() {
 		if tag, err = br.Exec(); err != nil {
+			if k := i - first; k >= 0 && k < len(t.atCommit) {
+				err = fmt.Errorf("%s at commit: %w", operationOf(t.atCommit[k].sql), err)
+			}
 			break
 		}
 	}
@@ -198,7 +209,8 @@ type batchRows struct {
 	closed bool
 }
 
-// Next closes the batch after the last row, as pgx closes rows.
+// Next moves to the next row, and closes the batch after the last, as pgx
+// closes rows.
 func (r *batchRows) Next() bool {
 	if r.Rows.Next() {
 		return true
@@ -207,6 +219,7 @@ func (r *batchRows) Next() bool {
 	return false
 }
 
+// Close closes the rows and the batch.
 func (r *batchRows) Close() {
 	if r.closed {
 		return
@@ -216,6 +229,7 @@ func (r *batchRows) Close() {
 	r.err = closeBatch(r.br, r.Rows.Err())
 }
 
+// Err is the rows' error, or else the batch's.
 func (r *batchRows) Err() error {
 	if err := r.Rows.Err(); err != nil {
 		return err
@@ -230,6 +244,7 @@ type batchRow struct {
 	br  pgx.BatchResults
 }
 
+// Scan scans the row and closes the batch.
 func (r batchRow) Scan(dest ...any) error {
 	err := r.row.Scan(dest...)
 	if cerr := closeBatch(r.br, err); cerr != nil {
@@ -242,21 +257,29 @@ func (r batchRow) Scan(dest ...any) error {
 // statement for the transaction's COMMIT instead of running it.
 type atCommitDB struct{ t *tx }
 
-func (d *atCommitDB) keep(sql string, args []any) {
+func (d *atCommitDB) keep(sql string, args []any) error {
+	if d.t.closed {
+		return pgx.ErrTxClosed
+	}
 	d.t.atCommit = append(d.t.atCommit, statement{sql, args})
+	return nil
 }
 
+// Exec keeps the statement; it reports no rows.
 func (d *atCommitDB) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	d.keep(sql, args)
-	return pgconn.CommandTag{}, nil
+	return pgconn.CommandTag{}, d.keep(sql, args)
 }
 
+// Query fails: rows cannot wait for the commit.
 func (d *atCommitDB) Query(context.Context, string, ...any) (pgx.Rows, error) {
 	return nil, errors.New("pgstore: a query for rows cannot wait for the commit")
 }
 
+// QueryRow keeps the statement; its row scans nothing.
 func (d *atCommitDB) QueryRow(_ context.Context, sql string, args ...any) pgx.Row {
-	d.keep(sql, args)
+	if err := d.keep(sql, args); err != nil {
+		return errRow{err}
+	}
 	return zeroRow{}
 }
 
@@ -264,9 +287,11 @@ func (d *atCommitDB) QueryRow(_ context.Context, sql string, args ...any) pgx.Ro
 // nothing, leaving zero values.
 type zeroRow struct{}
 
+// Scan leaves dest as it is.
 func (zeroRow) Scan(...any) error { return nil }
 
 // errRow is a row whose statement failed before it was read.
 type errRow struct{ err error }
 
+// Scan returns the statement's error.
 func (r errRow) Scan(...any) error { return r.err }

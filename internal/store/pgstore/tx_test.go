@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,7 +42,7 @@ func TestTransactionRoundTrips(t *testing.T) {
 		return err == nil
 	}
 
-	t.Run("an empty transaction sends nothing", func(t *testing.T) {
+	t.Run("EmptySendsNothing", func(t *testing.T) {
 		before := trips()
 		if err := begin().Commit(ctx); err != nil {
 			t.Fatalf("Commit: %v", err)
@@ -54,7 +55,7 @@ func TestTransactionRoundTrips(t *testing.T) {
 		}
 	})
 
-	t.Run("one row first", func(t *testing.T) {
+	t.Run("OneRowFirst", func(t *testing.T) {
 		before := trips()
 		tx := begin()
 		job, err := tx.JobInsert(ctx, storetest.JobBuild(nil))
@@ -76,7 +77,7 @@ func TestTransactionRoundTrips(t *testing.T) {
 		}
 	})
 
-	t.Run("no row first", func(t *testing.T) {
+	t.Run("NoRowFirst", func(t *testing.T) {
 		tx := begin()
 		if _, err := tx.JobGetByID(ctx, &store.JobGetByIDParams{ID: uuid.New()}); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("JobGetByID of nothing = %v, want ErrNotFound", err)
@@ -93,7 +94,7 @@ func TestTransactionRoundTrips(t *testing.T) {
 		}
 	})
 
-	t.Run("rows first", func(t *testing.T) {
+	t.Run("RowsFirst", func(t *testing.T) {
 		a := storetest.Job(ctx, t, st, nil)
 		b := storetest.Job(ctx, t, st, nil)
 		before := trips()
@@ -110,7 +111,7 @@ func TestTransactionRoundTrips(t *testing.T) {
 		}
 	})
 
-	t.Run("no result first", func(t *testing.T) {
+	t.Run("NoResultFirst", func(t *testing.T) {
 		tx := begin()
 		now := time.Now()
 		if n, err := tx.LeaderRelease(ctx, &store.LeaderReleaseParams{Name: "nobody", Holder: "x", Epoch: 1, Now: &now}); err != nil || n != 0 {
@@ -128,7 +129,7 @@ func TestTransactionRoundTrips(t *testing.T) {
 		}
 	})
 
-	t.Run("a failed first statement fails the transaction", func(t *testing.T) {
+	t.Run("FailedFirstStatementFailsTheCommit", func(t *testing.T) {
 		params := storetest.JobBuild(nil)
 		storetest.Job(ctx, t, st, &storetest.JobOpts{ID: &params.ID})
 		tx := begin()
@@ -146,7 +147,7 @@ func TestTransactionRoundTrips(t *testing.T) {
 		}
 	})
 
-	t.Run("a rolled back first statement leaves nothing", func(t *testing.T) {
+	t.Run("RolledBackFirstStatementLeavesNothing", func(t *testing.T) {
 		tx := begin()
 		job, err := tx.JobInsert(ctx, storetest.JobBuild(nil))
 		if err != nil {
@@ -163,7 +164,7 @@ func TestTransactionRoundTrips(t *testing.T) {
 		}
 	})
 
-	t.Run("writes kept for the commit go out with it", func(t *testing.T) {
+	t.Run("KeptWritesGoOutWithTheCommit", func(t *testing.T) {
 		tx := begin()
 		atCommit := store.AtCommit(tx)
 		if atCommit == store.Executor(tx) {
@@ -195,7 +196,7 @@ func TestTransactionRoundTrips(t *testing.T) {
 		}
 	})
 
-	t.Run("a failed write kept for the commit fails it", func(t *testing.T) {
+	t.Run("FailedKeptWriteFailsTheCommit", func(t *testing.T) {
 		tx := begin()
 		job, err := tx.JobInsert(ctx, storetest.JobBuild(nil))
 		if err != nil {
@@ -205,8 +206,9 @@ func TestTransactionRoundTrips(t *testing.T) {
 		if _, err := store.AtCommit(tx).AuditInsert(ctx, &store.AuditInsertParams{Action: "create-job\x00", ObjectID: job.ID.String()}); err != nil {
 			t.Fatalf("AuditInsert kept for the commit: %v", err)
 		}
-		if err := tx.Commit(ctx); err == nil {
-			t.Fatalf("Commit with an audit entry that cannot be written succeeded")
+		err = tx.Commit(ctx)
+		if err == nil || !strings.Contains(err.Error(), "AuditInsert at commit") {
+			t.Fatalf("Commit with an audit entry that cannot be written = %v, want an error naming AuditInsert", err)
 		}
 		if jobExists(job.ID) || len(auditEntries(t, st, job.ID.String())) != 0 {
 			t.Errorf("after a failed commit the job or its entry is there")
@@ -218,7 +220,7 @@ func TestTransactionRoundTrips(t *testing.T) {
 		}
 	})
 
-	t.Run("a rollback drops the writes kept for the commit", func(t *testing.T) {
+	t.Run("RollbackDropsKeptWrites", func(t *testing.T) {
 		tx := begin()
 		id := uuid.NewString()
 		if _, err := store.AtCommit(tx).AuditInsert(ctx, &store.AuditInsertParams{Action: "create-job", ObjectID: id}); err != nil {
@@ -231,6 +233,33 @@ func TestTransactionRoundTrips(t *testing.T) {
 			t.Errorf("%d audit entries after a rollback, want 0", n)
 		}
 	})
+
+	t.Run("UseAfterEndFails", func(t *testing.T) {
+		tx := begin()
+		if _, err := tx.JobInsert(ctx, storetest.JobBuild(nil)); err != nil {
+			t.Fatalf("JobInsert: %v", err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		if _, err := tx.JobInsert(ctx, storetest.JobBuild(nil)); err == nil {
+			t.Errorf("JobInsert after Commit succeeded")
+		}
+		if _, err := tx.JobLockMany(ctx, &store.JobLockManyParams{IDs: []uuid.UUID{uuid.New()}}); err == nil {
+			t.Errorf("JobLockMany after Commit succeeded")
+		}
+		if _, err := store.AtCommit(tx).AuditInsert(ctx, &store.AuditInsertParams{Action: "x"}); err == nil {
+			t.Errorf("a write kept for a commit that happened succeeded")
+		}
+		empty := begin()
+		if err := empty.Rollback(ctx); err != nil {
+			t.Fatalf("Rollback: %v", err)
+		}
+		if _, err := empty.JobGetByID(ctx, &store.JobGetByIDParams{ID: uuid.New()}); err == nil || errors.Is(err, store.ErrNotFound) {
+			t.Errorf("JobGetByID after Rollback = %v, want a closed-transaction error", err)
+		}
+	})
+
 }
 
 // auditEntries lists the audit entries about object.
