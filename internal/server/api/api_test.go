@@ -68,11 +68,17 @@ func setup(t *testing.T) *testBundle {
 // setupStore serves the API over st.
 func setupStore(t *testing.T, st store.Store) *testBundle {
 	t.Helper()
+	return setupWith(t, st, nopScheduler{})
+}
+
+// setupWith serves the API over st, with sched as its scheduler.
+func setupWith(t *testing.T, st store.Store, sched api.Scheduler) *testBundle {
+	t.Helper()
 	logs, err := tasklog.New(t.TempDir())
 	if err != nil {
 		t.Fatalf("tasklog.New: %v", err)
 	}
-	a := api.New(api.Deps{Store: st, Logs: logs, Auth: tokenAuth{}, Scheduler: nopScheduler{}, ServerID: "s1", Version: "test", Logger: lifecycletest.WarnLogger(t)})
+	a := api.New(api.Deps{Store: st, Logs: logs, Auth: tokenAuth{}, Scheduler: sched, ServerID: "s1", Version: "test", Logger: lifecycletest.WarnLogger(t)})
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
 	return &testBundle{store: st, srv: srv}
@@ -102,9 +108,7 @@ func (b *testBundle) createJob(t *testing.T) string {
 	if status != http.StatusCreated {
 		t.Fatalf("create job = %d %s", status, raw)
 	}
-	var job struct{ ID string }
-	_ = json.Unmarshal(raw, &job)
-	return job.ID
+	return decodeID(t, raw)
 }
 
 // counts returns how many jobs, schedules and tasks exist.

@@ -5,17 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/google/uuid"
 
-	"github.com/hetuflow/hetuflow/internal/lifecycle/lifecycletest"
 	"github.com/hetuflow/hetuflow/internal/model"
-	"github.com/hetuflow/hetuflow/internal/server/api"
-	"github.com/hetuflow/hetuflow/internal/server/tasklog"
 	"github.com/hetuflow/hetuflow/internal/store"
 	"github.com/hetuflow/hetuflow/internal/store/teststore"
 )
@@ -75,22 +71,12 @@ func TestRunNowDispatchesInItsTransaction(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			var st store.Store = teststore.SQLite(t)
-			logs, err := tasklog.New(t.TempDir())
-			if err != nil {
-				t.Fatalf("tasklog.New: %v", err)
-			}
-			b := &testBundle{store: st}
+			st := teststore.SQLite(t)
 			sched := &dispatchingScheduler{place: c.place}
-			serve := func(st store.Store) {
-				a := api.New(api.Deps{Store: st, Logs: logs, Auth: tokenAuth{}, Scheduler: sched, ServerID: "s1", Version: "test", Logger: lifecycletest.WarnLogger(t)})
-				b.srv = httptest.NewServer(a.Handler())
-				t.Cleanup(b.srv.Close)
-			}
-			serve(st)
+			b := setupWith(t, st, sched)
 			jobID := b.createJob(t)
 			if c.auditDown {
-				serve(auditDown{st})
+				b = setupWith(t, auditDown{st}, sched)
 			}
 			status, raw := b.do(t, http.MethodPost, "/jobs/"+jobID+"/run", token, strings.NewReader(`{}`))
 			sched.mu.Lock()

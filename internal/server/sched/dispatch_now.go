@@ -2,12 +2,8 @@ package sched
 
 import (
 	"context"
-	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/hetuflow/hetuflow/internal/model"
-	"github.com/hetuflow/hetuflow/internal/protocol"
 	"github.com/hetuflow/hetuflow/internal/store"
 )
 
@@ -33,17 +29,11 @@ func (d *Dispatcher) DispatchNow(ctx context.Context, ex store.Executor, tasks [
 	if !d.running.Load() || d.backlog.Load() {
 		return done, 0, nil
 	}
-	cands := d.pool.Candidates()
-	free := 0
-	for _, c := range cands {
-		free += c.Free
-	}
-	if free == 0 {
+	p := d.newPass()
+	if p == nil {
 		return done, 0, nil
 	}
-	p := &pass{d: d, ex: ex, now: time.Now(), cands: cands, free: free, reserved: map[string]int{},
-		byAgent: map[string][]*protocol.DispatchedInstance{}, seen: map[uuid.UUID]bool{}, jobs: map[uuid.UUID]*jobState{},
-		schedules: map[uuid.UUID]*model.Schedule{}}
+	p.ex = ex
 	for _, t := range tasks {
 		if p.free == 0 {
 			break

@@ -191,22 +191,15 @@ type dispatchResult struct {
 // runOnce claims due tasks, assigns agents and writes instances in one
 // transaction, then pushes each agent's share after the commit.
 func (d *Dispatcher) runOnce(ctx context.Context) (dispatchResult, error) {
-	cands := d.pool.Candidates()
-	free := 0
-	for _, c := range cands {
-		free += c.Free
-	}
-	if free == 0 {
+	p := d.newPass()
+	if p == nil {
 		return dispatchResult{}, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, passTimeout)
 	defer cancel()
 	d.startedMu.Lock()
-	startedAt := d.startedAt
+	p.startedAt = d.startedAt
 	d.startedMu.Unlock()
-	p := &pass{d: d, now: time.Now(), startedAt: startedAt, cands: cands, free: free, reserved: map[string]int{},
-		byAgent: map[string][]*protocol.DispatchedInstance{}, seen: map[uuid.UUID]bool{}, jobs: map[uuid.UUID]*jobState{},
-		schedules: map[uuid.UUID]*model.Schedule{}}
 	err := store.InTx(ctx, d.store, func(ex store.Executor) error {
 		p.ex = ex
 		// Stamp the pass once the transaction holds the write lock
@@ -249,6 +242,22 @@ func (d *Dispatcher) runOnce(ctx context.Context) (dispatchResult, error) {
 	// at once (a pass with no free slot returns without touching the store).
 	res.full = res.dispatched >= d.cfg.Batch || p.final.Triggered > 0
 	return res, nil
+}
+
+// newPass starts a pass over a fresh snapshot of the agents, or returns nil
+// when none has a free slot.
+func (d *Dispatcher) newPass() *pass {
+	cands := d.pool.Candidates()
+	free := 0
+	for _, c := range cands {
+		free += c.Free
+	}
+	if free == 0 {
+		return nil
+	}
+	return &pass{d: d, now: time.Now(), cands: cands, free: free, reserved: map[string]int{},
+		byAgent: map[string][]*protocol.DispatchedInstance{}, seen: map[uuid.UUID]bool{}, jobs: map[uuid.UUID]*jobState{},
+		schedules: map[uuid.UUID]*model.Schedule{}}
 }
 
 // passTimeout bounds a dispatch pass, and the push of a run now.

@@ -124,22 +124,11 @@ func (t *tx) Commit(ctx context.Context) error {
 	}
 	t.closed = true
 	defer t.conn.Release()
-	if len(t.atCommit) > 0 {
-		return t.commitBatch(ctx)
-	}
-	if !t.begun {
+	if !t.begun && len(t.atCommit) == 0 {
 		return nil
 	}
-	tag, err := t.conn.Exec(ctx, "commit")
-	if err != nil {
-		return interpretError(err)
-	}
-	return commitTag(tag)
-}
-
-// commitBatch sends the statements kept for the commit and COMMIT (with
-// BEGIN first if nothing was sent yet) in one batch.
-func (t *tx) commitBatch(ctx context.Context) error {
+	// The statements kept for the commit and COMMIT (with BEGIN first if
+	// nothing was sent yet) go out in one batch.
 	b := &pgx.Batch{}
 	if !t.begun {
 		t.begun = true
@@ -169,13 +158,8 @@ func (t *tx) commitBatch(ctx context.Context) error {
 		}
 		return interpretError(err)
 	}
-	return commitTag(tag)
-}
-
-// commitTag checks COMMIT's answer: ROLLBACK means a statement had failed,
-// so PostgreSQL rolled back instead.
-func commitTag(tag pgconn.CommandTag) error {
 	if tag.String() == "ROLLBACK" {
+		// A statement had failed, so PostgreSQL rolled back instead.
 		return pgx.ErrTxCommitRollback
 	}
 	return nil
