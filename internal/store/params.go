@@ -605,6 +605,10 @@ type TaskInstanceFinish struct {
 	Reason     string
 	Status     model.InstanceStatus
 	Usage      *model.ResourceUsage
+	// Acked says the report comes from the agent, which so received the
+	// instance: an instance with no acked_at gets Now, as a start does. A
+	// server-side end (a lost run) leaves it unset.
+	Acked bool
 }
 
 // TaskInstanceGetByIDParams are the inputs of Executor.TaskInstanceGetByID.

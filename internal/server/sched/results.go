@@ -357,7 +357,7 @@ func (r *Results) apply(ctx context.Context, batch []*Report) error {
 	}
 	r.finishLogs(logs, batch)
 	starts = withoutFinished(starts, finishes)
-	acks = withoutStarted(acks, starts)
+	acks = withoutRecorded(acks, starts, finishes)
 	// Each write is one statement, except finishing runs; a batch of one
 	// statement (a burst of acks, or of starts) needs no transaction, which
 	// saves its BEGIN and COMMIT round trips.
@@ -501,6 +501,8 @@ func finishFromDone(agentID string, d *protocol.TaskDone) *store.TaskInstanceFin
 		OutputTail: d.OutputTail,
 		Reason:     d.Reason,
 		Status:     d.Status,
+		// The agent reports only what it was given.
+		Acked: true,
 	}
 	usage := d.Usage
 	f.Usage = &usage

@@ -11,15 +11,13 @@ import (
 // A short run's reports often arrive in one batch: its ack, its start and
 // its end. Each is an update of the same instance row, and each update of
 // that row writes every one of its indexes, so the writer folds the ones
-// that say nothing the next does not: a finish records the start, and a
-// start records the ack.
+// that say nothing the next does not: a finish records the start and the
+// ack, and a start records the ack.
 
 // withoutFinished drops the starts of instances the same batch finishes:
 // the finish stores the start time (TaskInstanceFinishMany keeps a stored
 // one, or takes the report's), which saves each short run one of its three
 // updates. A finish that carries no start time takes the dropped report's.
-// Call it before withoutStarted, so that an ack whose start was dropped is
-// still stored.
 func withoutFinished(starts []*store.TaskInstanceStart, finishes []*store.TaskInstanceFinish) []*store.TaskInstanceStart {
 	if len(starts) == 0 || len(finishes) == 0 {
 		return starts
@@ -41,19 +39,29 @@ func withoutFinished(starts []*store.TaskInstanceStart, finishes []*store.TaskIn
 	})
 }
 
-// withoutStarted drops the acks of instances the same batch starts: a start
-// acknowledges too, and a batch of acks and starts for the same short runs
-// is then one statement instead of a transaction of two.
-func withoutStarted(acks map[string][]uuid.UUID, starts []*store.TaskInstanceStart) map[string][]uuid.UUID {
-	if len(starts) == 0 || len(acks) == 0 {
+// withoutRecorded drops the acks of instances the same batch starts, or
+// finishes with Acked set, from the same agent: both store the ack
+// (acked_at, when none is stored), so a short run whose reports share a
+// batch costs one update instead of three.
+func withoutRecorded(acks map[string][]uuid.UUID, starts []*store.TaskInstanceStart, finishes []*store.TaskInstanceFinish) map[string][]uuid.UUID {
+	if len(acks) == 0 || len(starts)+len(finishes) == 0 {
 		return acks
 	}
-	started := make(map[uuid.UUID]bool, len(starts))
+	type key struct {
+		agentID string
+		id      uuid.UUID
+	}
+	recorded := make(map[key]bool, len(starts)+len(finishes))
 	for _, s := range starts {
-		started[s.ID] = true
+		recorded[key{s.AgentID, s.ID}] = true
+	}
+	for _, f := range finishes {
+		if f.Acked {
+			recorded[key{f.AgentID, f.ID}] = true
+		}
 	}
 	for agentID, ids := range acks {
-		ids = slices.DeleteFunc(ids, func(id uuid.UUID) bool { return started[id] })
+		ids = slices.DeleteFunc(ids, func(id uuid.UUID) bool { return recorded[key{agentID, id}] })
 		if len(ids) == 0 {
 			delete(acks, agentID)
 		} else {

@@ -1,6 +1,9 @@
 package sched
 
 import (
+	"context"
+	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,8 +44,68 @@ func TestWithoutFinished(t *testing.T) {
 	}
 }
 
+func TestWithoutRecorded(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	started, finished, lost, heldOnly, strangers := uuid.New(), uuid.New(), uuid.New(), uuid.New(), uuid.New()
+	acks := map[string][]uuid.UUID{
+		"a": {started, finished, lost, heldOnly, strangers},
+		"b": {started},
+	}
+	starts := []*store.TaskInstanceStart{{ID: started, AgentID: "a", StartedAt: t0}}
+	finishes := []*store.TaskInstanceFinish{
+		{ID: finished, AgentID: "a", Status: model.InstanceSucceeded, Acked: true},
+		// A server-side end does not record the ack, and another agent's
+		// report does not answer for this one's ack.
+		{ID: lost, AgentID: "a", Status: model.InstanceLost},
+		{ID: strangers, AgentID: "c", Status: model.InstanceSucceeded, Acked: true},
+	}
+	got := withoutRecorded(acks, starts, finishes)
+	if want := []uuid.UUID{lost, heldOnly, strangers}; !slices.Equal(got["a"], want) {
+		t.Errorf("agent a's acks kept = %v, want %v", got["a"], want)
+	}
+	if want := []uuid.UUID{started}; !slices.Equal(got["b"], want) {
+		t.Errorf("agent b's acks kept = %v, want %v (the start is agent a's)", got["b"], want)
+	}
+	all := withoutRecorded(map[string][]uuid.UUID{"a": {started}}, starts, nil)
+	if _, ok := all["a"]; ok || len(all) != 0 {
+		t.Errorf("acks kept = %v, want none: an agent left with no ack goes", all)
+	}
+}
+
+// ackCounting counts the ack statements a store is asked for, in and out
+// of transactions.
+type ackCounting struct {
+	store.Store
+	acks *atomic.Int32
+}
+
+func (s ackCounting) TaskInstanceAckMany(ctx context.Context, p *store.TaskInstanceAckManyParams) (int, error) {
+	s.acks.Add(1)
+	return s.Store.TaskInstanceAckMany(ctx, p)
+}
+
+func (s ackCounting) Begin(ctx context.Context) (store.Tx, error) {
+	tx, err := s.Store.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return ackCountingTx{Tx: tx, acks: s.acks}, nil
+}
+
+type ackCountingTx struct {
+	store.Tx
+	acks *atomic.Int32
+}
+
+func (tx ackCountingTx) TaskInstanceAckMany(ctx context.Context, p *store.TaskInstanceAckManyParams) (int, error) {
+	tx.acks.Add(1)
+	return tx.Tx.TaskInstanceAckMany(ctx, p)
+}
+
 // TestResultsFoldAShortRun: the ack, start and end of a run in one batch
-// leave the same record as three batches would.
+// leave the same record as three batches would, in one update: no ack or
+// start statement.
 func TestResultsFoldAShortRun(t *testing.T) {
 	t.Parallel()
 	for _, o := range teststore.Both() {
@@ -51,7 +114,10 @@ func TestResultsFoldAShortRun(t *testing.T) {
 			ctx := t.Context()
 			st := o.Open(t)
 			task, in := doingTask(ctx, t, st, model.RetryPolicy{}, "agent-1", model.InstanceDispatched, nil)
-			r := NewResults(ResultsConfig{ServerID: "server-1", AckTimeout: 10 * time.Second}, st, newLogs(t, st), Wakers{}, lifecycletest.WarnLogger(t))
+			_, held := doingTask(ctx, t, st, model.RetryPolicy{}, "agent-1", model.InstanceDispatched, nil)
+			var acks atomic.Int32
+			counted := ackCounting{Store: st, acks: &acks}
+			r := NewResults(ResultsConfig{ServerID: "server-1", AckTimeout: 10 * time.Second}, counted, newLogs(t, st), Wakers{}, lifecycletest.WarnLogger(t))
 			r.TestSignals.Init()
 			start := time.Now().Add(-time.Second).UTC().Truncate(time.Millisecond)
 			exit := 0
@@ -80,6 +146,17 @@ func TestResultsFoldAShortRun(t *testing.T) {
 			}
 			if tk := getTask(ctx, t, st, task.ID); tk.Status != model.TaskSucceeded {
 				t.Errorf("task = %s, want succeeded", tk.Status)
+			}
+			if n := acks.Load(); n != 0 {
+				t.Errorf("%d ack statements for a run the batch finished, want 0", n)
+			}
+			// An ack the batch does not settle is written.
+			if err := r.Submit(ctx, &Report{AgentID: "agent-1", Acked: []uuid.UUID{held.ID}}); err != nil {
+				t.Fatalf("Submit: %v", err)
+			}
+			r.TestSignals.Applied.Wait(t)
+			if got := getInstance(ctx, t, st, held.ID); got.Status != model.InstanceAcked || acks.Load() != 1 {
+				t.Errorf("held instance = %s after %d ack statements, want acked after 1", got.Status, acks.Load())
 			}
 		})
 	}

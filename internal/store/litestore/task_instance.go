@@ -57,6 +57,7 @@ func (e *executor) TaskInstanceFinishMany(ctx context.Context, params *store.Tas
 				OutputTail: it.OutputTail,
 				FinishedAt: now,
 				StartedAt:  microsPtr(it.StartedAt),
+				Acked:      it.Acked,
 				Now:        now,
 				ID:         it.ID,
 				AgentID:    it.AgentID,

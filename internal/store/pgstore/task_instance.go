@@ -59,6 +59,7 @@ func (e *executor) TaskInstanceFinishMany(ctx context.Context, params *store.Tas
 		Usages:         make([][]byte, n),
 		Reasons:        make([]string, n),
 		OutputTails:    make([]string, n),
+		Ackeds:         make([]bool, n),
 	}
 	for i, it := range params.Items {
 		arg.IDs[i] = it.ID
@@ -73,6 +74,7 @@ func (e *executor) TaskInstanceFinishMany(ctx context.Context, params *store.Tas
 		arg.Statuses[i] = int32(it.Status)
 		arg.Reasons[i] = it.Reason
 		arg.OutputTails[i] = it.OutputTail
+		arg.Ackeds[i] = it.Acked
 		if it.Usage != nil {
 			usage, err := json.Marshal(it.Usage)
 			if err != nil {

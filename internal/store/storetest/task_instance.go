@@ -314,6 +314,44 @@ func exerciseTaskInstance(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("FinishManyRecordsTheAckOfAnAckedItem", func(t *testing.T) {
+		t.Parallel()
+		ctx, bundle := setup(t, open)
+		lease := bundle.at(time.Minute)
+		unacked := TaskInstance(ctx, t, bundle.exec, &TaskInstanceOpts{AgentID: ptr("agent-a"), Now: &bundle.now, LeaseExpiresAt: lease})
+		acked := TaskInstance(ctx, t, bundle.exec, &TaskInstanceOpts{AgentID: ptr("agent-a"), Now: &bundle.now, LeaseExpiresAt: lease})
+		notAcked := TaskInstance(ctx, t, bundle.exec, &TaskInstanceOpts{AgentID: ptr("agent-a"), Now: &bundle.now, LeaseExpiresAt: lease})
+		if n, err := bundle.exec.TaskInstanceAckMany(ctx, &store.TaskInstanceAckManyParams{
+			AgentID: "agent-a", IDs: []uuid.UUID{acked.ID}, LeaseGrace: time.Second, Now: bundle.at(time.Second),
+		}); err != nil || n != 1 {
+			t.Fatalf("TaskInstanceAckMany = %d, %v, want 1, nil", n, err)
+		}
+		got, err := bundle.exec.TaskInstanceFinishMany(ctx, &store.TaskInstanceFinishManyParams{
+			Items: []*store.TaskInstanceFinish{
+				{ID: unacked.ID, AgentID: "agent-a", ExitCode: ptr(0), Status: model.InstanceSucceeded, Acked: true},
+				{ID: acked.ID, AgentID: "agent-a", ExitCode: ptr(0), Status: model.InstanceSucceeded, Acked: true},
+				{ID: notAcked.ID, Error: "agent lost", Status: model.InstanceLost},
+			},
+			Now: bundle.at(2 * time.Second),
+		})
+		if err != nil || len(got) != 3 {
+			t.Fatalf("TaskInstanceFinishMany = %d instances, %v, want 3, nil", len(got), err)
+		}
+		for _, c := range []struct {
+			name string
+			id   uuid.UUID
+			want *time.Time
+		}{
+			{"never acked, finished by its agent", unacked.ID, bundle.at(2 * time.Second)},
+			{"acked before", acked.ID, bundle.at(time.Second)},
+			{"never acked, ended by the server", notAcked.ID, nil},
+		} {
+			if g := getTaskInstance(ctx, t, bundle.exec, c.id); !sameTimePtr(g.AckedAt, c.want) {
+				t.Errorf("%s: AckedAt = %s, want %s", c.name, fmtTime(g.AckedAt), fmtTime(c.want))
+			}
+		}
+	})
+
 	t.Run("FinishManyRefusesOtherAgentOrFinalInstance", func(t *testing.T) {
 		t.Parallel()
 		ctx, bundle := setup(t, open)

@@ -58,11 +58,12 @@ SET status = ?1,
     output_tail = CAST(?6 AS TEXT),
     finished_at = CAST(?7 AS INTEGER),
     started_at = coalesce(started_at, CAST(?8 AS INTEGER)),
+    acked_at = CASE WHEN CAST(?9 AS BOOLEAN) THEN coalesce(acked_at, ?10) ELSE acked_at END,
     lease_expires_at = NULL,
-    updated_at = ?9
-WHERE id = ?10
+    updated_at = ?10
+WHERE id = ?11
     AND status IN (5, 7, 10)
-    AND (CAST(?11 AS TEXT) = '' OR agent_id = CAST(?11 AS TEXT))
+    AND (CAST(?12 AS TEXT) = '' OR agent_id = CAST(?12 AS TEXT))
 `
 
 type TaskInstanceFinishManyParams struct {
@@ -74,6 +75,7 @@ type TaskInstanceFinishManyParams struct {
 	OutputTail string
 	FinishedAt int64
 	StartedAt  *int64
+	Acked      bool
 	Now        int64
 	ID         uuid.UUID
 	AgentID    string
@@ -82,7 +84,8 @@ type TaskInstanceFinishManyParams struct {
 // Ends one live instance (Dispatched 5, Acked 7, Running 10); the driver
 // runs it per item in one transaction, then reads the ended ones back with
 // TaskInstanceListByID (cheaper than RETURNING per row). An empty agent id
-// matches any agent.
+// matches any agent. An acked item records the ack too, when none was
+// stored.
 func (q *Queries) TaskInstanceFinishMany(ctx context.Context, db DBTX, arg *TaskInstanceFinishManyParams) (int64, error) {
 	result, err := db.ExecContext(ctx, TaskInstanceFinishMany,
 		arg.Status,
@@ -93,6 +96,7 @@ func (q *Queries) TaskInstanceFinishMany(ctx context.Context, db DBTX, arg *Task
 		arg.OutputTail,
 		arg.FinishedAt,
 		arg.StartedAt,
+		arg.Acked,
 		arg.Now,
 		arg.ID,
 		arg.AgentID,

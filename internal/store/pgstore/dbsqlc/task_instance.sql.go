@@ -66,7 +66,8 @@ WITH input AS (
         unnest($9::int[]) AS status,
         unnest($10::jsonb[]) AS usage,
         unnest($11::text[]) AS reason,
-        unnest($12::text[]) AS output_tail
+        unnest($12::text[]) AS output_tail,
+        unnest($13::boolean[]) AS acked
 )
 UPDATE sched_task_instance AS ti
 SET status = input.status,
@@ -77,6 +78,7 @@ SET status = input.status,
     output_tail = input.output_tail,
     finished_at = coalesce(nullif(input.finished_at, '0001-01-01 00:00:00+00'), $1::timestamptz, now()),
     started_at = coalesce(ti.started_at, nullif(input.started_at, '0001-01-01 00:00:00+00')),
+    acked_at = CASE WHEN input.acked THEN coalesce(ti.acked_at, $1::timestamptz, now()) ELSE ti.acked_at END,
     lease_expires_at = NULL,
     updated_at = coalesce($1::timestamptz, now())
 FROM input
@@ -99,12 +101,14 @@ type TaskInstanceFinishManyParams struct {
 	Usages         [][]byte
 	Reasons        []string
 	OutputTails    []string
+	Ackeds         []bool
 }
 
 // Zero times (0001-01-01) stand for NULL: FinishedAt defaults to now and
 // StartedAt keeps the stored value. ExitCodeValids says which exit codes are
 // set, since pgx arrays of int32 cannot hold NULL. Live statuses are
 // Dispatched 5, Acked 7 and Running 10; an empty agent id matches any agent.
+// An acked item records the ack too, when none was stored.
 func (q *Queries) TaskInstanceFinishMany(ctx context.Context, db DBTX, arg *TaskInstanceFinishManyParams) ([]*SchedTaskInstance, error) {
 	rows, err := db.Query(ctx, taskInstanceFinishMany,
 		arg.Now,
@@ -119,6 +123,7 @@ func (q *Queries) TaskInstanceFinishMany(ctx context.Context, db DBTX, arg *Task
 		arg.Usages,
 		arg.Reasons,
 		arg.OutputTails,
+		arg.Ackeds,
 	)
 	if err != nil {
 		return nil, err

@@ -17,7 +17,8 @@ WHERE +agent_id = @agent_id
 -- Ends one live instance (Dispatched 5, Acked 7, Running 10); the driver
 -- runs it per item in one transaction, then reads the ended ones back with
 -- TaskInstanceListByID (cheaper than RETURNING per row). An empty agent id
--- matches any agent.
+-- matches any agent. An acked item records the ack too, when none was
+-- stored.
 UPDATE sched_task_instance
 SET status = @status,
     exit_code = CAST(sqlc.narg('exit_code') AS INTEGER),
@@ -27,6 +28,7 @@ SET status = @status,
     output_tail = CAST(@output_tail AS TEXT),
     finished_at = CAST(@finished_at AS INTEGER),
     started_at = coalesce(started_at, CAST(sqlc.narg('started_at') AS INTEGER)),
+    acked_at = CASE WHEN CAST(@acked AS BOOLEAN) THEN coalesce(acked_at, @now) ELSE acked_at END,
     lease_expires_at = NULL,
     updated_at = @now
 WHERE id = @id

@@ -23,6 +23,7 @@ WHERE ti.id = any(@ids::uuid[])
 -- StartedAt keeps the stored value. ExitCodeValids says which exit codes are
 -- set, since pgx arrays of int32 cannot hold NULL. Live statuses are
 -- Dispatched 5, Acked 7 and Running 10; an empty agent id matches any agent.
+-- An acked item records the ack too, when none was stored.
 WITH input AS (
     SELECT
         unnest(@ids::uuid[]) AS id,
@@ -35,7 +36,8 @@ WITH input AS (
         unnest(@statuses::int[]) AS status,
         unnest(@usages::jsonb[]) AS usage,
         unnest(@reasons::text[]) AS reason,
-        unnest(@output_tails::text[]) AS output_tail
+        unnest(@output_tails::text[]) AS output_tail,
+        unnest(@ackeds::boolean[]) AS acked
 )
 UPDATE sched_task_instance AS ti
 SET status = input.status,
@@ -46,6 +48,7 @@ SET status = input.status,
     output_tail = input.output_tail,
     finished_at = coalesce(nullif(input.finished_at, '0001-01-01 00:00:00+00'), sqlc.narg('now')::timestamptz, now()),
     started_at = coalesce(ti.started_at, nullif(input.started_at, '0001-01-01 00:00:00+00')),
+    acked_at = CASE WHEN input.acked THEN coalesce(ti.acked_at, sqlc.narg('now')::timestamptz, now()) ELSE ti.acked_at END,
     lease_expires_at = NULL,
     updated_at = coalesce(sqlc.narg('now')::timestamptz, now())
 FROM input
