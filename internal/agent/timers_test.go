@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -24,8 +25,10 @@ type timersBundle struct {
 	mu     sync.Mutex
 	offset time.Duration
 	fired  []firing
-	tm     *timers
-	start  time.Time
+	// fineSleeps are the last stretches the loop slept before instants.
+	fineSleeps []time.Duration
+	tm         *timers
+	start      time.Time
 }
 
 // setupTimers runs a timer loop inside the current synctest bubble, stopped
@@ -38,6 +41,12 @@ func setupTimers(t *testing.T) *timersBundle {
 			b.fired = append(b.fired, firing{id: d.InstanceID, at: time.Now(), offset: off})
 		}
 	}, func(time.Time) bool { return b.paused })
+	b.tm.sleep = func(d time.Duration) {
+		b.mu.Lock()
+		b.fineSleeps = append(b.fineSleeps, d)
+		b.mu.Unlock()
+		time.Sleep(d)
+	}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() {
@@ -121,6 +130,31 @@ func TestTimers(t *testing.T) {
 				if got[i].id != w.id || got[i].at.Sub(b.start) != w.at {
 					t.Errorf("firing %d = %s at +%v, want %s at +%v", i, got[i].id, got[i].at.Sub(b.start), w.id, w.at)
 				}
+			}
+		})
+	})
+
+	t.Run("SleepsTheLastStretchFinely", func(t *testing.T) {
+		t.Parallel()
+		synctest.Test(t, func(t *testing.T) {
+			b := setupTimers(t)
+			far := b.add(100 * time.Millisecond)
+			time.Sleep(time.Second)
+			synctest.Wait()
+			near := b.add(time.Second + time.Millisecond)
+			time.Sleep(time.Second)
+			synctest.Wait()
+			got := b.firings()
+			if len(got) != 2 || got[0].id != far || got[0].at.Sub(b.start) != 100*time.Millisecond ||
+				got[1].id != near || got[1].at.Sub(b.start) != time.Second+time.Millisecond {
+				t.Fatalf("firings %v, want %s at +100ms and %s at +1.001s", got, far, near)
+			}
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			// The runtime timer wakes the loop fineWait early; an instant
+			// nearer than that is slept for at once.
+			if want := []time.Duration{fineWait, time.Millisecond}; !slices.Equal(b.fineSleeps, want) {
+				t.Errorf("fine sleeps %v, want %v", b.fineSleeps, want)
 			}
 		})
 	})
@@ -224,4 +258,18 @@ func TestTimers(t *testing.T) {
 			}
 		})
 	})
+}
+
+// TestSleepPrecisely checks the one promise that holds on any machine: it
+// never returns early. How late it returns is measured by the benchmarks
+// (bench/, spread and burst), not asserted here.
+func TestSleepPrecisely(t *testing.T) {
+	t.Parallel()
+	for _, d := range []time.Duration{0, 50 * time.Microsecond, 1500 * time.Microsecond} {
+		start := time.Now()
+		sleepPrecisely(d)
+		if slept := time.Since(start); slept < d {
+			t.Errorf("sleepPrecisely(%v) returned after %v", d, slept)
+		}
+	}
 }
