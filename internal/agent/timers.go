@@ -3,6 +3,7 @@ package agent
 import (
 	"container/heap"
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -81,12 +82,23 @@ const fineWait = 2 * time.Millisecond
 
 // sleepPrecisely sleeps d in a nanosleep(2) of the calling thread, which
 // the kernel ends within its timer slack (50 µs by default). It holds the
-// thread, so it is only for short stretches.
+// thread, so it is only for short stretches. Where nanosleep is refused (a
+// seccomp profile), it sleeps on a runtime timer rather than not at all,
+// which would make the timer loop spin.
 func sleepPrecisely(d time.Duration) {
 	req := unix.NsecToTimespec(d.Nanoseconds())
-	var rem unix.Timespec
-	for unix.Nanosleep(&req, &rem) == unix.EINTR {
-		req = rem
+	for {
+		var rem unix.Timespec
+		err := unix.Nanosleep(&req, &rem)
+		switch {
+		case err == nil:
+			return
+		case errors.Is(err, unix.EINTR):
+			req = rem
+		default:
+			time.Sleep(time.Duration(req.Nano()))
+			return
+		}
 	}
 }
 
@@ -192,9 +204,12 @@ func (t *timers) run(ctx context.Context) {
 		case wait < 0:
 			timer.Stop()
 		case wait <= fineWait:
-			// Wakes, cancels and new instances wait this stretch out; the
-			// next pass looks at the heap again.
+			// Pokes wait this stretch out (the next pass looks at the heap
+			// again); a stop is looked at after it, before anything fires.
 			t.sleep(wait)
+			if ctx.Err() != nil {
+				return
+			}
 			continue
 		default:
 			timer.Reset(wait - fineWait)

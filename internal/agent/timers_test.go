@@ -27,8 +27,10 @@ type timersBundle struct {
 	fired  []firing
 	// fineSleeps are the last stretches the loop slept before instants.
 	fineSleeps []time.Duration
-	tm         *timers
-	start      time.Time
+	// stopInFineSleep stops the loop while it sleeps a last stretch.
+	stopInFineSleep bool
+	tm              *timers
+	start           time.Time
 }
 
 // setupTimers runs a timer loop inside the current synctest bubble, stopped
@@ -41,13 +43,17 @@ func setupTimers(t *testing.T) *timersBundle {
 			b.fired = append(b.fired, firing{id: d.InstanceID, at: time.Now(), offset: off})
 		}
 	}, func(time.Time) bool { return b.paused })
+	ctx, cancel := context.WithCancel(t.Context())
 	b.tm.sleep = func(d time.Duration) {
 		b.mu.Lock()
 		b.fineSleeps = append(b.fineSleeps, d)
+		stop := b.stopInFineSleep
 		b.mu.Unlock()
+		if stop {
+			cancel()
+		}
 		time.Sleep(d)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -155,6 +161,23 @@ func TestTimers(t *testing.T) {
 			// nearer than that is slept for at once.
 			if want := []time.Duration{fineWait, time.Millisecond}; !slices.Equal(b.fineSleeps, want) {
 				t.Errorf("fine sleeps %v, want %v", b.fineSleeps, want)
+			}
+		})
+	})
+
+	t.Run("StopInTheLastStretchFiresNothing", func(t *testing.T) {
+		t.Parallel()
+		synctest.Test(t, func(t *testing.T) {
+			b := setupTimers(t)
+			b.mu.Lock()
+			b.stopInFineSleep = true
+			b.mu.Unlock()
+			b.add(time.Millisecond)
+			b.add(2 * time.Millisecond)
+			time.Sleep(time.Second)
+			synctest.Wait()
+			if f := b.firings(); len(f) != 0 {
+				t.Errorf("fired %v after a stop in the last stretch, want nothing (held runs are given up at a stop)", f)
 			}
 		})
 	})

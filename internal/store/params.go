@@ -605,9 +605,10 @@ type TaskInstanceFinish struct {
 	Reason     string
 	Status     model.InstanceStatus
 	Usage      *model.ResourceUsage
-	// Acked says the report comes from the agent, which so received the
-	// instance: an instance with no acked_at gets Now, as a start does. A
-	// server-side end (a lost run) leaves it unset.
+	// Acked also records the ack: acked_at, if NULL, is set to Now, as a
+	// start does. Set it for reports from the instance's agent, which prove
+	// it received the instance; server-side ends (lost, cancelled) leave it
+	// false.
 	Acked bool
 }
 

@@ -211,7 +211,10 @@ func (r *Results) Start(ctx context.Context) error {
 				batch = append(batch, rep)
 			case <-r.kick:
 			}
-			batch = r.fill(r.takeFast(batch))
+			// Acks are taken after the queue, so the ack of every run whose
+			// end is in the batch is too (the gateway submits an agent's
+			// reports in order): the batch's finishes record them.
+			batch = r.takeFast(r.fill(batch))
 			if len(batch) > 0 {
 				r.applyWithRetry(ctx, batch)
 			}
@@ -254,7 +257,7 @@ func (r *Results) drain(batch []*Report) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for {
-		batch = r.fill(r.takeFast(batch[:0]))
+		batch = r.takeFast(r.fill(batch[:0]))
 		if len(batch) == 0 {
 			return
 		}

@@ -104,8 +104,8 @@ func (tx ackCountingTx) TaskInstanceAckMany(ctx context.Context, p *store.TaskIn
 }
 
 // TestResultsFoldAShortRun: the ack, start and end of a run in one batch
-// leave the same record as three batches would, in one update: no ack or
-// start statement.
+// leave the same record as three batches would, and no ack statement: the
+// finish records the ack.
 func TestResultsFoldAShortRun(t *testing.T) {
 	t.Parallel()
 	for _, o := range teststore.Both() {

@@ -318,9 +318,9 @@ func exerciseTaskInstance(t *testing.T, open func(t *testing.T) store.Store) {
 		t.Parallel()
 		ctx, bundle := setup(t, open)
 		lease := bundle.at(time.Minute)
-		unacked := TaskInstance(ctx, t, bundle.exec, &TaskInstanceOpts{AgentID: ptr("agent-a"), Now: &bundle.now, LeaseExpiresAt: lease})
+		agentEnded := TaskInstance(ctx, t, bundle.exec, &TaskInstanceOpts{AgentID: ptr("agent-a"), Now: &bundle.now, LeaseExpiresAt: lease})
 		acked := TaskInstance(ctx, t, bundle.exec, &TaskInstanceOpts{AgentID: ptr("agent-a"), Now: &bundle.now, LeaseExpiresAt: lease})
-		notAcked := TaskInstance(ctx, t, bundle.exec, &TaskInstanceOpts{AgentID: ptr("agent-a"), Now: &bundle.now, LeaseExpiresAt: lease})
+		serverEnded := TaskInstance(ctx, t, bundle.exec, &TaskInstanceOpts{AgentID: ptr("agent-a"), Now: &bundle.now, LeaseExpiresAt: lease})
 		if n, err := bundle.exec.TaskInstanceAckMany(ctx, &store.TaskInstanceAckManyParams{
 			AgentID: "agent-a", IDs: []uuid.UUID{acked.ID}, LeaseGrace: time.Second, Now: bundle.at(time.Second),
 		}); err != nil || n != 1 {
@@ -328,9 +328,9 @@ func exerciseTaskInstance(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 		got, err := bundle.exec.TaskInstanceFinishMany(ctx, &store.TaskInstanceFinishManyParams{
 			Items: []*store.TaskInstanceFinish{
-				{ID: unacked.ID, AgentID: "agent-a", ExitCode: ptr(0), Status: model.InstanceSucceeded, Acked: true},
+				{ID: agentEnded.ID, AgentID: "agent-a", ExitCode: ptr(0), Status: model.InstanceSucceeded, Acked: true},
 				{ID: acked.ID, AgentID: "agent-a", ExitCode: ptr(0), Status: model.InstanceSucceeded, Acked: true},
-				{ID: notAcked.ID, Error: "agent lost", Status: model.InstanceLost},
+				{ID: serverEnded.ID, Error: "agent lost", Status: model.InstanceLost},
 			},
 			Now: bundle.at(2 * time.Second),
 		})
@@ -342,9 +342,9 @@ func exerciseTaskInstance(t *testing.T, open func(t *testing.T) store.Store) {
 			id   uuid.UUID
 			want *time.Time
 		}{
-			{"never acked, finished by its agent", unacked.ID, bundle.at(2 * time.Second)},
+			{"never acked, finished by its agent", agentEnded.ID, bundle.at(2 * time.Second)},
 			{"acked before", acked.ID, bundle.at(time.Second)},
-			{"never acked, ended by the server", notAcked.ID, nil},
+			{"never acked, ended by the server", serverEnded.ID, nil},
 		} {
 			if g := getTaskInstance(ctx, t, bundle.exec, c.id); !sameTimePtr(g.AckedAt, c.want) {
 				t.Errorf("%s: AckedAt = %s, want %s", c.name, fmtTime(g.AckedAt), fmtTime(c.want))
