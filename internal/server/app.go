@@ -141,7 +141,8 @@ func New(opts Options) (*App, error) {
 		return nil, err
 	}
 	a.gateway = gateway.New(gateway.Config{ServerID: serverID, HeartbeatInterval: sc.HeartbeatInterval.D(), HeartbeatTTL: sc.HeartbeatTTL.D(), Metrics: m,
-		MaxMessageBytes: cfg.Server.AgentMaxMessageBytes, Prepare: a.secrets.Prepare, OnAgentEvent: a.auditAgentEvent},
+		MaxMessageBytes: cfg.Server.AgentMaxMessageBytes, Prepare: a.secrets.Prepare, OnAgentEvent: a.auditAgentEvent,
+		OnSlotFreed: a.slotFreed},
 		opts.Store, gatewayAuth{agentAuth}, a.results, a.WakeDispatcher, a.log.With("svc", "gateway"))
 	a.bus = bus.New(opts.Store, serverID, a.log.With("svc", "bus"))
 	a.dispatcher = sched.NewDispatcher(sched.DispatcherConfig{ServerID: serverID, Horizon: sc.DispatchHorizon.D(), Interval: sc.DispatchInterval.D(), Batch: sc.DispatchBatch, AckTimeout: sc.AckTimeout.D(),

@@ -88,6 +88,10 @@ func (a *App) WakeDispatcher() {
 	a.announceWork()
 }
 
+// slotFreed tells the dispatcher that a run on one of this server's agents
+// ended. Other servers are not told: only this one dispatches to that agent.
+func (a *App) slotFreed() { a.dispatcher.SlotFreed() }
+
 // DispatchNow places new tasks on this server's agents in the caller's
 // transaction (see sched.Dispatcher.DispatchNow).
 func (a *App) DispatchNow(ctx context.Context, ex store.Executor, tasks []*model.Task) (func(bool), int, error) {

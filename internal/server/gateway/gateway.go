@@ -75,6 +75,10 @@ type Config struct {
 	// OnAgentEvent, when set, hears of every agent connection, refusal and
 	// disconnection, for the audit log. It must not block for long.
 	OnAgentEvent func(ctx context.Context, e AgentEvent)
+	// OnSlotFreed, when set, is called instead of onWork when a run ends and
+	// gives its slot back, the most frequent wake, which the dispatcher may
+	// pace. It must not block.
+	OnSlotFreed func()
 }
 
 // AgentEvent is something that happened to an agent's connection.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,13 +55,19 @@ func setup(t *testing.T) *testBundle {
 // before it starts.
 func setupWith(t *testing.T, before func(*gateway.Gateway)) *testBundle {
 	t.Helper()
+	return setupConfig(t, gateway.Config{ServerID: "server-1", HeartbeatInterval: time.Second, HeartbeatTTL: 5 * time.Second}, before)
+}
+
+// setupConfig is setupWith for a gateway of configuration cfg.
+func setupConfig(t *testing.T, cfg gateway.Config, before func(*gateway.Gateway)) *testBundle {
+	t.Helper()
 	st := teststore.SQLite(t)
 	logs, err := tasklog.New(t.TempDir())
 	if err != nil {
 		t.Fatalf("tasklog.New: %v", err)
 	}
 	results := sched.NewResults(sched.ResultsConfig{ServerID: "server-1", AckTimeout: time.Second}, st, logs, sched.Wakers{}, lifecycletest.WarnLogger(t))
-	gw := gateway.New(gateway.Config{ServerID: "server-1", HeartbeatInterval: time.Second, HeartbeatTTL: 5 * time.Second}, st, tokenAuth{}, results, nil, lifecycletest.WarnLogger(t))
+	gw := gateway.New(cfg, st, tokenAuth{}, results, nil, lifecycletest.WarnLogger(t))
 	gw.TestSignals.Init()
 	if before != nil {
 		before(gw)
@@ -235,6 +242,32 @@ func TestGateway(t *testing.T) {
 		}
 		if websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
 			t.Errorf("session ended with %v, want a policy-violation close", err)
+		}
+	})
+
+	t.Run("AnEndedRunFreesItsSlotThroughOnSlotFreed", func(t *testing.T) {
+		t.Parallel()
+		var freed atomic.Int32
+		b := setupConfig(t, gateway.Config{ServerID: "server-1", HeartbeatInterval: time.Second, HeartbeatTTL: 5 * time.Second,
+			OnSlotFreed: func() { freed.Add(1) }}, nil)
+		ctx := t.Context()
+		task := storetest.Task(ctx, t, b.store, &storetest.TaskOpts{Status: ptr(model.TaskDoing), Config: &model.JobConfig{Command: "true"}})
+		in := storetest.TaskInstance(ctx, t, b.store, &storetest.TaskInstanceOpts{TaskID: &task.ID, AgentID: ptr("agent-1")})
+		p, _, err := b.dial(t, "agent-1", agentToken)
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		p.hello("run-1", 0)
+		exit := 0
+		p.send(protocol.KindTaskRunning, &protocol.TaskRunning{InstanceID: in.ID, StartedAt: time.Now()}, 1)
+		if n := freed.Load(); n != 0 {
+			t.Errorf("OnSlotFreed called %d times before the run ended, want 0", n)
+		}
+		p.send(protocol.KindTaskDone, &protocol.TaskDone{InstanceID: in.ID, Status: model.InstanceSucceeded, ExitCode: &exit, StartedAt: time.Now(), FinishedAt: time.Now()}, 2)
+		for p.next(protocol.KindAck).Head.Ack < 2 {
+		}
+		if n := freed.Load(); n != 1 {
+			t.Errorf("OnSlotFreed called %d times for one ended run, want 1", n)
 		}
 	})
 

@@ -446,7 +446,11 @@ func (s *session) handle(ctx context.Context, env *protocol.Envelope) error {
 			delete(s.live, m.InstanceID)
 			s.finished[m.InstanceID] = struct{}{}
 			s.mu.Unlock()
-			s.g.onWork()
+			if s.g.cfg.OnSlotFreed != nil {
+				s.g.cfg.OnSlotFreed()
+			} else {
+				s.g.onWork()
+			}
 		}
 	}
 	// A refused message still takes its place in the sequence (as an empty

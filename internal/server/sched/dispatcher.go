@@ -80,6 +80,8 @@ type Dispatcher struct {
 	pool  AgentPool
 	log   *slog.Logger
 	wake  chan struct{}
+	// freed is signalled by SlotFreed; its passes are paced (pace.go).
+	freed chan struct{}
 	// backlog is set when the last pass left due work behind.
 	backlog atomic.Bool
 	// running is set while the dispatch loop runs.
@@ -117,7 +119,7 @@ func NewDispatcher(cfg DispatcherConfig, st store.Store, pool AgentPool, wakeGen
 	if cfg.Alerter == nil {
 		cfg.Alerter = NopAlerter{}
 	}
-	d := &Dispatcher{cfg: cfg, store: st, pool: pool, log: logger, wake: make(chan struct{}, 1), router: balance.NewRouter(), wakeGenerator: wakeGenerator}
+	d := &Dispatcher{cfg: cfg, store: st, pool: pool, log: logger, wake: make(chan struct{}, 1), freed: make(chan struct{}, 1), router: balance.NewRouter(), wakeGenerator: wakeGenerator}
 	d.backlog.Store(true)
 	return d
 }
@@ -160,6 +162,7 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 		t := time.NewTicker(d.cfg.Interval)
 		defer t.Stop()
 		for {
+			began := time.Now()
 			res, err := d.runOnce(ctx)
 			switch {
 			case err != nil && !lifecycle.IsStop(ctx, err):
@@ -177,15 +180,40 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 				return
 			case <-d.wake:
 			case <-t.C:
+			case <-d.freed:
+				if !d.waitPaced(ctx, began.Add(pace(res, d.backlog.Load()))) {
+					return
+				}
 			}
 		}
 	}()
 	return nil
 }
 
+// waitPaced waits until until, or less if a Wake comes; it reports false
+// if ctx ended.
+func (d *Dispatcher) waitPaced(ctx context.Context, until time.Time) bool {
+	wait := time.Until(until)
+	if wait <= 0 {
+		return true
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-d.wake:
+	case <-t.C:
+	}
+	return true
+}
+
 type dispatchResult struct {
 	dispatched int
 	full       bool // a whole batch went out; more may be due
+	// minLead is the shortest time from the pass to the planned instant of
+	// a task it placed (negative for one already due).
+	minLead time.Duration
 }
 
 // runOnce claims due tasks, assigns agents and writes instances in one
@@ -230,7 +258,7 @@ func (d *Dispatcher) runOnce(ctx context.Context) (dispatchResult, error) {
 	if p.final.Rearmed > 0 {
 		d.wakeGenerator()
 	}
-	res := dispatchResult{dispatched: p.push(ctx)}
+	res := dispatchResult{dispatched: p.push(ctx), minLead: p.minLead()}
 	if p.skipped > 0 {
 		d.log.InfoContext(ctx, "runs skipped by overlap policy", "num_tasks", p.skipped)
 	}
@@ -496,6 +524,18 @@ func (p *pass) write(ctx context.Context) error {
 		return fmt.Errorf("insert instances: %w", err)
 	}
 	return nil
+}
+
+// minLead returns the shortest time from the pass to the planned instant
+// of an instance it wrote, or 0 if it wrote none.
+func (p *pass) minLead() time.Duration {
+	var lead time.Duration
+	for i, in := range p.instances {
+		if l := in.PlannedAt.Sub(p.now); i == 0 || l < lead {
+			lead = l
+		}
+	}
+	return lead
 }
 
 // newInstance builds the instance for a task's next attempt on an agent. The
