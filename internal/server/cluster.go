@@ -89,7 +89,9 @@ func (a *App) WakeDispatcher() {
 }
 
 // slotFreed tells the dispatcher that a run on one of this server's agents
-// ended. Other servers are not told: only this one dispatches to that agent.
+// ended. Other servers are not told: only this one dispatches to that agent
+// (the end of a constrained job's run, which may let its next run go
+// anywhere, wakes every server once committed: Results).
 func (a *App) slotFreed() { a.dispatcher.SlotFreed() }
 
 // DispatchNow places new tasks on this server's agents in the caller's

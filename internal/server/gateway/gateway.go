@@ -199,7 +199,9 @@ func (st *agentState) appliedSeq() (uint64, <-chan struct{}) {
 }
 
 // New returns a Gateway. onWork is called when capacity appears (an agent
-// connects or frees a slot), to wake the dispatcher.
+// connects or is reconciled, a cancel frees a slot), to wake the
+// dispatcher; a run that ends calls Config.OnSlotFreed when set, onWork
+// otherwise.
 func New(cfg Config, st store.Store, auth Authenticator, results Reporter, onWork func(), logger *slog.Logger) *Gateway {
 	if st == nil || auth == nil || results == nil || logger == nil {
 		panic("gateway: New needs a store, an authenticator, a reporter and a logger")

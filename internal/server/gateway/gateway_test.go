@@ -260,6 +260,8 @@ func TestGateway(t *testing.T) {
 		p.hello("run-1", 0)
 		exit := 0
 		p.send(protocol.KindTaskRunning, &protocol.TaskRunning{InstanceID: in.ID, StartedAt: time.Now()}, 1)
+		for p.next(protocol.KindAck).Head.Ack < 1 {
+		}
 		if n := freed.Load(); n != 0 {
 			t.Errorf("OnSlotFreed called %d times before the run ended, want 0", n)
 		}

@@ -124,8 +124,8 @@ func NewDispatcher(cfg DispatcherConfig, st store.Store, pool AgentPool, wakeGen
 	return d
 }
 
-// Wake asks for a pass now: new tasks, a freed slot or a new agent. It never
-// blocks.
+// Wake asks for a pass now: new or retried tasks, a cancel, a new agent
+// (a run that ended calls SlotFreed). It never blocks.
 func (d *Dispatcher) Wake() {
 	select {
 	case d.wake <- struct{}{}:
@@ -162,6 +162,11 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 		t := time.NewTicker(d.cfg.Interval)
 		defer t.Stop()
 		for {
+			// This pass sees every slot freed so far.
+			select {
+			case <-d.freed:
+			default:
+			}
 			began := time.Now()
 			res, err := d.runOnce(ctx)
 			switch {
@@ -211,9 +216,13 @@ func (d *Dispatcher) waitPaced(ctx context.Context, until time.Time) bool {
 type dispatchResult struct {
 	dispatched int
 	full       bool // a whole batch went out; more may be due
+	// starved is set when no agent had a free slot, or the pass failed.
+	starved bool
 	// minLead is the shortest time from the pass to the planned instant of
-	// a task it placed (negative for one already due).
+	// a task it placed or left for want of slots (negative for one already
+	// due); leads says there was one.
 	minLead time.Duration
+	leads   bool
 }
 
 // runOnce claims due tasks, assigns agents and writes instances in one
@@ -221,7 +230,7 @@ type dispatchResult struct {
 func (d *Dispatcher) runOnce(ctx context.Context) (dispatchResult, error) {
 	p := d.newPass()
 	if p == nil {
-		return dispatchResult{}, nil
+		return dispatchResult{starved: true}, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, passTimeout)
 	defer cancel()
@@ -249,7 +258,7 @@ func (d *Dispatcher) runOnce(ctx context.Context) (dispatchResult, error) {
 	})
 	if err != nil {
 		p.release()
-		return dispatchResult{}, err
+		return dispatchResult{starved: true}, err
 	}
 	for _, c := range p.cancels {
 		d.pool.Cancel(c.agentID, c.id, c.reason)
@@ -258,7 +267,8 @@ func (d *Dispatcher) runOnce(ctx context.Context) (dispatchResult, error) {
 	if p.final.Rearmed > 0 {
 		d.wakeGenerator()
 	}
-	res := dispatchResult{dispatched: p.push(ctx), minLead: p.minLead()}
+	res := dispatchResult{dispatched: p.push(ctx)}
+	res.minLead, res.leads = p.minLead()
 	if p.skipped > 0 {
 		d.log.InfoContext(ctx, "runs skipped by overlap policy", "num_tasks", p.skipped)
 	}
@@ -324,6 +334,10 @@ type pass struct {
 	unplaced  int        // due tasks no agent here could take
 	waited    int        // due tasks held back by their job's overlap or concurrency
 	final     FinalEffects
+	// leftLead is the shortest lead of a task left for want of slots; left
+	// says there was one.
+	leftLead time.Duration
+	left     bool
 }
 
 type instanceCancel struct {
@@ -376,7 +390,12 @@ func (p *pass) scan(ctx context.Context, horizon time.Time) error {
 			}
 			if p.free == 0 {
 				// Due work left behind for want of slots is a backlog.
+				// The soonest left (of any priority in the page) bounds
+				// how long a freed slot may wait (pace).
 				for _, rest := range tasks[i+1:] {
+					if l := rest.RunAt.Sub(p.now); !p.left || l < p.leftLead {
+						p.leftLead, p.left = l, true
+					}
 					if !rest.RunAt.After(p.now) {
 						p.unplaced++
 						break
@@ -527,15 +546,16 @@ func (p *pass) write(ctx context.Context) error {
 }
 
 // minLead returns the shortest time from the pass to the planned instant
-// of an instance it wrote, or 0 if it wrote none.
-func (p *pass) minLead() time.Duration {
-	var lead time.Duration
-	for i, in := range p.instances {
-		if l := in.PlannedAt.Sub(p.now); i == 0 || l < lead {
-			lead = l
+// of an instance it wrote or a task it left for want of slots, and whether
+// there was one.
+func (p *pass) minLead() (time.Duration, bool) {
+	lead, ok := p.leftLead, p.left
+	for _, in := range p.instances {
+		if l := in.PlannedAt.Sub(p.now); !ok || l < lead {
+			lead, ok = l, true
 		}
 	}
-	return lead
+	return lead, ok
 }
 
 // newInstance builds the instance for a task's next attempt on an agent. The

@@ -252,6 +252,41 @@ func testDispatcher(t *testing.T, open func(testing.TB) store.Store) {
 		}
 	})
 
+	t.Run("PaceSeesTheLeadsOfWhatWasPlacedAndLeft", func(t *testing.T) {
+		t.Parallel()
+		ctx, st := t.Context(), open(t)
+		now := time.Now().UTC()
+		job := storetest.Job(ctx, t, st, &storetest.JobOpts{Config: &model.JobConfig{Command: "true"}})
+		task := func(priority int, in time.Duration) {
+			at := now.Add(in)
+			storetest.Task(ctx, t, st, &storetest.TaskOpts{JobID: &job.ID, Priority: &priority, ScheduledAt: &at, Config: &job.Config})
+		}
+		// One slot: the high-priority task a second ahead takes it; a
+		// low-priority one due in 20 ms is left, and bounds the pace.
+		task(10, time.Second)
+		task(0, 20*time.Millisecond)
+		pool := newRecordingPool(&balance.Candidate{ID: "a", Free: 1})
+		d := newTestDispatcher(t, st, pool)
+		res, err := d.runOnce(ctx)
+		if err != nil {
+			t.Fatalf("runOnce: %v", err)
+		}
+		if res.dispatched != 1 || !res.leads || res.minLead > 20*time.Millisecond || res.minLead < 10*time.Millisecond {
+			t.Errorf("result %+v, want one dispatched and the left task's lead (about 20ms) as the shortest", res)
+		}
+		if got := pace(res, d.backlog.Load()); got > 10*time.Millisecond {
+			t.Errorf("pace %v, want at most half the left task's lead", got)
+		}
+		// No free slot now: the next freed slot is wanted at once.
+		res, err = d.runOnce(ctx)
+		if err != nil {
+			t.Fatalf("runOnce: %v", err)
+		}
+		if !res.starved || pace(res, d.backlog.Load()) != 0 {
+			t.Errorf("result %+v with no free slot, want starved and no pace", res)
+		}
+	})
+
 	t.Run("NoAgentsNoClaim", func(t *testing.T) {
 		t.Parallel()
 		ctx, st := t.Context(), open(t)

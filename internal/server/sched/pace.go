@@ -9,16 +9,17 @@ import "time"
 // placed three tasks. Such wakes are paced: the next pass waits until a
 // little after the last one began, so it places the slots freed meanwhile
 // together (148 passes a second there, and 16 % less server CPU). Every
-// other wake (new or retried work, an agent connecting, a cancel) still
-// starts a pass at once, and so does a freed slot while due work waits.
+// other wake (new or retried work, a run of a constrained job ending, an
+// agent connecting, a cancel) still starts a pass at once.
 
 // maxPace bounds how long a freed slot waits for its pass.
 const maxPace = 10 * time.Millisecond
 
-// paceLeadShare is the share of the last pass's shortest lead a freed slot
-// may wait: the tasks the next pass places fall due no sooner than those,
-// so they still reach their agent well before their instant.
-const paceLeadShare = 2
+// paceLeadDivisor divides the shortest lead the last pass saw (of what it
+// placed, and of what it left for want of slots) into the longest a freed
+// slot may wait: what the next pass places falls due no sooner, so it
+// still reaches its agent well before its instant.
+const paceLeadDivisor = 2
 
 // SlotFreed asks for a pass because a run ended and freed its slot. Unlike
 // Wake, the pass may wait a moment for more slots (see pace). It never
@@ -31,16 +32,18 @@ func (d *Dispatcher) SlotFreed() {
 }
 
 // pace is how long after the start of the pass that gave res a pass for a
-// freed slot may wait: none while due work waits for slots (each slot is
-// wanted at once), a share of the shortest lead of what the pass placed,
-// and maxPace when it placed nothing (a freed slot then has no work to
-// take; new work wakes the dispatcher itself).
+// freed slot may wait. None after a pass that found no free slot or failed
+// (a slot is wanted at once), or that left a backlog or filled a batch;
+// maxPace after one that placed nothing and left nothing (a freed slot has
+// no work to take: new work wakes the dispatcher itself); else a share of
+// the shortest lead it saw, which is not positive when due work was left
+// for want of slots.
 func pace(res dispatchResult, backlog bool) time.Duration {
 	switch {
-	case backlog || res.full:
+	case res.starved || backlog || res.full:
 		return 0
-	case res.dispatched == 0:
+	case !res.leads:
 		return maxPace
 	}
-	return min(maxPace, max(0, res.minLead/paceLeadShare))
+	return min(maxPace, max(0, res.minLead/paceLeadDivisor))
 }

@@ -24,14 +24,16 @@ func TestPace(t *testing.T) {
 		backlog bool
 		want    time.Duration
 	}{
-		{"NothingPlaced", dispatchResult{}, false, maxPace},
-		{"LongLead", dispatchResult{dispatched: 3, minLead: time.Second}, false, maxPace},
-		{"ShortLead", dispatchResult{dispatched: 3, minLead: 8 * time.Millisecond}, false, 8 * time.Millisecond / paceLeadShare},
-		{"Due", dispatchResult{dispatched: 3, minLead: -time.Millisecond}, false, 0},
-		{"Backlog", dispatchResult{dispatched: 3, minLead: time.Second}, true, 0},
-		{"FullBatch", dispatchResult{dispatched: 100, full: true, minLead: time.Second}, false, 0},
+		{"NothingPlacedOrLeft", dispatchResult{}, false, maxPace},
+		{"LongLead", dispatchResult{dispatched: 3, leads: true, minLead: time.Second}, false, maxPace},
+		{"ShortLead", dispatchResult{dispatched: 3, leads: true, minLead: 8 * time.Millisecond}, false, 8 * time.Millisecond / paceLeadDivisor},
+		{"DueWorkLeft", dispatchResult{dispatched: 3, leads: true, minLead: -time.Millisecond}, false, 0},
+		{"NoFreeSlot", dispatchResult{starved: true}, false, 0},
+		{"Backlog", dispatchResult{dispatched: 3, leads: true, minLead: time.Second}, true, 0},
+		{"FullBatch", dispatchResult{dispatched: 100, full: true, leads: true, minLead: time.Second}, false, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			if got := pace(c.res, c.backlog); got != c.want {
 				t.Errorf("pace(%+v, backlog %v) = %v, want %v", c.res, c.backlog, got, c.want)
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/hetuflow/hetuflow/internal/model"
 	"github.com/hetuflow/hetuflow/internal/protocol"
 	"github.com/hetuflow/hetuflow/internal/store"
+	"github.com/hetuflow/hetuflow/internal/store/storetest"
 	"github.com/hetuflow/hetuflow/internal/store/teststore"
 )
 
@@ -157,6 +158,49 @@ func TestResultsFoldAShortRun(t *testing.T) {
 			r.TestSignals.Applied.Wait(t)
 			if got := getInstance(ctx, t, st, held.ID); got.Status != model.InstanceAcked || acks.Load() != 1 {
 				t.Errorf("held instance = %s after %d ack statements, want acked after 1", got.Status, acks.Load())
+			}
+		})
+	}
+}
+
+// TestResultsWakeForTheEndOfAConstrainedRun: once the end of a run of a job
+// with a concurrency cap commits, every dispatcher is woken (its next run
+// may go now); a plain job's end wakes none (its freed slot is the
+// gateway's business).
+func TestResultsWakeForTheEndOfAConstrainedRun(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name     string
+		cfg      model.JobConfig
+		wantWake bool
+	}{
+		{"Capped", model.JobConfig{Command: "true", MaxConcurrency: 1}, true},
+		{"Plain", model.JobConfig{Command: "true"}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			st := teststore.SQLite(t)
+			task := storetest.Task(ctx, t, st, &storetest.TaskOpts{Config: &c.cfg, Status: ptr(model.TaskDoing)})
+			in := storetest.TaskInstance(ctx, t, st, &storetest.TaskInstanceOpts{TaskID: &task.ID, AgentID: ptr("agent-1")})
+			var wakes atomic.Int32
+			r := NewResults(ResultsConfig{ServerID: "server-1", AckTimeout: 10 * time.Second}, st, newLogs(t, st),
+				Wakers{Dispatcher: func() { wakes.Add(1) }}, lifecycletest.WarnLogger(t))
+			r.TestSignals.Init()
+			if err := r.Start(ctx); err != nil {
+				t.Fatalf("Start: %v", err)
+			}
+			t.Cleanup(r.Stop)
+			exit := 0
+			if err := r.Submit(ctx, &Report{AgentID: "agent-1", Done: &protocol.TaskDone{InstanceID: in.ID, Status: model.InstanceSucceeded, ExitCode: &exit, FinishedAt: time.Now().UTC()}}); err != nil {
+				t.Fatalf("Submit: %v", err)
+			}
+			r.TestSignals.Applied.Wait(t)
+			if tk := getTask(ctx, t, st, task.ID); tk.Status != model.TaskSucceeded {
+				t.Fatalf("task = %s, want succeeded", tk.Status)
+			}
+			if got := wakes.Load() > 0; got != c.wantWake {
+				t.Errorf("dispatcher woken: %v, want %v", got, c.wantWake)
 			}
 		})
 	}
