@@ -124,8 +124,9 @@ func NewDispatcher(cfg DispatcherConfig, st store.Store, pool AgentPool, wakeGen
 	return d
 }
 
-// Wake asks for a pass now: new or retried tasks, a cancel, a new agent
-// (a run that ended calls SlotFreed). It never blocks.
+// Wake asks for a pass now: new or retried tasks, a cancel, a new agent,
+// the committed end of a constrained job's run (a run that ended calls
+// SlotFreed). It never blocks.
 func (d *Dispatcher) Wake() {
 	select {
 	case d.wake <- struct{}{}:
@@ -364,7 +365,9 @@ func constrained(t *model.Task) bool {
 func (p *pass) scan(ctx context.Context, horizon time.Time) error {
 	var after *store.TaskClaimCursor
 	for scanned := 0; p.free > 0 && scanned < maxScanFactor*p.d.cfg.Batch; {
-		limit := min(p.d.cfg.Batch, max(p.free, minClaim))
+		// One row past the slots, so a page that fills them shows what
+		// is left (pace).
+		limit := min(p.d.cfg.Batch, max(p.free+1, minClaim))
 		tasks, err := p.ex.TaskClaimDue(ctx, &store.TaskClaimDueParams{After: after, Horizon: horizon, Limit: limit})
 		if err != nil {
 			return fmt.Errorf("claim tasks: %w", err)
@@ -393,9 +396,7 @@ func (p *pass) scan(ctx context.Context, horizon time.Time) error {
 				// The soonest left (of any priority in the page) bounds
 				// how long a freed slot may wait (pace).
 				for _, rest := range tasks[i+1:] {
-					if l := rest.RunAt.Sub(p.now); !p.left || l < p.leftLead {
-						p.leftLead, p.left = l, true
-					}
+					p.leave(rest)
 					if !rest.RunAt.After(p.now) {
 						p.unplaced++
 						break
@@ -461,6 +462,7 @@ func (p *pass) place(t *model.Task) bool {
 			if !t.RunAt.After(p.now) {
 				p.unplaced++
 			}
+			p.leave(t)
 			return false
 		}
 		if full := p.reserve(pl.Agents); full != nil {
@@ -485,7 +487,16 @@ func (p *pass) place(t *model.Task) bool {
 		}
 		return true
 	}
+	p.leave(t)
 	return false
+}
+
+// leave notes t, left for want of a slot: the shortest lead of what a pass
+// left bounds how long a freed slot may wait for the next (pace).
+func (p *pass) leave(t *model.Task) {
+	if l := t.RunAt.Sub(p.now); !p.left || l < p.leftLead {
+		p.leftLead, p.left = l, true
+	}
 }
 
 // reserve takes a slot on every agent, or none: it returns the first agent

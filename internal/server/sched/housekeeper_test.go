@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -159,6 +160,32 @@ func testHousekeeper(t *testing.T, open func(testing.TB) store.Store) {
 		}
 		if got := status("silent-through-takeover"); got != model.AgentOffline {
 			t.Errorf("agent silent through the takeover, 21 s in = %s, want offline", got)
+		}
+	})
+
+	t.Run("AGivenUpRunOfACappedJobWakesTheDispatchers", func(t *testing.T) {
+		t.Parallel()
+		ctx, st := t.Context(), open(t)
+		old := time.Now().Add(-time.Minute)
+		storetest.Agent(ctx, t, st, &storetest.AgentOpts{ID: ptr("silent"), Now: &old})
+		cfg := model.JobConfig{Command: "true", MaxConcurrency: 1}
+		task := storetest.Task(ctx, t, st, &storetest.TaskOpts{Config: &cfg, Status: ptr(model.TaskDoing)})
+		in := storetest.TaskInstance(ctx, t, st, &storetest.TaskInstanceOpts{TaskID: &task.ID, AgentID: ptr("silent")})
+		if _, err := st.TaskInstanceStartMany(ctx, &store.TaskInstanceStartManyParams{Items: []*store.TaskInstanceStart{{ID: in.ID, AgentID: "silent", StartedAt: old}}}); err != nil {
+			t.Fatalf("start instance: %v", err)
+		}
+		var wakes atomic.Int32
+		h := NewHousekeeper(HousekeeperConfig{Interval: time.Second, HeartbeatTTL: 10 * time.Second}, st, &recordingForgetter{}, nopLogs{},
+			Wakers{Dispatcher: func() { wakes.Add(1) }}, lifecycletest.WarnLogger(t))
+		if err := h.RunOnce(ctx, time.Now()); err != nil {
+			t.Fatalf("RunOnce: %v", err)
+		}
+		if tk := getTask(ctx, t, st, task.ID); tk.Status != model.TaskFailed {
+			t.Fatalf("task = %s, want failed (lost while running, no retries)", tk.Status)
+		}
+		// The job's next run may go now, on any server.
+		if wakes.Load() == 0 {
+			t.Errorf("no dispatcher woken for the end of a capped job's run")
 		}
 	})
 
