@@ -55,12 +55,17 @@ func setup(t *testing.T) *testBundle {
 // before it starts.
 func setupWith(t *testing.T, before func(*gateway.Gateway)) *testBundle {
 	t.Helper()
-	return setupConfig(t, gateway.Config{ServerID: "server-1", HeartbeatInterval: time.Second, HeartbeatTTL: 5 * time.Second}, before)
+	return setupConfig(t, nil, before)
 }
 
-// setupConfig is setupWith for a gateway of configuration cfg.
-func setupConfig(t *testing.T, cfg gateway.Config, before func(*gateway.Gateway)) *testBundle {
+// setupConfig is setupWith with configure, when not nil, called on the
+// gateway's configuration first.
+func setupConfig(t *testing.T, configure func(*gateway.Config), before func(*gateway.Gateway)) *testBundle {
 	t.Helper()
+	cfg := gateway.Config{ServerID: "server-1", HeartbeatInterval: time.Second, HeartbeatTTL: 5 * time.Second}
+	if configure != nil {
+		configure(&cfg)
+	}
 	st := teststore.SQLite(t)
 	logs, err := tasklog.New(t.TempDir())
 	if err != nil {
@@ -86,6 +91,14 @@ func setupConfig(t *testing.T, cfg gateway.Config, before func(*gateway.Gateway)
 		results.Stop()
 	})
 	return &testBundle{store: st, gw: gw, results: results, url: "ws" + strings.TrimPrefix(srv.URL, "http")}
+}
+
+// heldInstance stores a running task's instance held by agent-1.
+func (b *testBundle) heldInstance(t *testing.T) *model.TaskInstance {
+	t.Helper()
+	ctx := t.Context()
+	task := storetest.Task(ctx, t, b.store, &storetest.TaskOpts{Status: ptr(model.TaskDoing), Config: &model.JobConfig{Command: "true"}})
+	return storetest.TaskInstance(ctx, t, b.store, &storetest.TaskInstanceOpts{TaskID: &task.ID, AgentID: ptr("agent-1")})
 }
 
 // peer is a bare protocol client standing in for an agent.
@@ -248,11 +261,8 @@ func TestGateway(t *testing.T) {
 	t.Run("AnEndedRunFreesItsSlotThroughOnSlotFreed", func(t *testing.T) {
 		t.Parallel()
 		var freed atomic.Int32
-		b := setupConfig(t, gateway.Config{ServerID: "server-1", HeartbeatInterval: time.Second, HeartbeatTTL: 5 * time.Second,
-			OnSlotFreed: func() { freed.Add(1) }}, nil)
-		ctx := t.Context()
-		task := storetest.Task(ctx, t, b.store, &storetest.TaskOpts{Status: ptr(model.TaskDoing), Config: &model.JobConfig{Command: "true"}})
-		in := storetest.TaskInstance(ctx, t, b.store, &storetest.TaskInstanceOpts{TaskID: &task.ID, AgentID: ptr("agent-1")})
+		b := setupConfig(t, func(c *gateway.Config) { c.OnSlotFreed = func() { freed.Add(1) } }, nil)
+		in := b.heldInstance(t)
 		p, _, err := b.dial(t, "agent-1", agentToken)
 		if err != nil {
 			t.Fatalf("dial: %v", err)
@@ -277,8 +287,7 @@ func TestGateway(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		ctx := t.Context()
-		task := storetest.Task(ctx, t, b.store, &storetest.TaskOpts{Status: ptr(model.TaskDoing), Config: &model.JobConfig{Command: "true"}})
-		in := storetest.TaskInstance(ctx, t, b.store, &storetest.TaskInstanceOpts{TaskID: &task.ID, AgentID: ptr("agent-1")})
+		in := b.heldInstance(t)
 		p, _, err := b.dial(t, "agent-1", agentToken)
 		if err != nil {
 			t.Fatalf("dial: %v", err)

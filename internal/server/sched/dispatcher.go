@@ -268,8 +268,7 @@ func (d *Dispatcher) runOnce(ctx context.Context) (dispatchResult, error) {
 	if p.final.Rearmed > 0 {
 		d.wakeGenerator()
 	}
-	res := dispatchResult{dispatched: p.push(ctx)}
-	res.minLead, res.leads = p.minLead()
+	res := dispatchResult{dispatched: p.push(ctx), minLead: p.minLead, leads: p.leads}
 	if p.skipped > 0 {
 		d.log.InfoContext(ctx, "runs skipped by overlap policy", "num_tasks", p.skipped)
 	}
@@ -335,10 +334,10 @@ type pass struct {
 	unplaced  int        // due tasks no agent here could take
 	waited    int        // due tasks held back by their job's overlap or concurrency
 	final     FinalEffects
-	// leftLead is the shortest lead of a task left for want of slots; left
-	// says there was one.
-	leftLead time.Duration
-	left     bool
+	// minLead is the shortest lead (planned instant − now) of a task the
+	// pass placed or left for want of slots; leads says there was one.
+	minLead time.Duration
+	leads   bool
 }
 
 type instanceCancel struct {
@@ -396,7 +395,7 @@ func (p *pass) scan(ctx context.Context, horizon time.Time) error {
 				// The soonest left (of any priority in the page) bounds
 				// how long a freed slot may wait (pace).
 				for _, rest := range tasks[i+1:] {
-					p.leave(rest)
+					p.noteLead(rest)
 					if !rest.RunAt.After(p.now) {
 						p.unplaced++
 						break
@@ -456,13 +455,13 @@ func (p *pass) loadJobs(ctx context.Context, tasks []*model.Task) error {
 // took since the snapshot is seen at reservation: the agent counts as full
 // and the routing is asked again.
 func (p *pass) place(t *model.Task) bool {
+	p.noteLead(t) // placed or left, it bounds the pace
 	for range len(p.cands) + 1 {
 		pl, ok := p.d.router.Route(p.cands, balance.Target{JobID: t.JobID, Config: &t.Config, Params: t.Parameters})
 		if !ok {
 			if !t.RunAt.After(p.now) {
 				p.unplaced++
 			}
-			p.leave(t)
 			return false
 		}
 		if full := p.reserve(pl.Agents); full != nil {
@@ -487,15 +486,14 @@ func (p *pass) place(t *model.Task) bool {
 		}
 		return true
 	}
-	p.leave(t)
 	return false
 }
 
-// leave notes t, left for want of a slot: the shortest lead of what a pass
-// left bounds how long a freed slot may wait for the next (pace).
-func (p *pass) leave(t *model.Task) {
-	if l := t.RunAt.Sub(p.now); !p.left || l < p.leftLead {
-		p.leftLead, p.left = l, true
+// noteLead notes the lead of t, placed or left for want of a slot: the
+// shortest bounds how long a freed slot may wait for the next pass (pace).
+func (p *pass) noteLead(t *model.Task) {
+	if l := t.RunAt.Sub(p.now); !p.leads || l < p.minLead {
+		p.minLead, p.leads = l, true
 	}
 }
 
@@ -554,19 +552,6 @@ func (p *pass) write(ctx context.Context) error {
 		return fmt.Errorf("insert instances: %w", err)
 	}
 	return nil
-}
-
-// minLead returns the shortest time from the pass to the planned instant
-// of an instance it wrote or a task it left for want of slots, and whether
-// there was one.
-func (p *pass) minLead() (time.Duration, bool) {
-	lead, ok := p.leftLead, p.left
-	for _, in := range p.instances {
-		if l := in.PlannedAt.Sub(p.now); !ok || l < lead {
-			lead, ok = l, true
-		}
-	}
-	return lead, ok
 }
 
 // newInstance builds the instance for a task's next attempt on an agent. The

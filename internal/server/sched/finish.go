@@ -24,6 +24,24 @@ type FinishResult struct {
 	FinalEffects
 }
 
+// wakesDispatcher reports whether what finishing set in motion wants a
+// dispatch pass, here and on the other servers: tasks that can run again,
+// flow steps triggered, or the end of a task of a job with an overlap
+// policy or a concurrency cap, whose next run may go now (the freed slot's
+// own wake comes before the commit, so the pass it starts may still see
+// the run as live).
+func (res FinishResult) wakesDispatcher() bool {
+	if res.Runnable > 0 || res.Triggered > 0 {
+		return true
+	}
+	for _, f := range res.Done {
+		if constrained(f.Task) {
+			return true
+		}
+	}
+	return false
+}
+
 // FinishInstances ends live instances and moves their tasks on: succeeded,
 // retried after the job's backoff, requeued (an instance that never
 // started), or failed for good; tasks that became final get their follow-up

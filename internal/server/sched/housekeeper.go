@@ -489,7 +489,7 @@ func (h *Housekeeper) finishLogs(ctx context.Context, ids []uuid.UUID) {
 // wakeFor wakes the loops that have new work after fin.
 func (h *Housekeeper) wakeFor(fin FinishResult) {
 	observeFinish(h.cfg.Metrics, h.cfg.Alerter, fin)
-	if fin.Runnable > 0 || fin.Triggered > 0 || endsConstrained(fin.Done) {
+	if fin.wakesDispatcher() {
 		h.wake.dispatcher()
 	}
 	if fin.Rearmed > 0 {

@@ -91,17 +91,34 @@ func (nopTx) AgentHeartbeat(context.Context, *store.AgentHeartbeatParams) (int, 
 func (nopTx) Commit(context.Context) error   { return nil }
 func (nopTx) Rollback(context.Context) error { return nil }
 
-// emptyPool has no agents.
+// emptyPool has no agents, or one that never takes a reservation (free),
+// and records its passes.
 type emptyPool struct {
 	mu     sync.Mutex
 	passes int
+	// free, when set, makes it one agent with that many free slots that
+	// never takes a reservation.
+	free int
+	// at are the instants of the passes.
+	at []time.Time
 }
 
 func (p *emptyPool) Candidates() []*balance.Candidate {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.passes++
-	p.mu.Unlock()
+	p.at = append(p.at, time.Now())
+	if p.free > 0 {
+		return []*balance.Candidate{{ID: "agent-1", Free: p.free}}
+	}
 	return nil
+}
+
+// passTimes returns when the passes began.
+func (p *emptyPool) passTimes() []time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]time.Time(nil), p.at...)
 }
 func (p *emptyPool) Dispatch(context.Context, string, []*protocol.DispatchedInstance) error {
 	return nil

@@ -2,17 +2,12 @@ package sched
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/hetuflow/hetuflow/internal/lifecycle/lifecycletest"
 	"github.com/hetuflow/hetuflow/internal/model"
-	"github.com/hetuflow/hetuflow/internal/protocol"
-	"github.com/hetuflow/hetuflow/internal/server/balance"
 	"github.com/hetuflow/hetuflow/internal/store"
 )
 
@@ -41,32 +36,6 @@ func TestPace(t *testing.T) {
 	}
 }
 
-// idlePool has one agent with a free slot and records when passes start.
-type idlePool struct {
-	mu     sync.Mutex
-	passes []time.Time
-}
-
-func (p *idlePool) Dispatch(context.Context, string, []*protocol.DispatchedInstance) error {
-	return nil
-}
-func (p *idlePool) Cancel(string, uuid.UUID, string) {}
-func (p *idlePool) Reserve(string) bool              { return false }
-func (p *idlePool) Release(string, int)              {}
-
-func (p *idlePool) Candidates() []*balance.Candidate {
-	p.mu.Lock()
-	p.passes = append(p.passes, time.Now())
-	p.mu.Unlock()
-	return []*balance.Candidate{{ID: "agent-1", Free: 1}}
-}
-
-func (p *idlePool) passTimes() []time.Time {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]time.Time(nil), p.passes...)
-}
-
 // claimNothingStore is a countingStore whose transactions claim nothing.
 type claimNothingStore struct{ *countingStore }
 
@@ -89,7 +58,7 @@ func (claimNothingTx) TaskClaimDue(context.Context, *store.TaskClaimDueParams) (
 func TestFreedSlotsArePaced(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
-		pool := &idlePool{}
+		pool := &emptyPool{free: 1}
 		d := NewDispatcher(DispatcherConfig{Horizon: 5 * time.Second, Interval: time.Minute, Batch: 10, AckTimeout: time.Second},
 			claimNothingStore{newCountingStore()}, pool, nil, lifecycletest.WarnLogger(t))
 		start := time.Now()

@@ -429,27 +429,13 @@ func (r *Results) apply(ctx context.Context, batch []*Report) error {
 	}
 	r.logsCommitted(ctx, logs)
 	observeFinish(r.cfg.Metrics, r.cfg.Alerter, fin)
-	if fin.Runnable > 0 || fin.Triggered > 0 || endsConstrained(fin.Done) {
+	if fin.wakesDispatcher() {
 		r.wake.dispatcher()
 	}
 	if fin.Rearmed > 0 {
 		r.wake.generator()
 	}
 	return nil
-}
-
-// endsConstrained reports whether a task that reached a final status
-// belongs to a job with an overlap policy or a concurrency cap: its end,
-// now committed, may let a waiting run of the job go, on this server or
-// another. (The freed slot's wake comes before the commit, so the pass it
-// starts may still see the run as live.)
-func endsConstrained(done []Finished) bool {
-	for _, f := range done {
-		if constrained(f.Task) {
-			return true
-		}
-	}
-	return false
 }
 
 // maxOwners bounds the owner cache; it is emptied when full, which only
